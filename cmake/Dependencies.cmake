@@ -1,0 +1,25 @@
+find_package(Torch REQUIRED)
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(yaml-cpp REQUIRED)
+
+# Does this LibTorch carry CUDA? (Debian's libtorch-dev does not; the PyTorch wheel's does.)
+set(LIGERBENCH_TORCH_HAS_CUDA OFF)
+find_library(LIGERBENCH_C10_CUDA_LIB c10_cuda PATHS "${TORCH_INSTALL_PREFIX}/lib" NO_DEFAULT_PATH)
+if(LIGERBENCH_C10_CUDA_LIB AND LIGERBENCH_HAVE_NVCC)
+  set(LIGERBENCH_TORCH_HAS_CUDA ON)
+endif()
+
+# Torch's exported flags carry the ABI define; keep them on every C++ target.
+separate_arguments(LIGERBENCH_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+add_library(ligerbench_torch INTERFACE)
+target_link_libraries(ligerbench_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(ligerbench_torch INTERFACE ${TORCH_INCLUDE_DIRS})
+target_compile_options(ligerbench_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${LIGERBENCH_TORCH_CXX_FLAGS}>)
+if(LIGERBENCH_TORCH_HAS_CUDA)
+  target_compile_definitions(ligerbench_torch INTERFACE LIGERBENCH_TORCH_HAS_CUDA=1)
+endif()
+
+if(LIGERBENCH_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,33 @@
+#pragma once
+// What the harness needs from a GPU runtime, behind one interface: the CUDA implementation
+// (device_cuda.cpp) is compiled only against a CUDA LibTorch; elsewhere gpu_backend() is null.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ligerbench {
+
+class GpuBackend {
+ public:
+  virtual ~GpuBackend() = default;
+  virtual int device_count() const = 0;
+  virtual std::string device_name(int device) const = 0;
+  virtual std::string driver_version() const = 0;
+  virtual std::string runtime_version() const = 0;
+  virtual int64_t total_memory(int device) const = 0;
+  virtual void synchronize(int device) const = 0;
+  virtual void empty_cache() const = 0;
+  virtual void reset_peak_memory(int device) const = 0;
+  virtual int64_t allocated_bytes(int device) const = 0;
+  virtual int64_t peak_allocated_bytes(int device) const = 0;
+  // Runs fn n times back to back on the current stream with a CUDA event pair around each run
+  // (no host synchronisation between runs, so launch overhead hides behind queued work, as in
+  // triton's do_bench); with flush_l2 a memset larger than L2 precedes each run. Returns ms per run.
+  virtual std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, bool flush_l2) const = 0;
+};
+
+// The CUDA backend, or nullptr when LibTorch has no CUDA or no GPU is visible.
+const GpuBackend* gpu_backend();
+
+}  // namespace ligerbench

@@ -1,0 +1,87 @@
+#pragma once
+// KernelSpec: everything the harness needs to know about one kernel. One file per kernel in
+// harness/specs/, plus one line in harness/src/registry.cpp.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ligerbench {
+
+enum class Mode { kForward, kBackward, kFull };
+enum class Provider { kLiger, kBaseline };
+
+const char* mode_name(Mode m);
+const char* provider_name(Provider p);
+std::optional<Mode> parse_mode(const std::string& s);
+std::optional<Provider> parse_provider(const std::string& s);
+// "fp32" -> kFloat, "fp16" -> kHalf, "bf16" -> kBFloat16, "fp64" -> kDouble.
+std::optional<at::ScalarType> parse_dtype(const std::string& s);
+std::string dtype_name(at::ScalarType t);
+
+struct AxisSpec {
+  std::string name;
+  int64_t default_value;
+  std::string description;
+};
+
+struct ParamSpec {
+  std::string name;
+  std::string default_value;
+  std::vector<std::string> choices;  // empty: any value `validate` accepts
+  // Returns an error message for a bad value, or "" when fine. Null: any value of `choices`.
+  std::function<std::string(const std::string&)> validate;
+};
+
+// One concrete case: the kernel's axes bound to values, a dtype, a device and its parameters.
+struct CaseConfig {
+  std::vector<std::pair<std::string, int64_t>> shape;  // in the spec's axis order
+  at::ScalarType dtype = at::kFloat;
+  at::Device device = at::kCPU;
+  std::map<std::string, std::string> params;           // every ParamSpec, defaults filled in
+  uint64_t seed = 0;
+
+  int64_t axis(const std::string& name) const;
+  const std::string& param(const std::string& name) const;
+  double param_double(const std::string& name) const;
+  bool param_bool(const std::string& name) const;
+};
+
+struct KernelInputs {
+  std::vector<at::Tensor> tensors;  // differentiable ones have requires_grad set
+  std::vector<std::string> names;   // "input", "weight", ...
+};
+
+// Minimum traffic and arithmetic of one call in each mode, for roofline figures.
+struct Cost {
+  double bytes = 0;
+  double flops = 0;
+};
+
+using KernelFn = std::function<std::vector<at::Tensor>(const KernelInputs&, const CaseConfig&)>;
+
+struct KernelSpec {
+  std::string name;        // registry name, e.g. "rms_norm"
+  std::string category;    // "norm", "activation", "loss", ...
+  std::string description;
+  std::vector<std::string> ops;  // dispatcher ops whose CPU/CUDA kernels make up the Liger side
+  std::vector<AxisSpec> axes;
+  std::vector<ParamSpec> params;
+  std::vector<std::string> dtypes;  // supported dtype names
+  std::string default_dtype;
+  std::vector<Mode> modes;
+
+  std::function<KernelInputs(const CaseConfig&)> make_inputs;  // seeded by config.seed
+  KernelFn liger;
+  KernelFn baseline;   // eager LibTorch, written as the upstream model code writes it
+  KernelFn reference;  // exact math, called with float64 copies of the inputs; autograd gives gradients
+  std::function<Cost(const CaseConfig&, Mode)> cost;
+  // Bytes the inputs and the run need on the device (for admission checks); null: 4x inputs.
+  std::function<double(const CaseConfig&)> memory_estimate;
+};
+
+}  // namespace ligerbench

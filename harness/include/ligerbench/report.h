@@ -1,0 +1,23 @@
+#pragma once
+// Human and machine output of results: the result table and the protobuf JSON mapping.
+#include <ostream>
+#include <string>
+
+#include "ligerbench/proto.h"
+
+namespace ligerbench {
+
+// JSON with proto field names and default values printed (a false or a zero is never missing).
+std::string to_json(const google::protobuf::Message& msg);
+// Parses JSON into msg; throws InputError naming `what` (a file name) on failure.
+void from_json(const std::string& json, google::protobuf::Message* msg, const std::string& what);
+
+void write_json_file(const google::protobuf::Message& msg, const std::string& path);
+v1::JobResult read_result_file(const std::string& path);
+
+// One line per case: kernel, shape, dtype, mode, provider, median, speedup, peak memory, GB/s,
+// error, pass.
+void print_table(std::ostream& os, const v1::JobResult& result);
+std::string progress_line(int index, int total, const v1::CaseResult& r);
+
+}  // namespace ligerbench

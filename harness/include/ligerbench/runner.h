@@ -1,0 +1,38 @@
+#pragma once
+// Runs the cases of a job: inputs, timing, memory, accuracy against float64, speedup per pair.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ligerbench/measure.h"
+#include "ligerbench/proto.h"
+#include "ligerbench/suite.h"
+
+namespace ligerbench {
+
+struct RunCallbacks {
+  std::function<void(int index, int total, const Case& c)> on_start;            // before each case
+  std::function<void(int index, int total, const v1::CaseResult& r)> on_result;  // after each case
+  std::function<bool()> cancelled;                                              // checked between cases
+};
+
+// Devices to run on: `requested` (CLI override) or the job's, else cuda:0 when a GPU is
+// visible, else cpu. Throws InputError for a device that does not exist here.
+std::vector<std::string> resolve_devices(const v1::JobSpec& job, const std::vector<std::string>& requested);
+
+// Checks that every kernel of the job has a backend on every device; throws InputError otherwise.
+void check_backends(const std::vector<Case>& cases);
+
+// Runs one case. Never throws: a failure is recorded in the result's error.
+v1::CaseResult run_case(const Case& c, const MeasureOptions& opt);
+
+// Runs the cases (already expanded and filtered) and derives speedups per liger/baseline pair.
+v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb);
+
+// Cases of the job whose key matches `filter` (an ECMAScript regex; empty: all).
+std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter);
+
+// Host, versions, devices and measured ceilings (copy bandwidth, bf16 matmul) of this node.
+v1::NodeInfo node_info(const std::vector<std::string>& devices);
+
+}  // namespace ligerbench

@@ -1,0 +1,24 @@
+#pragma once
+#include <ATen/ATen.h>
+
+#include "ligerbench/proto.h"
+
+namespace ligerbench {
+
+// Pass criterion against float64: |x - ref| <= atol + rtol * |ref| everywhere, rel_l2 <= rel_l2_tol,
+// and nothing NaN/Inf where the reference is finite.
+struct Tolerance {
+  double atol;
+  double rtol;
+  double rel_l2;
+};
+
+// The one table, per dtype. No looser than Liger's tests (KERNELS.md), which compare against a
+// same-dtype reference.
+Tolerance tolerance_for(at::ScalarType dtype);
+
+// Compares `actual` with the float64 `expected` and fills a TensorError.
+v1::TensorError compare_tensors(const std::string& name, const at::Tensor& actual, const at::Tensor& expected,
+                                const Tolerance& tol);
+
+}  // namespace ligerbench

@@ -1,0 +1,13 @@
+#pragma once
+// One function per kernel, each in harness/specs/<kernel>_spec.cpp.
+#include "ligerbench/kernel_spec.h"
+
+namespace ligerbench::specs {
+
+KernelSpec rms_norm();
+
+// Helpers the specs share.
+std::string validate_number(const std::string& v);
+std::string validate_positive(const std::string& v);
+
+}  // namespace ligerbench::specs

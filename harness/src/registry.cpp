@@ -1,0 +1,36 @@
+#include "ligerbench/registry.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include "specs/specs.h"
+
+namespace ligerbench {
+
+const std::vector<KernelSpec>& kernel_registry() {
+  // One line per kernel (its spec lives in harness/specs/<kernel>_spec.cpp).
+  static const std::vector<KernelSpec> registry = {
+      specs::rms_norm(),
+  };
+  return registry;
+}
+
+const KernelSpec* find_kernel(const std::string& name) {
+  for (const auto& k : kernel_registry())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::vector<std::string> kernel_backends(const KernelSpec& spec) {
+  std::vector<std::string> out;
+  for (auto [key, label] : {std::pair{c10::DispatchKey::CPU, "cpu"}, std::pair{c10::DispatchKey::CUDA, "cuda"}}) {
+    bool all = !spec.ops.empty();
+    for (const auto& op : spec.ops) {
+      auto handle = c10::Dispatcher::singleton().findOp(c10::OperatorName(op, ""));
+      all = all && handle.has_value() && handle->hasKernelForDispatchKey(key);
+    }
+    if (all) out.push_back(label);
+  }
+  return out;
+}
+
+}  // namespace ligerbench

@@ -1,0 +1,132 @@
+#include "ligerbench/report.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "ligerbench/yaml_proto.h"
+
+namespace ligerbench {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+double worst_rel_l2(const v1::CaseResult& r) {
+  double w = 0;
+  for (const auto& t : r.accuracy().tensors()) w = std::max(w, t.rel_l2());
+  return w;
+}
+
+std::string verdict(const v1::CaseResult& r) {
+  if (!r.ok()) return "ERROR";
+  if (!r.accuracy().checked()) return "-";
+  return r.accuracy().passed() ? "pass" : "FAIL";
+}
+
+}  // namespace
+
+std::string to_json(const google::protobuf::Message& msg) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string out;
+  const auto status = google::protobuf::util::MessageToJsonString(msg, &out, o);
+  if (!status.ok()) throw std::runtime_error("cannot write JSON: " + std::string(status.message()));
+  return out;
+}
+
+void from_json(const std::string& json, google::protobuf::Message* msg, const std::string& what) {
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, msg, o);
+  if (!status.ok()) throw InputError(what + ": not a valid " + msg->GetDescriptor()->full_name() + ": " + std::string(status.message()));
+}
+
+void write_json_file(const google::protobuf::Message& msg, const std::string& path) {
+  // Write to a temporary file and rename, so a crash never leaves a half-written result.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw InputError(path + ": cannot open for writing");
+    out << to_json(msg);
+    if (!out) throw InputError(path + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot rename " + tmp + " into place");
+}
+
+v1::JobResult read_result_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  v1::JobResult r;
+  from_json(ss.str(), &r, path);
+  return r;
+}
+
+void print_table(std::ostream& os, const v1::JobResult& result) {
+  struct Row {
+    std::vector<std::string> cells;
+  };
+  std::vector<std::string> head = {"kernel", "shape", "dtype", "mode", "provider", "median ms", "p20-p80 ms",
+                                   "speedup", "peak MB", "GB/s", "%bw", "max rel_l2", "pass"};
+  std::vector<Row> rows;
+  for (const auto& r : result.cases()) {
+    Row row;
+    const bool ok = r.ok();
+    row.cells = {r.kernel(),
+                 r.shape_label(),
+                 r.dtype(),
+                 r.mode(),
+                 r.provider(),
+                 ok ? fmt("%.4f", r.timing().median_ms()) : "-",
+                 ok ? fmt("%.4f", r.timing().p20_ms()) + "-" + fmt("%.4f", r.timing().p80_ms()) : "-",
+                 r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : "",
+                 r.memory().measured() ? fmt("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
+                 ok && r.throughput().gb_per_s() > 0 ? fmt("%.0f", r.throughput().gb_per_s()) : "-",
+                 r.throughput().bandwidth_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().bandwidth_fraction()) : "-",
+                 r.accuracy().checked() ? fmt("%.2e", worst_rel_l2(r)) : "-",
+                 verdict(r)};
+    rows.push_back(row);
+  }
+  std::vector<std::size_t> w(head.size());
+  for (std::size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < head.size(); ++i) w[i] = std::max(w[i], row.cells[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i) os << std::left << std::setw(static_cast<int>(w[i]) + 2) << cells[i];
+    os << "\n";
+  };
+  line(head);
+  for (const auto& row : rows) line(row.cells);
+  for (const auto& r : result.cases())
+    if (!r.ok()) os << "error: " << r.key() << ": " << r.error() << "\n";
+  os << result.cases_size() << " cases, " << result.failed_cases() << " failed";
+  if (result.node().copy_bandwidth_gb_per_s() > 0)
+    os << "; ceilings: copy " << fmt("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
+       << fmt("%.0f", result.node().matmul_tflop_per_s()) << " TFLOP/s";
+  os << "\n";
+}
+
+std::string progress_line(int index, int total, const v1::CaseResult& r) {
+  std::ostringstream os;
+  os << "[" << index + 1 << "/" << total << "] " << r.kernel() << " " << r.shape_label() << " " << r.dtype() << " "
+     << r.mode() << " " << r.provider() << ": ";
+  if (!r.ok())
+    os << "ERROR " << r.error().substr(0, 200);
+  else
+    os << fmt("%.4f ms", r.timing().median_ms()) << (r.speedup() > 0 ? fmt(" (%.2fx)", r.speedup()) : "") << " "
+       << verdict(r);
+  return os.str();
+}
+
+}  // namespace ligerbench

@@ -1,0 +1,312 @@
+#include "ligerbench/runner.h"
+
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <regex>
+
+#include "ligerbench/device.h"
+#include "ligerbench/registry.h"
+#include "ligerbench/tolerance.h"
+#include "ligerbench/version.h"
+
+namespace ligerbench {
+namespace {
+
+std::string now_rfc3339() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+const KernelFn& kernel_fn(const Case& c) { return c.provider == Provider::kLiger ? c.spec->liger : c.spec->baseline; }
+
+std::vector<at::Tensor> differentiable(const std::vector<at::Tensor>& ts) {
+  std::vector<at::Tensor> out;
+  for (const auto& t : ts)
+    if (t.defined() && t.requires_grad()) out.push_back(t);
+  return out;
+}
+
+// Upstream gradients for the differentiable outputs: seeded normal values (a random scalar for
+// a loss, as Liger's benchmarks use, so that "multiply by 1.0" shortcuts are not measured).
+std::vector<at::Tensor> grad_outputs_for(const std::vector<at::Tensor>& outs, uint64_t seed) {
+  at::manual_seed(seed + 7919);
+  std::vector<at::Tensor> g;
+  for (const auto& o : outs) g.push_back(at::randn(o.sizes(), o.options().requires_grad(false)));
+  return g;
+}
+
+std::vector<at::Tensor> input_grads(const std::vector<at::Tensor>& outs, const std::vector<at::Tensor>& inputs,
+                                    const std::vector<at::Tensor>& gouts, bool retain) {
+  if (outs.empty() || inputs.empty()) return {};
+  return torch::autograd::grad(outs, inputs, gouts, retain, false, /*allow_unused=*/true);
+}
+
+KernelInputs make_seeded_inputs(const Case& c) {
+  at::manual_seed(c.config.seed);
+  return c.spec->make_inputs(c.config);
+}
+
+// Errors of outputs (and, beyond forward mode, input gradients) against the float64 reference.
+v1::Accuracy accuracy_of(const Case& c) {
+  v1::Accuracy acc;
+  acc.set_checked(true);
+  KernelInputs in = make_seeded_inputs(c);
+  KernelInputs ref_in;
+  ref_in.names = in.names;
+  for (const auto& t : in.tensors) {
+    at::Tensor r = t.detach().clone();
+    if (at::isFloatingType(r.scalar_type())) r = r.to(at::kDouble);
+    r.set_requires_grad(t.requires_grad());
+    ref_in.tensors.push_back(r);
+  }
+  const Tolerance tol = tolerance_for(c.config.dtype);
+  const auto outs = kernel_fn(c)(in, c.config);
+  const auto ref_outs = c.spec->reference(ref_in, c.config);
+  bool passed = true;
+  for (std::size_t i = 0; i < outs.size() && i < ref_outs.size(); ++i) {
+    auto e = compare_tensors(i == 0 ? "out" : "out" + std::to_string(i), outs[i], ref_outs[i], tol);
+    passed = passed && e.passed();
+    *acc.add_tensors() = e;
+  }
+  if (c.mode != Mode::kForward) {
+    const auto douts = differentiable(outs);
+    const auto dref = differentiable(ref_outs);
+    std::vector<at::Tensor> dins, dref_ins;
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < in.tensors.size(); ++i)
+      if (in.tensors[i].requires_grad()) {
+        dins.push_back(in.tensors[i]);
+        dref_ins.push_back(ref_in.tensors[i]);
+        names.push_back(in.names[i]);
+      }
+    auto gouts = grad_outputs_for(douts, c.config.seed);
+    std::vector<at::Tensor> gref;
+    for (auto& g : gouts) gref.push_back(g.to(at::kDouble));
+    std::vector<at::Tensor> gouts_copy;  // in-place backwards may overwrite the upstream gradient
+    for (auto& g : gouts) gouts_copy.push_back(g.clone());
+    const auto grads = input_grads(douts, dins, gouts_copy, false);
+    const auto ref_grads = input_grads(dref, dref_ins, gref, false);
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      auto e = compare_tensors("grad_" + names[i], grads[i], ref_grads[i], tol);
+      passed = passed && e.passed();
+      *acc.add_tensors() = e;
+    }
+  }
+  acc.set_passed(passed);
+  return acc;
+}
+
+// The measured region of a case: forward, backward of a retained graph, or both.
+struct Region {
+  KernelInputs in;
+  std::vector<at::Tensor> dins, outs, gouts;
+  std::function<void()> fn;
+};
+
+std::unique_ptr<Region> make_region(const Case& c) {
+  auto r = std::make_unique<Region>();
+  r->in = make_seeded_inputs(c);
+  r->dins = differentiable(r->in.tensors);
+  const KernelFn& fn = kernel_fn(c);
+  Region* self = r.get();
+  const CaseConfig& cfg = c.config;
+  switch (c.mode) {
+    case Mode::kForward:
+      r->fn = [self, &fn, &cfg] { (void)fn(self->in, cfg); };
+      break;
+    case Mode::kBackward:
+      r->outs = differentiable(fn(r->in, cfg));
+      r->gouts = grad_outputs_for(r->outs, cfg.seed);
+      r->fn = [self] { (void)input_grads(self->outs, self->dins, self->gouts, true); };
+      break;
+    case Mode::kFull:
+      r->gouts = grad_outputs_for(differentiable(fn(r->in, cfg)), cfg.seed);
+      r->fn = [self, &fn, &cfg] { (void)input_grads(differentiable(fn(self->in, cfg)), self->dins, self->gouts, false); };
+      break;
+  }
+  return r;
+}
+
+std::pair<double, double> ceilings(const at::Device& device) {
+  static std::mutex mu;
+  static std::map<int, std::pair<double, double>> cache;
+  if (!device.is_cuda() || gpu_backend() == nullptr) return {0, 0};
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(device.index()); it != cache.end()) return it->second;
+  MeasureOptions opt;
+  opt.min_samples = 20;
+  opt.timeout_s = 2;
+  const auto o = at::TensorOptions().device(device).dtype(at::kBFloat16);
+  at::Tensor src = at::empty({int64_t{1} << 29}, o), dst = at::empty_like(src);  // 1 GiB each
+  const double copy_ms = time_region([&] { dst.copy_(src); }, device, opt).median_ms();
+  const double copy_gbs = 2.0 * src.nbytes() / (copy_ms * 1e-3) / 1e9;
+  src = dst = at::Tensor();
+  const int64_t n = 8192;
+  at::Tensor a = at::randn({n, n}, o), b = at::randn({n, n}, o), out = at::empty({n, n}, o);
+  const double mm_ms = time_region([&] { at::mm_out(out, a, b); }, device, opt).median_ms();
+  const double tflops = 2.0 * n * n * n / (mm_ms * 1e-3) / 1e12;
+  cache[device.index()] = {copy_gbs, tflops};
+  return cache[device.index()];
+}
+
+}  // namespace
+
+std::vector<std::string> resolve_devices(const v1::JobSpec& job, const std::vector<std::string>& requested) {
+  std::vector<std::string> devs = requested;
+  if (devs.empty()) devs.assign(job.devices().begin(), job.devices().end());
+  const GpuBackend* gpu = gpu_backend();
+  if (devs.empty()) devs.push_back(gpu ? "cuda:0" : "cpu");
+  for (auto& d : devs) {
+    if (d == "cpu") continue;
+    if (d == "cuda") d = "cuda:0";
+    if (d.rfind("cuda:", 0) != 0) throw InputError("device '" + d + "': expected cpu, cuda or cuda:N");
+    if (gpu == nullptr)
+      throw InputError("device '" + d + "' requested but no CUDA device is visible" +
+                       std::string(at::hasCUDA() ? "" : " (this build's LibTorch has no CUDA)"));
+    const int index = std::stoi(d.substr(5));
+    if (index >= gpu->device_count())
+      throw InputError("device '" + d + "' does not exist (" + std::to_string(gpu->device_count()) + " visible)");
+  }
+  return devs;
+}
+
+void check_backends(const std::vector<Case>& cases) {
+  for (const auto& c : cases) {
+    const auto backends = kernel_backends(*c.spec);
+    const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
+    if (std::find(backends.begin(), backends.end(), want) == backends.end())
+      throw InputError("kernel '" + c.spec->name + "' has no " + want + " implementation in this build");
+  }
+}
+
+std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+  std::vector<Case> all = expand_cases(job, devices);
+  if (filter.empty()) return all;
+  std::regex re;
+  try {
+    re = std::regex(filter);
+  } catch (const std::regex_error& e) {
+    throw InputError("--filter '" + filter + "': not a valid regular expression (" + e.what() + ")");
+  }
+  std::vector<Case> out;
+  for (auto& c : all)
+    if (std::regex_search(c.key, re)) out.push_back(std::move(c));
+  return out;
+}
+
+v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
+  v1::CaseResult r;
+  r.set_key(c.key);
+  r.set_kernel(c.spec->name);
+  r.set_provider(provider_name(c.provider));
+  r.set_mode(mode_name(c.mode));
+  r.set_dtype(dtype_name(c.config.dtype));
+  for (const auto& [k, v] : c.config.shape) {
+    auto* a = r.add_shape();
+    a->set_name(k);
+    a->set_value(v);
+  }
+  r.set_shape_label(c.shape_label);
+  for (const auto& [k, v] : c.config.params) (*r.mutable_params())[k] = v;
+  r.set_device(c.config.device.str());
+  const GpuBackend* gpu = gpu_backend();
+  r.set_device_name(c.config.device.is_cuda() && gpu ? gpu->device_name(c.config.device.index()) : "cpu");
+  try {
+    if (opt.check_accuracy) *r.mutable_accuracy() = accuracy_of(c);
+    {
+      auto region = make_region(c);
+      *r.mutable_timing() = time_region(region->fn, c.config.device, opt);
+    }
+    {
+      auto region = make_region(c);
+      region->fn();  // first call outside: lazy initialisation is not the kernel's memory
+      *r.mutable_memory() = peak_memory(region->fn, c.config.device);
+    }
+    if (c.spec->cost) {
+      const Cost cost = c.spec->cost(c.config, c.mode);
+      auto* tp = r.mutable_throughput();
+      const double s = r.timing().median_ms() * 1e-3;
+      tp->set_bytes(cost.bytes);
+      tp->set_flops(cost.flops);
+      if (s > 0) {
+        tp->set_gb_per_s(cost.bytes / s / 1e9);
+        tp->set_tflop_per_s(cost.flops / s / 1e12);
+      }
+      const auto [bw, tf] = ceilings(c.config.device);
+      if (bw > 0) tp->set_bandwidth_fraction(tp->gb_per_s() / bw);
+      if (tf > 0) tp->set_compute_fraction(tp->tflop_per_s() / tf);
+    }
+    r.set_ok(true);
+  } catch (const c10::Error& e) {
+    r.set_ok(false);
+    r.set_error(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    r.set_ok(false);
+    r.set_error(e.what());
+  }
+  return r;
+}
+
+v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb) {
+  v1::JobResult result;
+  *result.mutable_spec() = job;
+  result.set_started_at(now_rfc3339());
+  const MeasureOptions opt = resolve_options(job.measurement());
+  std::map<std::string, v1::CaseResult> baselines;  // pair_key -> baseline result
+  const int total = static_cast<int>(cases.size());
+  int failed = 0;
+  for (int i = 0; i < total; ++i) {
+    if (cb.cancelled && cb.cancelled()) break;
+    const Case& c = cases[i];
+    if (cb.on_start) cb.on_start(i, total, c);
+    v1::CaseResult r = run_case(c, opt);
+    if (c.provider == Provider::kBaseline && r.ok()) baselines[c.pair_key] = r;
+    if (c.provider == Provider::kLiger && r.ok()) {
+      if (auto it = baselines.find(c.pair_key); it != baselines.end()) {
+        if (r.timing().median_ms() > 0) r.set_speedup(it->second.timing().median_ms() / r.timing().median_ms());
+        if (r.memory().measured() && it->second.memory().peak_bytes() > 0)
+          r.set_memory_ratio(static_cast<double>(r.memory().peak_bytes()) / it->second.memory().peak_bytes());
+      }
+    }
+    if (!r.ok() || (r.accuracy().checked() && !r.accuracy().passed())) ++failed;
+    if (cb.on_result) cb.on_result(i, total, r);
+    *result.add_cases() = std::move(r);
+  }
+  result.set_failed_cases(failed);
+  result.set_finished_at(now_rfc3339());
+  return result;
+}
+
+v1::NodeInfo node_info(const std::vector<std::string>& devices) {
+  v1::NodeInfo n;
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  n.set_hostname(host);
+  n.set_ligerbench_version(kVersion);
+  n.set_torch_version(TORCH_VERSION);
+  const GpuBackend* gpu = gpu_backend();
+  if (gpu) {
+    n.set_cuda_version(gpu->runtime_version());
+    n.set_driver_version(gpu->driver_version());
+  }
+  for (const auto& d : devices) {
+    const at::Device dev(d);
+    n.add_devices(dev.is_cuda() && gpu ? d + " " + gpu->device_name(dev.index()) : d);
+    if (dev.is_cuda() && n.copy_bandwidth_gb_per_s() == 0) {
+      const auto [bw, tf] = ceilings(dev);
+      n.set_copy_bandwidth_gb_per_s(bw);
+      n.set_matmul_tflop_per_s(tf);
+    }
+  }
+  return n;
+}
+
+}  // namespace ligerbench

@@ -1,0 +1,59 @@
+#include "ligerbench/tolerance.h"
+
+#include <cmath>
+
+namespace ligerbench {
+
+Tolerance tolerance_for(at::ScalarType dtype) {
+  switch (dtype) {
+    // Liger: fp32 atol 1e-4..1e-5, rtol 1e-5..1e-6 against an fp32 reference.
+    case at::kFloat: return {1e-4, 1e-5, 1e-5};
+    // Liger: fp16 (1e-2, 1e-2) at most (RoPE 1e-2/1e-5, softmax 5e-2/5e-2).
+    case at::kHalf: return {1e-2, 1e-2, 5e-3};
+    // Liger: bf16 (2e-1, 2e-2) for RMSNorm, (2e-2, 2e-2) LayerNorm; we take the larger atol.
+    case at::kBFloat16: return {2e-1, 2e-2, 2e-2};
+    case at::kDouble: return {1e-10, 1e-10, 1e-10};
+    default: return {0, 0, 0};  // integer kernels: exact
+  }
+}
+
+v1::TensorError compare_tensors(const std::string& name, const at::Tensor& actual, const at::Tensor& expected,
+                                const Tolerance& tol) {
+  v1::TensorError e;
+  e.set_name(name);
+  e.set_atol(tol.atol);
+  e.set_rtol(tol.rtol);
+  e.set_rel_l2_tol(tol.rel_l2);
+  if (!actual.defined() || !expected.defined() || actual.sizes() != expected.sizes()) {
+    e.set_finite(false);
+    e.set_passed(false);
+    return e;
+  }
+  const at::Tensor a = actual.detach().to(at::kDouble);
+  const at::Tensor r = expected.detach().to(at::kDouble);
+  if (a.numel() == 0) {
+    e.set_finite(true);
+    e.set_passed(true);
+    return e;
+  }
+  // NaN/Inf never pass unless the reference has the very same value there.
+  const at::Tensor same_nonfinite = (~at::isfinite(r)) & ((a == r) | (at::isnan(a) & at::isnan(r)));
+  const bool finite = at::all(at::isfinite(a) | same_nonfinite).item<bool>();
+  const at::Tensor mask = at::isfinite(r);
+  const at::Tensor diff = at::where(mask, (a - r).abs(), at::zeros_like(a));
+  const at::Tensor ref_abs = at::where(mask, r.abs(), at::zeros_like(r));
+  const double max_abs = diff.max().item<double>();
+  const double max_rel = (diff / ref_abs.clamp_min(1e-30)).where(ref_abs > 0, diff).max().item<double>();
+  const double ref_norm = ref_abs.norm().item<double>();
+  const double err_norm = diff.norm().item<double>();
+  const double rel_l2 = ref_norm > 0 ? err_norm / ref_norm : err_norm;
+  const bool within = at::all(diff <= tol.atol + tol.rtol * ref_abs).item<bool>();
+  e.set_max_abs(max_abs);
+  e.set_max_rel(max_rel);
+  e.set_rel_l2(rel_l2);
+  e.set_finite(finite);
+  e.set_passed(finite && within && rel_l2 <= tol.rel_l2);
+  return e;
+}
+
+}  // namespace ligerbench

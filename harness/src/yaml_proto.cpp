@@ -1,0 +1,176 @@
+#include "ligerbench/yaml_proto.h"
+
+#include <google/protobuf/descriptor.h>
+
+#include <sstream>
+
+namespace ligerbench {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+struct Walker {
+  std::string file;
+  SourceLines* lines;
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& path, const std::string& what) const {
+    std::ostringstream os;
+    os << file;
+    if (node.Mark().line >= 0) os << ":" << node.Mark().line + 1;
+    os << ": " << (path.empty() ? std::string("document") : "key '" + path + "'") << ": " << what;
+    throw InputError(os.str());
+  }
+
+  void note(const YAML::Node& node, const std::string& path) const {
+    if (lines && node.Mark().line >= 0) (*lines)[path] = node.Mark().line + 1;
+  }
+
+  template <typename T>
+  T as(const YAML::Node& node, const std::string& path, const char* type_name) const {
+    if (!node.IsScalar()) fail(node, path, std::string("expected ") + type_name);
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(node, path, std::string("expected ") + type_name + ", got '" + node.Scalar() + "'");
+    }
+  }
+
+  // A message whose only field is repeated may be written as that list directly.
+  static const FieldDescriptor* list_shorthand(const google::protobuf::Descriptor* d) {
+    if (d->field_count() == 1 && d->field(0)->is_repeated() && !d->field(0)->is_map()) return d->field(0);
+    return nullptr;
+  }
+
+  void message(const YAML::Node& node, Message* msg, const std::string& path) const {
+    note(node, path);
+    const auto* desc = msg->GetDescriptor();
+    if (!node.IsMap()) {
+      if (const FieldDescriptor* f = list_shorthand(desc); f && (node.IsSequence() || node.IsScalar())) {
+        field(node, msg, f, path);
+        return;
+      }
+      if (node.IsNull()) return;
+      fail(node, path, "expected a mapping of " + desc->name() + " fields");
+    }
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string sub = path.empty() ? key : path + "." + key;
+      const FieldDescriptor* f = desc->FindFieldByName(key);
+      if (f == nullptr) {
+        std::string known;
+        for (int i = 0; i < desc->field_count(); ++i) known += (i ? ", " : "") + desc->field(i)->name();
+        fail(kv.first, sub, "unknown key (known keys: " + known + ")");
+      }
+      field(kv.second, msg, f, sub);
+    }
+  }
+
+  void field(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path) const {
+    note(node, path);
+    const auto* refl = msg->GetReflection();
+    if (f->is_map()) {
+      if (!node.IsMap()) fail(node, path, "expected a mapping");
+      for (const auto& kv : node) {
+        const std::string key = kv.first.as<std::string>();
+        Message* entry = refl->AddMessage(msg, f);
+        const auto* ed = entry->GetDescriptor();
+        scalar(kv.first, entry, ed->FindFieldByNumber(1), path + "." + key, false);
+        const FieldDescriptor* vf = ed->FindFieldByNumber(2);
+        if (vf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE)
+          message(kv.second, entry->GetReflection()->MutableMessage(entry, vf), path + "." + key);
+        else
+          scalar(kv.second, entry, vf, path + "." + key, false);
+      }
+      return;
+    }
+    if (f->is_repeated()) {
+      if (node.IsNull()) return;
+      if (node.IsScalar()) {
+        element(node, msg, f, path + "[0]");
+        return;
+      }
+      if (!node.IsSequence()) fail(node, path, "expected a list");
+      for (std::size_t i = 0; i < node.size(); ++i) element(node[i], msg, f, path + "[" + std::to_string(i) + "]");
+      return;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      message(node, refl->MutableMessage(msg, f), path);
+      return;
+    }
+    scalar(node, msg, f, path, false);
+  }
+
+  void element(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path) const {
+    note(node, path);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE)
+      message(node, msg->GetReflection()->AddMessage(msg, f), path);
+    else
+      scalar(node, msg, f, path, true);
+  }
+
+  void scalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path,
+              bool add) const {
+    const auto* r = msg->GetReflection();
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32: {
+        auto v = as<int32_t>(node, path, "an integer");
+        add ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        auto v = as<int64_t>(node, path, "an integer");
+        add ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_UINT32: {
+        auto v = as<uint32_t>(node, path, "a non-negative integer");
+        add ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        auto v = as<uint64_t>(node, path, "a non-negative integer");
+        add ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE: {
+        auto v = as<double>(node, path, "a number");
+        add ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        auto v = as<float>(node, path, "a number");
+        add ? r->AddFloat(msg, f, v) : r->SetFloat(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_BOOL: {
+        auto v = as<bool>(node, path, "true or false");
+        add ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_STRING: {
+        auto v = as<std::string>(node, path, "a string");
+        add ? r->AddString(msg, f, v) : r->SetString(msg, f, v);
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        auto name = as<std::string>(node, path, "an enum name");
+        const auto* ev = f->enum_type()->FindValueByName(name);
+        if (ev == nullptr) fail(node, path, "unknown value '" + name + "'");
+        add ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
+        break;
+      }
+      default:
+        fail(node, path, "unsupported field type");
+    }
+  }
+};
+
+}  // namespace
+
+void yaml_to_message(const YAML::Node& node, google::protobuf::Message* msg, const std::string& file,
+                     SourceLines* lines) {
+  Walker{file, lines}.message(node, msg, "");
+}
+
+}  // namespace ligerbench

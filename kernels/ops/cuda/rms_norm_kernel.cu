@@ -1,0 +1,313 @@
+// RMSNorm forward and backward on CUDA.
+//
+// Memory bound: forward reads x once and writes y once; backward reads x and dy once and writes
+// dx once (plus a small fp32 dW partial per block). One block owns one row at a time; each thread
+// keeps its ITEMS packs of VEC elements (16 bytes a pack when the row allows) in registers, so a
+// row is read from global memory exactly once. The backward grid is persistent (one block per
+// resident slot) so each block accumulates its dW partial in registers over many rows.
+#include <algorithm>
+
+#include "cuda_utils.cuh"
+#include "rms_norm_launch.h"
+
+namespace liger::cuda {
+namespace {
+
+// A row is held in registers: at most 16 packs a thread, 1024 threads a block, so rows of up to
+// 16384 packs (131072 bf16 or 65536 fp32 elements vectorized, 16384 otherwise). Longer rows are
+// refused by the launcher (rms_norm_max_cols) and by the binding with a clear message.
+constexpr int kMaxThreads = 1024;
+
+// rstd of one row from its sum of squares, with the rounding each casting mode implies.
+template <typename T>
+__device__ __forceinline__ float row_rstd(float sum_sq, int64_t cols, float eps, RmsCasting casting) {
+  if (casting == RmsCasting::kNone) {
+    const float ms = round_to<T>(sum_sq / static_cast<float>(cols));
+    return round_to<T>(rsqrtf(ms + round_to<T>(eps)));
+  }
+  return rsqrtf(sum_sq / static_cast<float>(cols) + eps);
+}
+
+// y = x * rstd * (offset + w), rounded as the casting mode says.
+template <typename T>
+__device__ __forceinline__ float rms_out(float x, float r, float w_eff, RmsCasting casting) {
+  switch (casting) {
+    case RmsCasting::kLlama: return round_to<T>(x * r) * w_eff;
+    case RmsCasting::kGemma: return x * r * w_eff;
+    default: return round_to<T>(round_to<T>(x * r) * round_to<T>(w_eff));
+  }
+}
+
+template <typename T, typename TW, int VEC, int ITEMS>
+__global__ void __launch_bounds__(kMaxThreads)
+rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
+                        void* __restrict__ rstd_out, int64_t rows, int64_t cols, float eps,
+                        float offset, RmsCasting casting) {
+  __shared__ float scratch[32];
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * cols;
+    T* yr = y + row * cols;
+    Pack<T, VEC> xv[ITEMS];
+    float sum_sq = 0.f;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) {
+        xv[i] = load_pack<T, VEC>(xr + c);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float f = to_float(xv[i].v[k]);
+          sum_sq += f * f;
+        }
+      }
+    }
+    sum_sq = block_sum(sum_sq, scratch);
+    const float r = row_rstd<T>(sum_sq, cols, eps, casting);
+    if (threadIdx.x == 0) {
+      if (casting == RmsCasting::kNone) static_cast<T*>(rstd_out)[row] = from_float<T>(r);
+      else static_cast<float*>(rstd_out)[row] = r;
+    }
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) {
+        Pack<T, VEC> out;
+        Pack<TW, VEC> wv;
+        if (w != nullptr) wv = load_pack<TW, VEC>(w + c);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float w_eff = (w != nullptr ? to_float(wv.v[k]) : 0.f) + (w != nullptr ? offset : 1.f);
+          out.v[k] = from_float<T>(rms_out<T>(to_float(xv[i].v[k]), r, w_eff, casting));
+        }
+        store_pack<T, VEC>(yr + c, out);
+      }
+    }
+  }
+}
+
+template <typename T, typename TW, int VEC, int ITEMS>
+__global__ void __launch_bounds__(kMaxThreads)
+rms_norm_backward_kernel(const T* dy, const T* __restrict__ x, const TW* __restrict__ w,
+                         const void* __restrict__ rstd_in, T* dx, float* __restrict__ w_partials,
+                         int64_t rows, int64_t cols, float offset, RmsCasting casting) {
+  __shared__ float scratch[32];
+  float w_eff[ITEMS][VEC];
+  float dw_acc[ITEMS][VEC];
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+    Pack<TW, VEC> wv;
+    if (w != nullptr && c < cols) wv = load_pack<TW, VEC>(w + c);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+      w_eff[i][k] = (w != nullptr && c < cols) ? to_float(wv.v[k]) + offset : 1.f;
+      if (casting == RmsCasting::kNone) w_eff[i][k] = round_to<T>(w_eff[i][k]);
+      dw_acc[i][k] = 0.f;
+    }
+  }
+  const float inv_cols = 1.f / static_cast<float>(cols);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * cols;
+    const T* dyr = dy + row * cols;
+    T* dxr = dx + row * cols;
+    const float r = casting == RmsCasting::kNone ? to_float(static_cast<const T*>(rstd_in)[row])
+                                                 : static_cast<const float*>(rstd_in)[row];
+    Pack<T, VEC> xv[ITEMS], dyv[ITEMS];
+    float dot = 0.f;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) {
+        xv[i] = load_pack<T, VEC>(xr + c);
+        dyv[i] = load_pack<T, VEC>(dyr + c);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) dot += to_float(dyv[i].v[k]) * w_eff[i][k] * to_float(xv[i].v[k]);
+      }
+    }
+    dot = block_sum(dot, scratch);
+    const float coef = r * r * inv_cols * dot;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) {
+        Pack<T, VEC> out;
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float xf = to_float(xv[i].v[k]);
+          const float g = to_float(dyv[i].v[k]);
+          out.v[k] = from_float<T>(r * (g * w_eff[i][k] - coef * xf));
+          const float x_hat = casting == RmsCasting::kLlama ? round_to<T>(xf * r) : xf * r;
+          dw_acc[i][k] += g * x_hat;
+        }
+        store_pack<T, VEC>(dxr + c, out);
+      }
+    }
+  }
+  if (w_partials != nullptr) {
+    float* pr = w_partials + static_cast<int64_t>(blockIdx.x) * cols;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) pr[c + k] = dw_acc[i][k];
+      }
+    }
+  }
+}
+
+// dW[c] = sum over partial rows; one thread per column, coalesced across the row.
+template <typename TW>
+__global__ void sum_partials_kernel(const float* __restrict__ partials, TW* __restrict__ out,
+                                    int partial_rows, int64_t cols) {
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  float s = 0.f;
+  for (int p = 0; p < partial_rows; ++p) s += partials[static_cast<int64_t>(p) * cols + c];
+  out[c] = from_float<TW>(s);
+}
+
+// How a row is split: VEC elements a pack, ITEMS packs a thread, `threads` threads a block.
+struct RowPlan {
+  int vec;
+  int items;
+  int threads;
+};
+
+RowPlan plan_row(int64_t cols, int elem_size, bool vectorizable) {
+  const int vec = vectorizable ? 16 / elem_size : 1;
+  const int64_t packs = (cols + vec - 1) / vec;
+  int items = packs <= 128 ? 1 : packs <= 4096 ? 4 : 16;
+  int64_t threads = (packs + items - 1) / items;
+  threads = std::max<int64_t>(32, (threads + 31) / 32 * 32);
+  return {vec, items, static_cast<int>(std::min<int64_t>(threads, kMaxThreads))};
+}
+
+bool fits(const RowPlan& p, int64_t cols) {
+  return static_cast<int64_t>(p.vec) * p.items * p.threads >= cols;
+}
+
+template <typename T, typename TW, int VEC>
+cudaError_t forward_vec(const RmsNormForwardArgs& a, const RowPlan& p, cudaStream_t s) {
+  const int64_t grid = std::min<int64_t>(a.rows, 1 << 30);
+#define LIGER_RMS_FWD(ITEMS)                                                                 \
+  rms_norm_forward_kernel<T, TW, VEC, ITEMS><<<grid, p.threads, 0, s>>>(                     \
+      static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y),    \
+      a.rstd, a.rows, a.cols, a.eps, a.offset, a.casting)
+  switch (p.items) {
+    case 1: LIGER_RMS_FWD(1); break;
+    case 4: LIGER_RMS_FWD(4); break;
+    default: LIGER_RMS_FWD(16); break;
+  }
+#undef LIGER_RMS_FWD
+  return cudaGetLastError();
+}
+
+template <typename T, typename TW, int VEC, int ITEMS>
+int backward_blocks(int threads) {
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, rms_norm_backward_kernel<T, TW, VEC, ITEMS>,
+                                                threads, 0);
+  return std::max(1, per_sm) * num_sms();
+}
+
+template <typename T, typename TW, int VEC>
+int partial_rows_vec(int64_t rows, const RowPlan& p) {
+  int blocks = 0;
+  switch (p.items) {
+    case 1: blocks = backward_blocks<T, TW, VEC, 1>(p.threads); break;
+    case 4: blocks = backward_blocks<T, TW, VEC, 4>(p.threads); break;
+    default: blocks = backward_blocks<T, TW, VEC, 16>(p.threads); break;
+  }
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(rows, blocks)));
+}
+
+template <typename T, typename TW, int VEC>
+cudaError_t backward_vec(const RmsNormBackwardArgs& a, const RowPlan& p, cudaStream_t s) {
+#define LIGER_RMS_BWD(ITEMS)                                                                   \
+  rms_norm_backward_kernel<T, TW, VEC, ITEMS><<<a.partial_rows, p.threads, 0, s>>>(            \
+      static_cast<const T*>(a.grad_out), static_cast<const T*>(a.x),                           \
+      static_cast<const TW*>(a.weight), a.rstd, static_cast<T*>(a.grad_in), a.weight_partials, \
+      a.rows, a.cols, a.offset, a.casting)
+  switch (p.items) {
+    case 1: LIGER_RMS_BWD(1); break;
+    case 4: LIGER_RMS_BWD(4); break;
+    default: LIGER_RMS_BWD(16); break;
+  }
+#undef LIGER_RMS_BWD
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess || a.weight_partials == nullptr || a.grad_weight == nullptr) return err;
+  const int threads = 256;
+  const int64_t blocks = (a.cols + threads - 1) / threads;
+  sum_partials_kernel<TW><<<blocks, threads, 0, s>>>(a.weight_partials, static_cast<TW*>(a.grad_weight),
+                                                    a.partial_rows, a.cols);
+  return cudaGetLastError();
+}
+
+// Calls fn(T{}, TW{}) for the runtime dtypes (TW is T or float); fn reads the types back with
+// decltype.
+template <typename Fn>
+cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
+  const bool wf = wt == DType::kF32;
+  switch (xt) {
+    case DType::kF32: return fn(float{}, float{});
+    case DType::kF16: return wf ? fn(__half{}, float{}) : fn(__half{}, __half{});
+    case DType::kBF16: return wf ? fn(__nv_bfloat16{}, float{}) : fn(__nv_bfloat16{}, __nv_bfloat16{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+bool vectorizable(int64_t cols, int elem_size, std::initializer_list<const void*> ptrs) {
+  if ((cols * elem_size) % 16 != 0) return false;
+  for (const void* p : ptrs)
+    if (p != nullptr && !aligned16(p)) return false;
+  return true;
+}
+
+}  // namespace
+
+int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
+  return (cols * size_of(x_dtype)) % 16 == 0 ? 16LL * kMaxThreads * (16 / size_of(x_dtype)) : 16LL * kMaxThreads;
+}
+
+int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
+  const RowPlan p = plan_row(cols, size_of(x_dtype), (cols * size_of(x_dtype)) % 16 == 0);
+  int result = 1;
+  dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    result = p.vec == 1 ? partial_rows_vec<T, TW, 1>(rows, p) : partial_rows_vec<T, TW, 16 / sizeof(T)>(rows, p);
+    return cudaSuccess;
+  });
+  return result;
+}
+
+cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return cudaSuccess;
+  const int es = size_of(a.x_dtype);
+  const bool vec = vectorizable(a.cols, es, {a.x, a.y}) &&
+                   (a.weight == nullptr || vectorizable(a.cols, size_of(a.w_dtype), {a.weight}));
+  const RowPlan p = plan_row(a.cols, es, vec);
+  if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
+  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    return p.vec == 1 ? forward_vec<T, TW, 1>(a, p, stream) : forward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);
+  });
+}
+
+cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return cudaSuccess;
+  const int es = size_of(a.x_dtype);
+  const bool vec = vectorizable(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
+                   (a.weight == nullptr || vectorizable(a.cols, size_of(a.w_dtype), {a.weight}));
+  const RowPlan p = plan_row(a.cols, es, vec);
+  if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
+  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    return p.vec == 1 ? backward_vec<T, TW, 1>(a, p, stream) : backward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);
+  });
+}
+
+}  // namespace liger::cuda

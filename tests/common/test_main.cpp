@@ -1,0 +1,13 @@
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "ligerbench/device.h"
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (ligerbench::gpu_backend() == nullptr)
+    std::cerr << "NOTE: no CUDA device visible; every CUDA test case is SKIPPED (run them on the GPU machine)\n";
+  return RUN_ALL_TESTS();
+}

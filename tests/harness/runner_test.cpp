@@ -1,0 +1,123 @@
+// The runner on CPU: a real case end to end, accuracy that can fail, errors that are recorded.
+#include <gtest/gtest.h>
+
+#include "ligerbench/registry.h"
+#include "ligerbench/runner.h"
+#include "ligerbench/device.h"
+#include "ligerbench/tolerance.h"
+
+namespace {
+
+using namespace ligerbench;
+
+v1::JobSpec small_job(const std::string& extra = "") {
+  return parse_suite(R"(
+measurement: {min_samples: 3, max_samples: 5, min_time_s: 0, timeout_s: 2, warmup_runs: 1}
+cases:
+  - kernel: rms_norm
+    shape: {T: 8, H: 33}
+    dtypes: [fp32, bf16]
+)" + extra, "small.yaml");
+}
+
+TEST(Runner, RunsRmsNormOnCpuWithAccuracyAndSpeedup) {
+  const auto job = small_job();
+  const auto cases = select_cases(job, {"cpu"}, "");
+  ASSERT_EQ(cases.size(), 12u);  // 2 dtypes x 3 modes x 2 providers
+  int progress = 0;
+  RunCallbacks cb;
+  cb.on_result = [&](int, int total, const v1::CaseResult&) {
+    ++progress;
+    EXPECT_EQ(total, 12);
+  };
+  const auto result = run_cases(job, cases, cb);
+  EXPECT_EQ(progress, 12);
+  ASSERT_EQ(result.cases_size(), 12);
+  EXPECT_EQ(result.failed_cases(), 0);
+  for (const auto& r : result.cases()) {
+    EXPECT_TRUE(r.ok()) << r.key() << ": " << r.error();
+    EXPECT_TRUE(r.accuracy().checked());
+    EXPECT_TRUE(r.accuracy().passed()) << r.key();
+    EXPECT_GE(r.timing().n(), 3);
+    EXPECT_LE(r.timing().n(), 5);
+    EXPECT_GT(r.timing().median_ms(), 0);
+    EXPECT_EQ(r.timing().clock(), "steady_clock");
+    EXPECT_GT(r.throughput().bytes(), 0);
+    if (r.provider() == "liger") {
+      EXPECT_GT(r.speedup(), 0) << "liger rows carry the speedup over their baseline";
+    }
+    // Forward checks the output; backward and full also both gradients.
+    EXPECT_EQ(r.accuracy().tensors_size(), r.mode() == "forward" ? 1 : 3) << r.key();
+  }
+}
+
+TEST(Runner, FilterSelectsByKey) {
+  const auto job = small_job();
+  EXPECT_EQ(select_cases(job, {"cpu"}, "bf16\\|full\\|liger").size(), 1u);
+  EXPECT_THROW(select_cases(job, {"cpu"}, "(["), InputError);
+}
+
+TEST(Runner, CudaDeviceWithoutGpuIsAClearError) {
+  if (gpu_backend() != nullptr) GTEST_SKIP() << "a GPU is visible; this checks the no-GPU message";
+  try {
+    resolve_devices(small_job(), {"cuda"});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("device 'cuda:0' requested but no CUDA device is visible"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Runner, WrongKernelFailsItsAccuracyCheck) {
+  // A copy of the rms_norm spec whose "liger" side is off by 1%: the check must fail it.
+  KernelSpec broken = *find_kernel("rms_norm");
+  auto good = broken.liger;
+  broken.liger = [good](const KernelInputs& in, const CaseConfig& c) {
+    auto out = good(in, c);
+    out[0] = out[0] * 1.01;
+    return out;
+  };
+  Case c = select_cases(small_job(), {"cpu"}, "fp32\\|forward\\|liger").at(0);
+  c.spec = &broken;
+  MeasureOptions opt;
+  opt.min_samples = 1;
+  opt.max_samples = 1;
+  const auto r = run_case(c, opt);
+  EXPECT_TRUE(r.ok());
+  EXPECT_FALSE(r.accuracy().passed());
+  EXPECT_GT(r.accuracy().tensors(0).max_rel(), 0.009);
+}
+
+TEST(Runner, KernelErrorIsRecordedNotThrown) {
+  KernelSpec throwing = *find_kernel("rms_norm");
+  throwing.liger = [](const KernelInputs&, const CaseConfig&) -> std::vector<at::Tensor> {
+    TORCH_CHECK(false, "deliberate failure");
+  };
+  Case c = select_cases(small_job(), {"cpu"}, "fp32\\|forward\\|liger").at(0);
+  c.spec = &throwing;
+  const auto r = run_case(c, MeasureOptions{});
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("deliberate failure"), std::string::npos) << r.error();
+}
+
+TEST(Runner, NaNNeverPasses) {
+  const auto e = compare_tensors("x", at::full({4}, NAN), at::zeros({4}, at::kDouble), tolerance_for(at::kFloat));
+  EXPECT_FALSE(e.passed());
+  EXPECT_FALSE(e.finite());
+  const auto same = compare_tensors("x", at::ones({4}), at::ones({4}, at::kDouble), tolerance_for(at::kFloat));
+  EXPECT_TRUE(same.passed());
+}
+
+TEST(Measure, SummaryStatistics) {
+  const auto t = summarize({5, 1, 4, 2, 3});
+  EXPECT_EQ(t.n(), 5);
+  EXPECT_DOUBLE_EQ(t.median_ms(), 3);
+  EXPECT_DOUBLE_EQ(t.min_ms(), 1);
+  EXPECT_DOUBLE_EQ(t.max_ms(), 5);
+  EXPECT_DOUBLE_EQ(t.mean_ms(), 3);
+  EXPECT_NEAR(t.p20_ms(), 1.8, 1e-12);
+  EXPECT_EQ(t.samples_ms_size(), 5);
+  EXPECT_DOUBLE_EQ(t.samples_ms(0), 5) << "raw samples keep their order";
+}
+
+}  // namespace

@@ -1,0 +1,216 @@
+// liger::rms_norm against float64 on CPU and CUDA: forward, dX, dW for every dtype, casting
+// mode, offset, odd and non-power-of-two sizes, a zero-row batch; options and errors.
+#include "liger/rms_norm.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <tuple>
+
+#include "liger/nn/rms_norm.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace ligerbench::testing;
+
+struct Shape {
+  int64_t rows;
+  int64_t cols;
+};
+
+// (device, dtype, casting mode, offset, shape, has weight, in place)
+using Param = std::tuple<std::string, at::ScalarType, std::string, double, Shape, bool, bool>;
+
+class RmsNormTest : public ::testing::TestWithParam<Param> {};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy,
+                                                         double eps, double offset) {
+  at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
+  at::Tensor w64 = w.defined() ? w.detach().cpu().to(at::kDouble).requires_grad_(true) : at::Tensor();
+  at::Tensor y = x64 * at::rsqrt(x64.pow(2).mean(-1, true) + eps);
+  if (w64.defined()) y = y * (offset + w64);
+  std::vector<at::Tensor> inputs = {x64};
+  if (w64.defined()) inputs.push_back(w64);
+  auto grads = torch::autograd::grad({y}, inputs, {dy.detach().cpu().to(at::kDouble)});
+  return {y.detach(), grads[0], w64.defined() ? grads[1] : at::Tensor()};
+}
+
+TEST_P(RmsNormTest, MatchesFloat64Reference) {
+  const auto& [device_str, dtype, casting, offset, shape, has_weight, in_place] = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  const at::Device dev = to_device(device_str);
+  at::manual_seed(1234 + shape.rows * 31 + shape.cols);
+  const auto opts = at::TensorOptions().device(dev);
+  at::Tensor x = at::randn({shape.rows, shape.cols}, opts.dtype(dtype)).requires_grad_(true);
+  at::Tensor w;
+  if (has_weight) w = ((offset == 0 ? 1.0 : 0.0) + 0.1 * at::randn({shape.cols}, opts)).to(dtype).requires_grad_(true);
+  const at::Tensor dy = at::randn({shape.rows, shape.cols}, opts.dtype(dtype));
+  const double eps = 1e-6;
+
+  at::Tensor y = liger::rms_norm(x, w.defined() ? c10::optional<at::Tensor>(w) : c10::nullopt, eps, offset, casting, in_place);
+  ASSERT_EQ(y.scalar_type(), dtype);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  std::vector<at::Tensor> inputs = {x};
+  if (has_weight) inputs.push_back(w);
+  const at::Tensor dy_arg = dy.clone();
+  auto grads = torch::autograd::grad({y}, inputs, {dy_arg});
+  auto [y_ref, dx_ref, dw_ref] = reference(x, w, dy, eps, offset);
+
+  // "none" rounds the statistics to the storage dtype; its error is larger by design.
+  const at::ScalarType tol_dtype = casting == "none" && dtype != at::kFloat ? at::kBFloat16 : dtype;
+  expect_close("y", y, y_ref, tol_dtype);
+  expect_close("dx", grads[0], dx_ref, tol_dtype);
+  if (has_weight) {
+    ASSERT_EQ(grads[1].scalar_type(), w.scalar_type());
+    expect_close("dw", grads[1], dw_ref, tol_dtype);
+  }
+  if (in_place && shape.rows > 0) {
+    // Liger's in-place backward writes dX into the upstream gradient's buffer.
+    EXPECT_TRUE(at::equal(dy_arg, grads[0])) << "in_place: dX was not written into dY";
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto& [device, dtype, casting, offset, shape, has_weight, in_place] = info.param;
+  return device + "_" + dtype_label(dtype) + "_" + casting + "_off" + std::to_string(static_cast<int>(offset)) + "_" +
+         std::to_string(shape.rows) + "x" + std::to_string(shape.cols) + (has_weight ? "_w" : "_now") +
+         (in_place ? "_inplace" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllModes, RmsNormTest,
+    ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
+                       ::testing::Values("llama", "gemma", "none"), ::testing::Values(0.0, 1.0),
+                       ::testing::Values(Shape{256, 512}, Shape{615, 123}, Shape{63, 41}, Shape{7, 3000}, Shape{0, 64}),
+                       ::testing::Values(true), ::testing::Values(false)),
+    param_name);
+
+INSTANTIATE_TEST_SUITE_P(
+    Options, RmsNormTest,
+    ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kBFloat16),
+                       ::testing::Values("llama"), ::testing::Values(0.0),
+                       ::testing::Values(Shape{33, 4096}, Shape{5, 123}), ::testing::Bool(), ::testing::Bool()),
+    param_name);
+
+// Long rows and the benchmark's hidden size exercise the vectorized multi-item CUDA paths.
+INSTANTIATE_TEST_SUITE_P(
+    WideRows, RmsNormTest,
+    ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kBFloat16),
+                       ::testing::Values("llama", "gemma"), ::testing::Values(0.0),
+                       ::testing::Values(Shape{64, 4096}, Shape{3, 65536}, Shape{2, 16383}), ::testing::Values(true),
+                       ::testing::Values(false)),
+    param_name);
+
+TEST(RmsNorm, WeightInFp32WithBf16Input) {
+  for (const std::string device_str : {"cpu", "cuda"}) {
+    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
+      std::cout << "[  SKIPPED ] CUDA case of WeightInFp32WithBf16Input: no CUDA device\n";
+      continue;
+    }
+    const auto opts = at::TensorOptions().device(to_device(device_str));
+    at::Tensor x = at::randn({16, 256}, opts.dtype(at::kBFloat16)).requires_grad_(true);
+    at::Tensor w = (1 + 0.1 * at::randn({256}, opts)).requires_grad_(true);
+    at::Tensor y = liger::rms_norm(x, w, 1e-6, 0.0, "llama", false);
+    EXPECT_EQ(y.scalar_type(), at::kBFloat16) << "output keeps x's dtype even with an fp32 weight";
+    at::Tensor dy = at::randn_like(y);
+    auto g = torch::autograd::grad({y}, {x, w}, {dy});
+    EXPECT_EQ(g[1].scalar_type(), at::kFloat);
+    auto [y_ref, dx_ref, dw_ref] = reference(x, w, dy, 1e-6, 0.0);
+    expect_close("y", y, y_ref, at::kBFloat16);
+    expect_close("dx", g[0], dx_ref, at::kBFloat16);
+    expect_close("dw", g[1], dw_ref, at::kBFloat16);
+  }
+}
+
+TEST(RmsNorm, FiniteDifferencesInFloat64) {
+  // What torch.autograd.gradcheck does: the autograd formula against central differences.
+  at::manual_seed(7);
+  at::Tensor x = at::randn({3, 7}, at::kDouble).requires_grad_(true);
+  at::Tensor w = (1 + 0.1 * at::randn({7}, at::kDouble)).requires_grad_(true);
+  for (const std::string casting : {"llama", "gemma"}) {
+    auto f = [&](const at::Tensor& xx, const at::Tensor& ww) { return liger::rms_norm(xx, ww, 1e-6, 0.5, casting, false); };
+    at::Tensor y = f(x, w);
+    at::Tensor v = at::randn_like(y);
+    auto g = torch::autograd::grad({y}, {x, w}, {v});
+    const double h = 1e-6;
+    for (int which = 0; which < 2; ++which) {
+      at::Tensor base = which == 0 ? x.detach() : w.detach();
+      at::Tensor numeric = at::zeros_like(base);
+      for (int64_t i = 0; i < base.numel(); ++i) {
+        at::Tensor plus = base.clone(), minus = base.clone();
+        plus.view(-1)[i] += h;
+        minus.view(-1)[i] -= h;
+        const double fp = (which == 0 ? f(plus, w.detach()) : f(x.detach(), plus)).mul(v).sum().item<double>();
+        const double fm = (which == 0 ? f(minus, w.detach()) : f(x.detach(), minus)).mul(v).sum().item<double>();
+        numeric.view(-1)[i] = (fp - fm) / (2 * h);
+      }
+      EXPECT_TRUE(at::allclose(g[which], numeric, 1e-5, 1e-6)) << casting << " input " << which << "\n"
+                                                               << g[which] << "\n" << numeric;
+    }
+  }
+}
+
+TEST(RmsNorm, CpuAndCudaAgree) {
+  LIGER_SKIP_IF_NO_DEVICE("cuda");
+  at::manual_seed(3);
+  at::Tensor x = at::randn({128, 1000}, at::kBFloat16);
+  at::Tensor w = (1 + 0.1 * at::randn({1000})).to(at::kBFloat16);
+  auto [y_cpu, r_cpu] = liger::rms_norm_forward(x, w, 1e-6, 0.0, "llama");
+  auto [y_gpu, r_gpu] = liger::rms_norm_forward(x.cuda(), w.cuda(), 1e-6, 0.0, "llama");
+  EXPECT_TRUE(at::allclose(r_cpu, r_gpu.cpu(), 1e-5, 1e-5));
+  // Same rounding points; only the order of the fp32 sum of squares differs.
+  EXPECT_LE((y_cpu.to(at::kFloat) - y_gpu.cpu().to(at::kFloat)).abs().max().item<float>(), 0.0625f);
+}
+
+TEST(RmsNorm, RegisteredWithTheDispatcher) {
+  for (const char* name : {"liger::rms_norm", "liger::rms_norm_forward", "liger::rms_norm_backward"}) {
+    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+    ASSERT_TRUE(op.has_value()) << name << " has no schema";
+    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
+  }
+  // The autograd kernel: the output of a differentiable input carries liger's backward node.
+  at::Tensor x = at::randn({2, 8}).requires_grad_(true);
+  at::Tensor y = liger::rms_norm(x, c10::nullopt);
+  ASSERT_TRUE(y.requires_grad());
+  ASSERT_NE(y.grad_fn(), nullptr);
+  EXPECT_NE(y.grad_fn()->name().find("RmsNormFunction"), std::string::npos) << y.grad_fn()->name();
+}
+
+TEST(RmsNorm, ClearErrors) {
+  at::Tensor x = at::randn({4, 8});
+  try {
+    liger::rms_norm(x, at::ones({7}));
+    FAIL() << "a weight of the wrong size was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight must have shape (8,)"), std::string::npos) << e.what();
+  }
+  try {
+    liger::rms_norm(x, at::ones({8}), 1e-6, 0.0, "mistral");
+    FAIL() << "an unknown casting mode was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("casting_mode must be"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(liger::rms_norm(at::ones({4, 8}, at::kLong), c10::nullopt), c10::Error);
+}
+
+TEST(RmsNorm, ModuleMirrorsLigerDefaults) {
+  liger::LigerRMSNorm norm(liger::LigerRMSNormOptions(64));
+  EXPECT_EQ(norm->options.eps(), 1e-6);
+  EXPECT_EQ(norm->options.casting_mode(), "llama");
+  EXPECT_TRUE(norm->options.in_place());
+  EXPECT_TRUE(at::equal(norm->weight, at::ones({64})));
+  liger::LigerRMSNorm gemma(liger::LigerRMSNormOptions(64).offset(1.0).casting_mode("gemma").init_fn("zeros"));
+  EXPECT_TRUE(at::equal(gemma->weight, at::zeros({64})));
+  at::Tensor x = at::randn({2, 3, 64});
+  at::Tensor y = gemma(x);
+  at::Tensor expected = x * at::rsqrt(x.pow(2).mean(-1, true) + 1e-6);
+  EXPECT_TRUE(at::allclose(y, expected, 1e-5, 1e-5));
+  liger::LigerRMSNorm plain(liger::LigerRMSNormOptions(64).elementwise_affine(false));
+  EXPECT_FALSE(plain->weight.defined());
+  EXPECT_EQ(plain->parameters().size(), 0u);
+  EXPECT_THROW(liger::LigerRMSNorm(liger::LigerRMSNormOptions(8).init_fn("normal")), c10::Error);
+}
+
+}  // namespace
