@@ -14,7 +14,8 @@
 namespace ligerbench {
 namespace {
 
-using c10::cuda::CUDACachingAllocator::StatType;
+// Index of the aggregate pool in the allocator's per-pool statistics (StatType::AGGREGATE).
+constexpr std::size_t kAggregate = 0;
 
 class CudaBackend final : public GpuBackend {
  public:
@@ -47,10 +48,10 @@ class CudaBackend final : public GpuBackend {
   void empty_cache() const override { c10::cuda::CUDACachingAllocator::emptyCache(); }
   void reset_peak_memory(int device) const override { c10::cuda::CUDACachingAllocator::resetPeakStats(device); }
   int64_t allocated_bytes(int device) const override {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)].current;
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[kAggregate].current;
   }
   int64_t peak_allocated_bytes(int device) const override {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)].peak;
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[kAggregate].peak;
   }
 
   std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, bool flush_l2) const override {

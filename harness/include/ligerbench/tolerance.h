@@ -5,8 +5,9 @@
 
 namespace ligerbench {
 
-// Pass criterion against float64: |x - ref| <= atol + rtol * |ref| everywhere, rel_l2 <= rel_l2_tol,
-// and nothing NaN/Inf where the reference is finite.
+// Pass criterion against float64: |x - ref| <= atol * max(1, rms(ref)) + rtol * |ref| everywhere,
+// rel_l2 <= rel_l2_tol, and nothing NaN/Inf where the reference is finite. (atol scales with the
+// tensor's RMS so that reductions over many rows, like dW, are judged relative to their size.)
 struct Tolerance {
   double atol;
   double rtol;

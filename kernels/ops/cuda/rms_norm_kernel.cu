@@ -18,6 +18,20 @@ namespace {
 // refused by the launcher (rms_norm_max_cols) and by the binding with a clear message.
 constexpr int kMaxThreads = 1024;
 
+// Launch bound per row split, so the compiler may give the register-cached rows the registers
+// they need: ITEMS 1 rows have <= 128 packs, ITEMS 4 rows <= 1024 packs (256 threads, which
+// covers H <= 8192 bf16 / 4096 fp32 without spills); ITEMS 16 takes up to 1024 threads and
+// spills in the backward (correct, slower; only rows beyond those sizes use it).
+template <int ITEMS>
+constexpr int max_threads() {
+  return ITEMS == 1 ? 128 : ITEMS == 4 ? 256 : kMaxThreads;
+}
+// At least two resident blocks an SM (a register cap of 128 for ITEMS 4).
+template <int ITEMS>
+constexpr int min_blocks() {
+  return ITEMS == 16 ? 1 : 2;
+}
+
 // rstd of one row from its sum of squares, with the rounding each casting mode implies.
 template <typename T>
 __device__ __forceinline__ float row_rstd(float sum_sq, int64_t cols, float eps, RmsCasting casting) {
@@ -38,22 +52,41 @@ __device__ __forceinline__ float rms_out(float x, float r, float w_eff, RmsCasti
   }
 }
 
+// Persistent: each block keeps (offset + w) for its columns in registers and walks rows
+// blockIdx.x, blockIdx.x + gridDim.x, ...
+// (Loads of a row are issued together; other resident blocks overlap their rows with ours.)
 template <typename T, typename TW, int VEC, int ITEMS>
-__global__ void __launch_bounds__(kMaxThreads)
+__global__ void __launch_bounds__(max_threads<ITEMS>(), min_blocks<ITEMS>())
 rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
                         void* __restrict__ rstd_out, int64_t rows, int64_t cols, float eps,
                         float offset, RmsCasting casting) {
   __shared__ float scratch[32];
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+  float w_eff[ITEMS][VEC];
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+    Pack<TW, VEC> wv;
+    if (w != nullptr && c < cols) wv = load_pack<TW, VEC>(w + c);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) w_eff[i][k] = (w != nullptr && c < cols) ? to_float(wv.v[k]) + offset : 1.f;
+  }
+  Pack<T, VEC> xv[ITEMS];
+  auto load_row = [&](int64_t row) {
     const T* xr = x + row * cols;
-    T* yr = y + row * cols;
-    Pack<T, VEC> xv[ITEMS];
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
+      if (c < cols) xv[i] = load_pack<T, VEC>(xr + c);
+    }
+  };
+  int64_t row = blockIdx.x;
+  if (row < rows) load_row(row);
+  for (; row < rows; row += gridDim.x) {
     float sum_sq = 0.f;
 #pragma unroll
     for (int i = 0; i < ITEMS; ++i) {
       const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
       if (c < cols) {
-        xv[i] = load_pack<T, VEC>(xr + c);
 #pragma unroll
         for (int k = 0; k < VEC; ++k) {
           const float f = to_float(xv[i].v[k]);
@@ -67,26 +100,23 @@ rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __
       if (casting == RmsCasting::kNone) static_cast<T*>(rstd_out)[row] = from_float<T>(r);
       else static_cast<float*>(rstd_out)[row] = r;
     }
+    T* yr = y + row * cols;
 #pragma unroll
     for (int i = 0; i < ITEMS; ++i) {
       const int64_t c = (static_cast<int64_t>(i) * blockDim.x + threadIdx.x) * VEC;
       if (c < cols) {
         Pack<T, VEC> out;
-        Pack<TW, VEC> wv;
-        if (w != nullptr) wv = load_pack<TW, VEC>(w + c);
 #pragma unroll
-        for (int k = 0; k < VEC; ++k) {
-          const float w_eff = (w != nullptr ? to_float(wv.v[k]) : 0.f) + (w != nullptr ? offset : 1.f);
-          out.v[k] = from_float<T>(rms_out<T>(to_float(xv[i].v[k]), r, w_eff, casting));
-        }
+        for (int k = 0; k < VEC; ++k) out.v[k] = from_float<T>(rms_out<T>(to_float(xv[i].v[k]), r, w_eff[i][k], casting));
         store_pack<T, VEC>(yr + c, out);
       }
     }
+    if (row + gridDim.x < rows) load_row(row + gridDim.x);
   }
 }
 
 template <typename T, typename TW, int VEC, int ITEMS>
-__global__ void __launch_bounds__(kMaxThreads)
+__global__ void __launch_bounds__(max_threads<ITEMS>(), min_blocks<ITEMS>())
 rms_norm_backward_kernel(const T* dy, const T* __restrict__ x, const TW* __restrict__ w,
                          const void* __restrict__ rstd_in, T* dx, float* __restrict__ w_partials,
                          int64_t rows, int64_t cols, float offset, RmsCasting casting) {
@@ -156,15 +186,26 @@ rms_norm_backward_kernel(const T* dy, const T* __restrict__ x, const TW* __restr
   }
 }
 
-// dW[c] = sum over partial rows; one thread per column, coalesced across the row.
+// dW[c] = sum over partial rows. A block owns 32 columns; its 32 x 32 threads split the rows,
+// each warp reading 32 consecutive columns (128 bytes) at a time, then sum through shared memory.
 template <typename TW>
 __global__ void sum_partials_kernel(const float* __restrict__ partials, TW* __restrict__ out,
                                     int partial_rows, int64_t cols) {
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
+  __shared__ float tile[32][33];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
   float s = 0.f;
-  for (int p = 0; p < partial_rows; ++p) s += partials[static_cast<int64_t>(p) * cols + c];
-  out[c] = from_float<TW>(s);
+  if (c < cols) {
+#pragma unroll 4
+    for (int p = threadIdx.y; p < partial_rows; p += 32) s += partials[static_cast<int64_t>(p) * cols + c];
+  }
+  tile[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0) {
+    float t = 0.f;
+#pragma unroll
+    for (int k = 0; k < 32; ++k) t += tile[k][threadIdx.x];
+    if (c < cols) out[c] = from_float<TW>(t);
+  }
 }
 
 // How a row is split: VEC elements a pack, ITEMS packs a thread, `threads` threads a block.
@@ -177,7 +218,7 @@ struct RowPlan {
 RowPlan plan_row(int64_t cols, int elem_size, bool vectorizable) {
   const int vec = vectorizable ? 16 / elem_size : 1;
   const int64_t packs = (cols + vec - 1) / vec;
-  int items = packs <= 128 ? 1 : packs <= 4096 ? 4 : 16;
+  int items = packs <= 128 ? 1 : packs <= 1024 ? 4 : 16;
   int64_t threads = (packs + items - 1) / items;
   threads = std::max<int64_t>(32, (threads + 31) / 32 * 32);
   return {vec, items, static_cast<int>(std::min<int64_t>(threads, kMaxThreads))};
@@ -187,11 +228,18 @@ bool fits(const RowPlan& p, int64_t cols) {
   return static_cast<int64_t>(p.vec) * p.items * p.threads >= cols;
 }
 
+template <typename T, typename TW, int VEC, int ITEMS>
+int64_t forward_grid(int64_t rows, int threads) {
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, rms_norm_forward_kernel<T, TW, VEC, ITEMS>, threads, 0);
+  return std::max<int64_t>(1, std::min<int64_t>(rows, static_cast<int64_t>(std::max(1, per_sm)) * num_sms()));
+}
+
 template <typename T, typename TW, int VEC>
 cudaError_t forward_vec(const RmsNormForwardArgs& a, const RowPlan& p, cudaStream_t s) {
-  const int64_t grid = std::min<int64_t>(a.rows, 1 << 30);
 #define LIGER_RMS_FWD(ITEMS)                                                                 \
-  rms_norm_forward_kernel<T, TW, VEC, ITEMS><<<grid, p.threads, 0, s>>>(                     \
+  rms_norm_forward_kernel<T, TW, VEC, ITEMS><<<forward_grid<T, TW, VEC, ITEMS>(a.rows, p.threads), \
+                                               p.threads, 0, s>>>(                           \
       static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y),    \
       a.rstd, a.rows, a.cols, a.eps, a.offset, a.casting)
   switch (p.items) {
@@ -208,7 +256,9 @@ int backward_blocks(int threads) {
   int per_sm = 0;
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, rms_norm_backward_kernel<T, TW, VEC, ITEMS>,
                                                 threads, 0);
-  return std::max(1, per_sm) * num_sms();
+  // At most 4 blocks an SM: each block writes a (cols,) fp32 partial of dW, so more blocks
+  // would mean more partial traffic than the rows they hide latency for.
+  return std::min(4, std::max(1, per_sm)) * num_sms();
 }
 
 template <typename T, typename TW, int VEC>
@@ -237,9 +287,8 @@ cudaError_t backward_vec(const RmsNormBackwardArgs& a, const RowPlan& p, cudaStr
 #undef LIGER_RMS_BWD
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess || a.weight_partials == nullptr || a.grad_weight == nullptr) return err;
-  const int threads = 256;
-  const int64_t blocks = (a.cols + threads - 1) / threads;
-  sum_partials_kernel<TW><<<blocks, threads, 0, s>>>(a.weight_partials, static_cast<TW*>(a.grad_weight),
+  const int64_t blocks = (a.cols + 31) / 32;
+  sum_partials_kernel<TW><<<blocks, dim3(32, 32), 0, s>>>(a.weight_partials, static_cast<TW*>(a.grad_weight),
                                                     a.partial_rows, a.cols);
   return cudaGetLastError();
 }
