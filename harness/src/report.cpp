@@ -78,7 +78,7 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
     std::vector<std::string> cells;
   };
   std::vector<std::string> head = {"kernel", "shape", "dtype", "mode", "provider", "median ms", "p20-p80 ms",
-                                   "speedup", "peak MB", "GB/s", "%bw", "max rel_l2", "pass"};
+                                   "speedup", "peak MB", "GB/s", "%bw", "%copy", "max rel_l2", "pass"};
   std::vector<Row> rows;
   for (const auto& r : result.cases()) {
     Row row;
@@ -94,6 +94,7 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
                  r.memory().measured() ? fmt("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
                  ok && r.throughput().gb_per_s() > 0 ? fmt("%.0f", r.throughput().gb_per_s()) : "-",
                  r.throughput().bandwidth_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().bandwidth_fraction()) : "-",
+                 r.throughput().size_matched_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().size_matched_fraction()) : "-",
                  r.accuracy().checked() ? fmt("%.2e", worst_rel_l2(r)) : "-",
                  verdict(r)};
     rows.push_back(row);

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <tuple>
 
 #include "ligerbench/device.h"
 #include "ligerbench/registry.h"
@@ -157,6 +158,24 @@ std::pair<double, double> ceilings(const at::Device& device) {
   return cache[device.index()];
 }
 
+// GB/s of a copy that reads and writes `bytes` in total, measured like the case (hot or cold).
+double size_matched_copy(const at::Device& device, double bytes, const MeasureOptions& case_opt) {
+  static std::mutex mu;
+  static std::map<std::tuple<int, int64_t, bool>, double> cache;
+  if (!device.is_cuda() || gpu_backend() == nullptr || bytes < 2) return 0;
+  const int64_t half = static_cast<int64_t>(bytes / 2);
+  const auto key = std::make_tuple(static_cast<int>(device.index()), half, case_opt.cold);
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  MeasureOptions opt = case_opt;
+  opt.min_samples = 20;
+  opt.timeout_s = 1;
+  const auto o = at::TensorOptions().device(device).dtype(at::kByte);
+  at::Tensor src = at::empty({half}, o), dst = at::empty_like(src);
+  const double ms = time_region([&] { dst.copy_(src); }, device, opt).median_ms();
+  return cache[key] = ms > 0 ? 2.0 * half / (ms * 1e-3) / 1e9 : 0;
+}
+
 }  // namespace
 
 std::vector<std::string> resolve_devices(const v1::JobSpec& job, const std::vector<std::string>& requested) {
@@ -243,6 +262,9 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
       const auto [bw, tf] = ceilings(c.config.device);
       if (bw > 0) tp->set_bandwidth_fraction(tp->gb_per_s() / bw);
       if (tf > 0) tp->set_compute_fraction(tp->tflop_per_s() / tf);
+      const double matched = size_matched_copy(c.config.device, cost.bytes, opt);
+      tp->set_size_matched_copy_gb_per_s(matched);
+      if (matched > 0) tp->set_size_matched_fraction(tp->gb_per_s() / matched);
     }
     r.set_ok(true);
   } catch (const c10::Error& e) {

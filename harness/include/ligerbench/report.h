@@ -15,8 +15,8 @@ void from_json(const std::string& json, google::protobuf::Message* msg, const st
 void write_json_file(const google::protobuf::Message& msg, const std::string& path);
 v1::JobResult read_result_file(const std::string& path);
 
-// One line per case: kernel, shape, dtype, mode, provider, median, speedup, peak memory, GB/s,
-// error, pass.
+// One line per case: kernel, shape, dtype, mode, provider, median, p20-p80, speedup, peak memory,
+// GB/s, % of the node's copy bandwidth, % of a copy of the same bytes, worst rel_l2, pass.
 void print_table(std::ostream& os, const v1::JobResult& result);
 std::string progress_line(int index, int total, const v1::CaseResult& r);
 
