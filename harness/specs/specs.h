@@ -5,6 +5,7 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec softmax();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);
