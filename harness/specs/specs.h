@@ -6,6 +6,7 @@ namespace ligerbench::specs {
 
 KernelSpec rms_norm();
 KernelSpec softmax();
+KernelSpec sparsemax();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -11,6 +11,7 @@ const std::vector<KernelSpec>& kernel_registry() {
   static const std::vector<KernelSpec> registry = {
       specs::rms_norm(),
       specs::softmax(),
+      specs::sparsemax(),
   };
   return registry;
 }
