@@ -5,6 +5,7 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec layer_norm();
 KernelSpec softmax();
 KernelSpec sparsemax();
 
