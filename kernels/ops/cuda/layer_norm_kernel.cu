@@ -4,8 +4,8 @@
 // writes dx once, plus a (cols,) fp32 partial row of dW and one of dB per block. One block owns
 // one row at a time and keeps it in registers (row_plan.cuh): mean, variance (two passes over the
 // registers, so no E[x^2] - mean^2 cancellation) and the output come from one read. Both grids are
-// persistent: a block keeps w and b (forward) or w and its dW/dB sums (backward) in registers
-// across the rows it walks.
+// persistent: a block keeps w and b (forward, in shared memory) or w and its dW/dB sums
+// (backward, in registers) across the rows it walks.
 #include "layer_norm_launch.h"
 #include "row_plan.cuh"
 
@@ -37,32 +37,41 @@ constexpr int num_classes() {
 // partial traffic; two already keep enough loads in flight (two rows of x and dy each).
 constexpr int kBackwardBlocksPerSm = 2;
 
+// Bytes of shared memory the forward uses to hold w and b (each padded to 16 bytes).
+__host__ __device__ inline int64_t param_bytes(int64_t cols, int w_size) { return (cols * w_size + 15) / 16 * 16; }
+
+// Up to this much shared memory (the default limit without an opt-in) the forward keeps w and b
+// there for all of a block's rows; beyond, it reads them per row from global memory (L1/L2).
+constexpr int64_t kMaxParamSmem = 48 * 1024;
+
 template <typename T, typename TW, int CLS>
 __global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
 layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
                           T* __restrict__ y, float* __restrict__ mean_out, float* __restrict__ rstd_out, int64_t rows,
-                          int64_t cols, float eps, bool vec_ok) {
+                          int64_t cols, float eps, bool vec_ok, bool params_in_smem) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
-  // Up to 16 elements a thread, w and b stay in registers for all the block's rows; longer rows
-  // read them again per row (L1 hits).
-  constexpr bool kCacheW = ITEMS * VEC <= 16;
   __shared__ float scratch[32];
-  const T zero = from_float<T>(0.f);
-  float wc[kCacheW ? ITEMS : 1][VEC], bc[kCacheW ? ITEMS : 1][VEC];
-  if constexpr (kCacheW) {
-#pragma unroll
-    for (int i = 0; i < ITEMS; ++i) {
-      const int64_t c = rows::col_of<VEC>(i);
-      if (c < cols) {
-        rows::load_row_floats<TW, VEC>(w, c, cols, vec_ok, 0.f, wc[i]);
-        rows::load_row_floats<TW, VEC>(b, c, cols, vec_ok, 0.f, bc[i]);
-      }
+  // w and b in shared memory rather than registers: as fp32 registers they would take two
+  // registers an element and halve the blocks an SM holds.
+  extern __shared__ __align__(16) unsigned char param_smem[];
+  const TW* wp = w;
+  const TW* bp = b;
+  if (params_in_smem) {
+    TW* const ws = reinterpret_cast<TW*>(param_smem);
+    TW* const bs = reinterpret_cast<TW*>(param_smem + param_bytes(cols, sizeof(TW)));
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      ws[j] = w[j];
+      bs[j] = b[j];
     }
+    __syncthreads();
+    wp = ws;
+    bp = bs;
   }
+  const T zero = from_float<T>(0.f);
   // With the row in few registers, the next row's loads are issued before this row's two block
   // reductions, so the block keeps memory busy while it waits at the barriers.
-  constexpr bool kPrefetch = kCacheW;
+  constexpr bool kPrefetch = ITEMS * VEC <= 16;
   auto load_x = [&](int64_t r, Pack<T, VEC>* dst) {
     const T* xr = x + r * cols;
 #pragma unroll
@@ -116,16 +125,8 @@ layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, con
       const int64_t c = rows::col_of<VEC>(i);
       if (c < cols) {
         float wv[VEC], bv[VEC], out[VEC];
-        if constexpr (kCacheW) {
-#pragma unroll
-          for (int k = 0; k < VEC; ++k) {
-            wv[k] = wc[i][k];
-            bv[k] = bc[i][k];
-          }
-        } else {
-          rows::load_row_floats<TW, VEC>(w, c, cols, vec_ok, 0.f, wv);
-          rows::load_row_floats<TW, VEC>(b, c, cols, vec_ok, 0.f, bv);
-        }
+        rows::load_row_floats<TW, VEC>(wp, c, cols, vec_ok, 0.f, wv);
+        rows::load_row_floats<TW, VEC>(bp, c, cols, vec_ok, 0.f, bv);
 #pragma unroll
         for (int k = 0; k < VEC; ++k) out[k] = (to_float(xv[i].v[k]) - mu) * rs * wv[k] + bv[k];
         rows::store_row_floats<T, VEC>(yr, c, cols, vec_ok, out);
@@ -302,7 +303,7 @@ int backward_grid(int64_t rows, const rows::RowPlan& p) {
   int blocks = 1;
   rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
     blocks = rows::resident_blocks(layer_norm_backward_kernel<T, TW, decltype(cls)::value>, p.threads,
-                                   kBackwardBlocksPerSm);
+                                   kBackwardBlocksPerSm, 0);
     return cudaSuccess;
   });
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(rows, blocks)));
@@ -335,10 +336,12 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
     return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
       auto* kernel = layer_norm_forward_kernel<T, TW, decltype(cls)::value>;
-      const int64_t grid = std::min<int64_t>(a.rows, rows::resident_blocks(kernel, p.threads, 32));
-      kernel<<<static_cast<unsigned>(grid), p.threads, 0, stream>>>(
+      const int64_t smem = 2 * param_bytes(a.cols, sizeof(TW));
+      const bool in_smem = smem <= kMaxParamSmem;
+      const int64_t grid = std::min<int64_t>(a.rows, rows::resident_blocks(kernel, p.threads, 32, in_smem ? smem : 0));
+      kernel<<<static_cast<unsigned>(grid), p.threads, in_smem ? smem : 0, stream>>>(
           static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<const TW*>(a.bias),
-          static_cast<T*>(a.y), a.mean, a.rstd, a.rows, a.cols, a.eps, vec);
+          static_cast<T*>(a.y), a.mean, a.rstd, a.rows, a.cols, a.eps, vec, in_smem);
       return cudaGetLastError();
     });
   });

@@ -128,12 +128,13 @@ __device__ __forceinline__ void block_sum_n(float (&v)[N], float* scratch) {
   __syncthreads();
 }
 
-// Blocks of `kernel` at `threads` a block that fit on the device at once (at least one), capped
-// at `per_sm_cap` an SM; the grid of a persistent kernel that walks rows with a stride.
+// Blocks of `kernel` at `threads` a block and `smem` bytes of dynamic shared memory that fit on
+// the device at once (at least one), capped at `per_sm_cap` an SM; the grid of a persistent
+// kernel that walks rows with a stride.
 template <typename Kernel>
-int resident_blocks(Kernel kernel, int threads, int per_sm_cap) {
+int resident_blocks(Kernel kernel, int threads, int per_sm_cap, size_t smem) {
   int per_sm = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) != cudaSuccess) per_sm = 1;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem) != cudaSuccess) per_sm = 1;
   return std::max(1, std::min(per_sm, per_sm_cap)) * num_sms();
 }
 
