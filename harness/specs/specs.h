@@ -5,6 +5,9 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec layer_norm();
+KernelSpec softmax();
+KernelSpec sparsemax();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -1,0 +1,79 @@
+// layer_norm: KERNELS.md section 2. Baseline: PyTorch's native fused layer norm (at::layer_norm),
+// which the upstream model code reaches through torch.nn.LayerNorm.
+#include "liger/layer_norm.h"
+
+#include "specs.h"
+
+namespace ligerbench::specs {
+namespace {
+
+KernelInputs make_inputs(const CaseConfig& c) {
+  const int64_t T = c.axis("T"), H = c.axis("H");
+  const auto opts = at::TensorOptions().device(c.device);
+  // Liger's benchmark casts the module to the input's dtype; "fp32" keeps the parameters in fp32.
+  const auto pdt = c.param("weight_dtype") == "fp32" ? at::kFloat : c.dtype;
+  KernelInputs in;
+  in.tensors.push_back(at::randn({T, H}, opts.dtype(c.dtype)).requires_grad_(true));
+  // Trained-looking parameters: weight around 1, bias around 0.
+  in.tensors.push_back((1 + 0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
+  in.tensors.push_back((0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
+  in.names = {"input", "weight", "bias"};
+  return in;
+}
+
+std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {liger::layer_norm(in.tensors[0], in.tensors[1], in.tensors[2], c.param_double("eps"))};
+}
+
+std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
+  const at::Tensor& x = in.tensors[0];
+  return {at::layer_norm(x, {x.size(-1)}, in.tensors[1], in.tensors[2], c.param_double("eps"))};
+}
+
+// Called with float64 inputs: the definition, biased variance.
+std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig& c) {
+  const at::Tensor& x = in.tensors[0];
+  const at::Tensor mean = x.mean(-1, true);
+  const at::Tensor var = (x - mean).pow(2).mean(-1, true);
+  return {(x - mean) * at::rsqrt(var + c.param_double("eps")) * in.tensors[1] + in.tensors[2]};
+}
+
+Cost cost(const CaseConfig& c, Mode m) {
+  const double T = c.axis("T"), H = c.axis("H");
+  const double es = at::elementSize(c.dtype);
+  const double ps = H * (c.param("weight_dtype") == "fp32" ? 4 : es);  // one parameter vector
+  const Cost fwd{2 * T * H * es + 2 * ps + 8 * T, 7 * T * H};           // x, y, w, b, mean, rstd
+  const Cost bwd{3 * T * H * es + 3 * ps + 8 * T, 11 * T * H};          // x, dy, dx, w, dw, db, stats
+  switch (m) {
+    case Mode::kForward: return fwd;
+    case Mode::kBackward: return bwd;
+    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
+  }
+}
+
+}  // namespace
+
+KernelSpec layer_norm() {
+  KernelSpec s;
+  s.name = "layer_norm";
+  s.category = "norm";
+  s.description = "LayerNorm over the last dim, y = (x - mean) * rstd * w + b";
+  s.ops = {"liger::layer_norm_forward", "liger::layer_norm_backward"};
+  s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}};
+  s.params = {
+      {"eps", "1e-6", {}, validate_positive},
+      {"weight_dtype", "input", {"input", "fp32"}, nullptr},
+  };
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = "bf16";
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.make_inputs = make_inputs;
+  s.liger = liger_fn;
+  s.baseline = baseline_fn;
+  s.reference = reference_fn;
+  s.cost = cost;
+  s.memory_estimate = [](const CaseConfig& c) { return 6.0 * c.axis("T") * c.axis("H") * at::elementSize(c.dtype); };
+  return s;
+}
+
+}  // namespace ligerbench::specs

@@ -1,0 +1,59 @@
+// softmax: KERNELS.md section 9. Baseline: torch.softmax(x, -1), as Liger's benchmark calls it.
+#include "liger/softmax.h"
+
+#include "specs.h"
+
+namespace ligerbench::specs {
+namespace {
+
+KernelInputs make_inputs(const CaseConfig& c) {
+  const auto opts = at::TensorOptions().device(c.device).dtype(c.dtype);
+  KernelInputs in;
+  in.tensors.push_back(at::randn({c.axis("T"), c.axis("H")}, opts).requires_grad_(true));
+  in.names.push_back("input");
+  return in;
+}
+
+std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig&) { return {liger::softmax(in.tensors[0])}; }
+
+std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig&) { return {at::softmax(in.tensors[0], -1)}; }
+
+// Called with float64 inputs: torch's softmax is exact to float64 rounding there.
+std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig&) {
+  return {at::softmax(in.tensors[0], -1)};
+}
+
+Cost cost(const CaseConfig& c, Mode m) {
+  const double n = static_cast<double>(c.axis("T")) * c.axis("H");
+  const double es = at::elementSize(c.dtype);
+  const Cost fwd{2 * n * es, 4 * n};  // read x, write y; max, sub, exp, mul
+  const Cost bwd{3 * n * es, 4 * n};  // read y, dy, write dx; dot, sub, mul
+  switch (m) {
+    case Mode::kForward: return fwd;
+    case Mode::kBackward: return bwd;
+    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
+  }
+}
+
+}  // namespace
+
+KernelSpec softmax() {
+  KernelSpec s;
+  s.name = "softmax";
+  s.category = "activation";
+  s.description = "softmax over the last dim, fp32 max/exp/sum, y rounded once";
+  s.ops = {"liger::softmax_forward", "liger::softmax_backward"};
+  s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "row length"}};
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = "bf16";
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.make_inputs = make_inputs;
+  s.liger = liger_fn;
+  s.baseline = baseline_fn;
+  s.reference = reference_fn;
+  s.cost = cost;
+  s.memory_estimate = [](const CaseConfig& c) { return 5.0 * c.axis("T") * c.axis("H") * at::elementSize(c.dtype); };
+  return s;
+}
+
+}  // namespace ligerbench::specs

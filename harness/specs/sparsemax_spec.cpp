@@ -1,0 +1,92 @@
+// sparsemax: KERNELS.md section 10. Baseline: the sort/cumsum composition of Liger's benchmark
+// (torch_sparsemax), run in the input's dtype as the benchmark runs it.
+#include "liger/sparsemax.h"
+
+#include <ATen/WrapDimUtils.h>
+
+#include "specs.h"
+
+namespace ligerbench::specs {
+namespace {
+
+KernelInputs make_inputs(const CaseConfig& c) {
+  const auto opts = at::TensorOptions().device(c.device).dtype(c.dtype);
+  KernelInputs in;
+  in.tensors.push_back(at::randn({c.axis("T"), c.axis("H")}, opts).requires_grad_(true));
+  in.names.push_back("input");
+  return in;
+}
+
+int64_t dim_of(const CaseConfig& c) { return std::stoll(c.param("dim")); }
+
+// Liger's torch_sparsemax: sort descending, cumulative sums, support size k, tau, clamp. The
+// reference ends in relu instead (`strict`): the same y, but clamp_min's gradient also flows
+// where x == tau exactly (common with bf16 inputs), while KERNELS.md's backward takes the support
+// strictly, y > 0.
+at::Tensor sort_sparsemax(const at::Tensor& x, int64_t dim, bool strict) {
+  dim = c10::maybe_wrap_dim(dim, x.dim());
+  const at::Tensor sorted = std::get<0>(at::sort(x, dim, /*descending=*/true));
+  const at::Tensor cumsum = at::cumsum(sorted, dim);
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[dim] = x.size(dim);
+  const at::Tensor range = at::arange(1, x.size(dim) + 1, x.options().requires_grad(false)).view(shape);
+  const at::Tensor support = (1 + range * sorted) > cumsum;
+  const at::Tensor k = support.sum(dim, /*keepdim=*/true).clamp_min(1);
+  const at::Tensor tau = ((sorted * support).sum(dim, /*keepdim=*/true) - 1) / k;
+  return strict ? at::relu(x - tau) : at::clamp_min(x - tau, 0);
+}
+
+std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {liger::sparsemax(in.tensors[0], dim_of(c))};
+}
+
+std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {sort_sparsemax(in.tensors[0], dim_of(c), /*strict=*/false)};
+}
+
+// The same composition in float64 is exact to float64 rounding; autograd gives its gradient.
+std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {sort_sparsemax(in.tensors[0], dim_of(c), /*strict=*/true)};
+}
+
+Cost cost(const CaseConfig& c, Mode m) {
+  const double n = static_cast<double>(c.axis("T")) * c.axis("H");
+  const double es = at::elementSize(c.dtype);
+  // Forward: read x, write y; the max, the support sum and the output (the search's extra
+  // passes over registers are not counted). Backward: read y, dy, write dx.
+  const Cost fwd{2 * n * es, 4 * n};
+  const Cost bwd{3 * n * es, 3 * n};
+  switch (m) {
+    case Mode::kForward: return fwd;
+    case Mode::kBackward: return bwd;
+    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
+  }
+}
+
+}  // namespace
+
+KernelSpec sparsemax() {
+  KernelSpec s;
+  s.name = "sparsemax";
+  s.category = "activation";
+  s.description = "sparsemax (projection onto the simplex) along a dim, threshold search without sorting";
+  s.ops = {"liger::sparsemax_forward", "liger::sparsemax_backward"};
+  s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "row length"}};
+  s.params = {{"dim", "-1", {"-1", "1", "0", "-2"}, nullptr}};
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = "bf16";
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.make_inputs = make_inputs;
+  s.liger = liger_fn;
+  s.baseline = baseline_fn;
+  s.reference = reference_fn;
+  s.cost = cost;
+  // The baseline holds the sorted copy and its int64 indices, the cumsum, the support masks, the
+  // output and the gradients.
+  s.memory_estimate = [](const CaseConfig& c) {
+    return (8.0 * at::elementSize(c.dtype) + 10.0) * c.axis("T") * c.axis("H");
+  };
+  return s;
+}
+
+}  // namespace ligerbench::specs

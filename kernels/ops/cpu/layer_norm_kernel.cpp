@@ -1,0 +1,136 @@
+// LayerNorm on CPU: the CUDA kernels' algorithm per row (two-pass mean and biased variance in
+// fp32, or float64 for float64 input; y rounded once), dW and dB as per-chunk partial rows summed
+// at the end.
+#include <ATen/ATen.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "../layer_norm_checks.h"
+
+namespace liger {
+namespace {
+
+template <typename T>
+void forward_rows(const T* x, const at::opmath_type<T>* w, const at::opmath_type<T>* b, T* y,
+                  at::opmath_type<T>* mean_out, at::opmath_type<T>* rstd_out, int64_t rows, int64_t cols, double eps) {
+  using Acc = at::opmath_type<T>;
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* xr = x + r * cols;
+      Acc s = 0;
+      for (int64_t c = 0; c < cols; ++c) s += static_cast<Acc>(xr[c]);
+      const Acc mu = s / static_cast<Acc>(cols);
+      Acc q = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const Acc d = static_cast<Acc>(xr[c]) - mu;
+        q += d * d;
+      }
+      const Acc rs = Acc(1) / std::sqrt(q / static_cast<Acc>(cols) + static_cast<Acc>(eps));
+      mean_out[r] = mu;
+      rstd_out[r] = rs;
+      T* yr = y + r * cols;
+      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>((static_cast<Acc>(xr[c]) - mu) * rs * w[c] + b[c]);
+    }
+  });
+}
+
+// x_hat = (x - mean) * rstd, g = w * dy, dx = (g - (x_hat * mean(x_hat * g) + mean(g))) * rstd;
+// partials[0][chunk] += dy * x_hat (dW), partials[1][chunk] += dy (dB).
+template <typename T>
+void backward_rows(const T* dy, const T* x, const at::opmath_type<T>* w, const at::opmath_type<T>* mean,
+                   const at::opmath_type<T>* rstd, T* dx, at::opmath_type<T>* partials, int64_t chunks, int64_t rows,
+                   int64_t cols) {
+  using Acc = at::opmath_type<T>;
+  const int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
+  at::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t chunk = cb; chunk < ce; ++chunk) {
+      Acc* dw = partials ? partials + chunk * cols : nullptr;
+      Acc* db = partials ? partials + (chunks + chunk) * cols : nullptr;
+      const int64_t r_end = std::min(rows, (chunk + 1) * rows_per_chunk);
+      for (int64_t r = chunk * rows_per_chunk; r < r_end; ++r) {
+        const T* xr = x + r * cols;
+        const T* gr = dy + r * cols;
+        const Acc mu = mean[r], rs = rstd[r];
+        Acc sum_xg = 0, sum_g = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const Acc xh = (static_cast<Acc>(xr[c]) - mu) * rs;
+          const Acc g = w[c] * static_cast<Acc>(gr[c]);
+          sum_xg += xh * g;
+          sum_g += g;
+        }
+        const Acc c1 = sum_xg / static_cast<Acc>(cols), c2 = sum_g / static_cast<Acc>(cols);
+        T* dxr = dx + r * cols;
+        for (int64_t c = 0; c < cols; ++c) {
+          const Acc xh = (static_cast<Acc>(xr[c]) - mu) * rs;
+          const Acc d = static_cast<Acc>(gr[c]);
+          dxr[c] = static_cast<T>((w[c] * d - (xh * c1 + c2)) * rs);
+          if (partials) {
+            dw[c] += d * xh;
+            db[c] += d;
+          }
+        }
+      }
+    }
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward_cpu(const at::Tensor& input, const at::Tensor& weight,
+                                                                      const at::Tensor& bias, double eps) {
+  detail::check_layer_norm_inputs(input, weight, bias);
+  const at::Tensor x = input.contiguous();
+  const int64_t cols = x.size(-1), rows = detail::row_count(x);
+  at::Tensor y = at::empty_like(x);
+  const auto stats_opts = x.options().dtype(detail::stats_dtype(x.scalar_type()));
+  at::Tensor mean = at::empty(x.sizes().slice(0, x.dim() - 1), stats_opts);
+  at::Tensor rstd = at::empty_like(mean);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "layer_norm_forward_cpu", [&] {
+    using Acc = at::opmath_type<scalar_t>;
+    const auto acc_type = c10::CppTypeToScalarType<Acc>::value;
+    const at::Tensor w = weight.to(acc_type).contiguous(), b = bias.to(acc_type).contiguous();
+    forward_rows<scalar_t>(x.data_ptr<scalar_t>(), w.data_ptr<Acc>(), b.data_ptr<Acc>(), y.data_ptr<scalar_t>(),
+                           mean.data_ptr<Acc>(), rstd.data_ptr<Acc>(), rows, cols, eps);
+  });
+  return {y, mean, rstd};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_cpu(const at::Tensor& grad_out,
+                                                                       const at::Tensor& input, const at::Tensor& weight,
+                                                                       const at::Tensor& bias, const at::Tensor& mean,
+                                                                       const at::Tensor& rstd, bool weight_grad,
+                                                                       bool bias_grad) {
+  detail::check_layer_norm_inputs(input, weight, bias);
+  detail::check_grad_like("liger::layer_norm_backward", grad_out, input, "input");
+  detail::check_layer_norm_stats(input, mean, rstd);
+  const at::Tensor x = input.contiguous();
+  const at::Tensor dy = grad_out.to(x.scalar_type()).contiguous();
+  const int64_t cols = x.size(-1), rows = detail::row_count(x);
+  at::Tensor dx = at::empty_like(x);
+  at::Tensor dw, db;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "layer_norm_backward_cpu", [&] {
+    using Acc = at::opmath_type<scalar_t>;
+    const auto acc_type = c10::CppTypeToScalarType<Acc>::value;
+    const at::Tensor w = weight.to(acc_type).contiguous();
+    const at::Tensor mu = mean.to(acc_type).contiguous(), rs = rstd.to(acc_type).contiguous();
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(rows, at::get_num_threads()));
+    at::Tensor partials;
+    if (weight_grad || bias_grad) partials = at::zeros({2, chunks, cols}, x.options().dtype(acc_type));
+    backward_rows<scalar_t>(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), w.data_ptr<Acc>(), mu.data_ptr<Acc>(),
+                            rs.data_ptr<Acc>(), dx.data_ptr<scalar_t>(),
+                            partials.defined() ? partials.data_ptr<Acc>() : nullptr, chunks, rows, cols);
+    if (weight_grad) dw = partials[0].sum(0).to(weight.scalar_type());
+    if (bias_grad) db = partials[1].sum(0).to(bias.scalar_type());
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("layer_norm_forward", TORCH_FN(layer_norm_forward_cpu));
+  m.impl("layer_norm_backward", TORCH_FN(layer_norm_backward_cpu));
+}
+
+}  // namespace liger

@@ -1,0 +1,111 @@
+// Sparsemax on CPU: the CUDA kernel's threshold search (common/sparsemax_search.h) per row, in
+// fp32 (float64 for float64 input), y rounded once; the backward as Liger's kernel.
+#include <ATen/ATen.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../common/sparsemax_search.h"
+#include "../row_checks.h"
+
+namespace liger {
+namespace {
+
+constexpr const char* kOp = "liger::sparsemax";
+
+int64_t grain_for(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
+
+template <typename T>
+void forward_rows(const T* x, T* y, int64_t rows, int64_t cols) {
+  using Acc = at::opmath_type<T>;
+  at::parallel_for(0, rows, grain_for(cols), [&](int64_t b, int64_t e) {
+    std::vector<Acc> z(cols);
+    for (int64_t r = b; r < e; ++r) {
+      const T* xr = x + r * cols;
+      Acc m = -std::numeric_limits<Acc>::infinity();
+      for (int64_t c = 0; c < cols; ++c) m = std::fmax(m, static_cast<Acc>(xr[c]));
+      for (int64_t c = 0; c < cols; ++c) z[c] = static_cast<Acc>(xr[c]) - m;
+      SparsemaxSearch<Acc> search;
+      bool done = false;
+      while (!done) {
+        const Acc lo = search.lo, mid = search.mid();
+        Acc sum_above = 0, count_above = 0, f_mid = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          if (z[c] > lo) {
+            sum_above += z[c];
+            count_above += 1;
+          }
+          f_mid += std::max(z[c] - mid, Acc(0));
+        }
+        done = search.update(sum_above, count_above, f_mid);
+      }
+      T* yr = y + r * cols;
+      for (int64_t c = 0; c < cols; ++c) {
+        const Acc d = z[c] - search.tau;
+        yr[c] = static_cast<T>(d > 0 ? d : Acc(0));
+      }
+    }
+  });
+}
+
+// Support S = {y > 0}; dx = dy - mean_S(dy) on S, 0 elsewhere. The mean is rounded to the
+// gradient's dtype, as Liger's kernel does.
+template <typename T>
+void backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols) {
+  using Acc = at::opmath_type<T>;
+  at::parallel_for(0, rows, grain_for(cols), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* yr = y + r * cols;
+      const T* gr = dy + r * cols;
+      Acc sum = 0, count = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        if (static_cast<Acc>(yr[c]) > 0) {
+          sum += static_cast<Acc>(gr[c]);
+          count += 1;
+        }
+      }
+      const Acc mean = static_cast<Acc>(static_cast<T>(sum / std::max(count, Acc(1e-6))));
+      T* dxr = dx + r * cols;
+      for (int64_t c = 0; c < cols; ++c)
+        dxr[c] = static_cast<T>(static_cast<Acc>(yr[c]) > 0 ? static_cast<Acc>(gr[c]) - mean : Acc(0));
+    }
+  });
+}
+
+at::Tensor sparsemax_forward_cpu(const at::Tensor& input) {
+  detail::check_row_input(kOp, input);
+  const at::Tensor x = input.contiguous();
+  at::Tensor y = at::empty_like(x);
+  const int64_t rows = detail::row_count(x);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "sparsemax_forward_cpu", [&] {
+    forward_rows<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), rows, x.size(-1));
+  });
+  return y;
+}
+
+at::Tensor sparsemax_backward_cpu(const at::Tensor& grad_out, const at::Tensor& output) {
+  detail::check_row_input(kOp, output);
+  detail::check_grad_like("liger::sparsemax_backward", grad_out, output, "output");
+  const at::Tensor y = output.contiguous();
+  const at::Tensor dy = grad_out.to(y.scalar_type()).contiguous();
+  at::Tensor dx = at::empty_like(y);
+  const int64_t rows = detail::row_count(y);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, y.scalar_type(), "sparsemax_backward_cpu", [&] {
+    backward_rows<scalar_t>(dy.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(), rows,
+                            y.size(-1));
+  });
+  return dx;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("sparsemax_forward", TORCH_FN(sparsemax_forward_cpu));
+  m.impl("sparsemax_backward", TORCH_FN(sparsemax_backward_cpu));
+}
+
+}  // namespace liger

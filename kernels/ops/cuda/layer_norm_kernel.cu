@@ -1,0 +1,372 @@
+// LayerNorm forward and backward on CUDA.
+//
+// Memory bound: the forward reads x once and writes y once; the backward reads x and dy once and
+// writes dx once, plus a (cols,) fp32 partial row of dW and one of dB per block. One block owns
+// one row at a time and keeps it in registers (row_plan.cuh): mean, variance (two passes over the
+// registers, so no E[x^2] - mean^2 cancellation) and the output come from one read. Both grids are
+// persistent: a block keeps w and b (forward, in shared memory) or w and its dW/dB sums
+// (backward, in registers) across the rows it walks.
+#include "layer_norm_launch.h"
+#include "row_plan.cuh"
+
+namespace liger::cuda {
+namespace {
+
+using rows::RowClass;
+
+// Size classes, smallest first: rows of up to 16384 elements in every dtype (Liger's benchmark
+// sweeps hidden sizes up to 16384), 512 threads a block at most so that a thread may use 128
+// registers. 16-bit rows stop at 4 items a thread: at 8 the compiler keeps the row as fp32 across
+// the passes and spills.
+template <int ELEM_SIZE>
+struct Classes;
+template <>
+struct Classes<2> {
+  static constexpr RowClass table[] = {{1, 128}, {2, 256}, {4, 512}};
+};
+template <>
+struct Classes<4> {
+  static constexpr RowClass table[] = {{1, 128}, {2, 256}, {4, 512}, {8, 512}};
+};
+template <typename T>
+constexpr int num_classes() {
+  return sizeof(Classes<sizeof(T)>::table) / sizeof(RowClass);
+}
+
+// Backward blocks an SM: each writes a partial row of dW and of dB, so more blocks mean more
+// partial traffic; two already keep enough loads in flight (two rows of x and dy each).
+constexpr int kBackwardBlocksPerSm = 2;
+
+// Bytes of shared memory the forward uses to hold w and b (each padded to 16 bytes).
+__host__ __device__ inline int64_t param_bytes(int64_t cols, int w_size) { return (cols * w_size + 15) / 16 * 16; }
+
+// Up to this much shared memory (the default limit without an opt-in) the forward keeps w and b
+// there for all of a block's rows; beyond, it reads them per row from global memory (L1/L2).
+constexpr int64_t kMaxParamSmem = 48 * 1024;
+
+template <typename T, typename TW, int CLS>
+__global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
+layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
+                          T* __restrict__ y, float* __restrict__ mean_out, float* __restrict__ rstd_out, int64_t rows,
+                          int64_t cols, float eps, bool vec_ok, bool params_in_smem) {
+  constexpr int VEC = rows::vec_of<T>();
+  constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
+  __shared__ float scratch[32];
+  // w and b in shared memory rather than registers: as fp32 registers they would take two
+  // registers an element and halve the blocks an SM holds.
+  extern __shared__ __align__(16) unsigned char param_smem[];
+  const TW* wp = w;
+  const TW* bp = b;
+  if (params_in_smem) {
+    TW* const ws = reinterpret_cast<TW*>(param_smem);
+    TW* const bs = reinterpret_cast<TW*>(param_smem + param_bytes(cols, sizeof(TW)));
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      ws[j] = w[j];
+      bs[j] = b[j];
+    }
+    __syncthreads();
+    wp = ws;
+    bp = bs;
+  }
+  const T zero = from_float<T>(0.f);
+  // With the row in few registers, the next row's loads are issued before this row's two block
+  // reductions, so the block keeps memory busy while it waits at the barriers.
+  constexpr bool kPrefetch = ITEMS * VEC <= 16;
+  auto load_x = [&](int64_t r, Pack<T, VEC>* dst) {
+    const T* xr = x + r * cols;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
+      if (c < cols) dst[i] = rows::load_row_pack<T, VEC>(xr, c, cols, vec_ok, zero);
+    }
+  };
+  Pack<T, VEC> xv[ITEMS], xn[kPrefetch ? ITEMS : 1];
+  if constexpr (kPrefetch) {
+    if (blockIdx.x < rows) load_x(blockIdx.x, xn);
+  }
+  const float inv_cols = 1.f / static_cast<float>(cols);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    if constexpr (kPrefetch) {
+#pragma unroll
+      for (int i = 0; i < ITEMS; ++i) xv[i] = xn[i];
+      if (row + gridDim.x < rows) load_x(row + gridDim.x, xn);
+    } else {
+      load_x(row, xv);
+    }
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      if (rows::col_of<VEC>(i) < cols) {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) s += to_float(xv[i].v[k]);
+      }
+    }
+    const float mu = block_sum(s, scratch) * inv_cols;
+    float q = 0.f;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
+      if (c < cols) {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float d = to_float(xv[i].v[k]) - mu;
+          if (c + k < cols) q += d * d;
+        }
+      }
+    }
+    const float rs = rsqrtf(block_sum(q, scratch) * inv_cols + eps);
+    if (threadIdx.x == 0) {
+      mean_out[row] = mu;
+      rstd_out[row] = rs;
+    }
+    T* yr = y + row * cols;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
+      if (c < cols) {
+        float wv[VEC], bv[VEC], out[VEC];
+        rows::load_row_floats<TW, VEC>(wp, c, cols, vec_ok, 0.f, wv);
+        rows::load_row_floats<TW, VEC>(bp, c, cols, vec_ok, 0.f, bv);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) out[k] = (to_float(xv[i].v[k]) - mu) * rs * wv[k] + bv[k];
+        rows::store_row_floats<T, VEC>(yr, c, cols, vec_ok, out);
+      }
+    }
+  }
+}
+
+// Per row: x_hat = (x - mean) * rstd, g = w * dy, dx = (g - (x_hat * mean(x_hat * g) + mean(g))) * rstd.
+// The block's own partial rows get sum(dy * x_hat) (dW) and sum(dy) (dB) over its rows.
+template <typename T, typename TW, int CLS>
+__global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
+layer_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x, const TW* __restrict__ w,
+                           const float* __restrict__ mean, const float* __restrict__ rstd, T* __restrict__ dx,
+                           float* __restrict__ partials, int partial_rows, int64_t rows, int64_t cols, bool vec_ok) {
+  constexpr int VEC = rows::vec_of<T>();
+  constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
+  // Register budget (128 a thread): up to 16 elements a thread, x, dy and w stay in registers
+  // between the two passes and the dW/dB sums live in registers; up to 32, only the sums do (the
+  // second pass reads x, dy and w again: L1/L2 hits); beyond, the sums accumulate in the block's
+  // partial rows in global memory (each thread owns its columns there, so no synchronisation).
+  constexpr bool kCacheRow = ITEMS * VEC <= 16;
+  constexpr bool kRegSums = ITEMS * VEC <= 32;
+  __shared__ float scratch[2 * 32];
+  const T zero = from_float<T>(0.f);
+  const bool want_sums = partials != nullptr;
+  float* const pw = want_sums ? partials + static_cast<int64_t>(blockIdx.x) * cols : nullptr;
+  float* const pb = want_sums ? partials + static_cast<int64_t>(partial_rows + blockIdx.x) * cols : nullptr;
+
+  float wc[kCacheRow ? ITEMS : 1][VEC];
+  float dw[kRegSums ? ITEMS : 1][VEC], db[kRegSums ? ITEMS : 1][VEC];
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int64_t c = rows::col_of<VEC>(i);
+    if constexpr (kCacheRow) {
+      if (c < cols) rows::load_row_floats<TW, VEC>(w, c, cols, vec_ok, 0.f, wc[i]);
+    }
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+      if constexpr (kRegSums) {
+        dw[i][k] = 0.f;
+        db[i][k] = 0.f;
+      } else if (want_sums && c + k < cols) {
+        pw[c + k] = 0.f;
+        pb[c + k] = 0.f;
+      }
+    }
+  }
+  // The pack of x, dy and w a thread works on: from registers or read again.
+  auto get = [&](int i, int64_t c, const T* xr, const T* gr, const Pack<T, VEC>* xv, const Pack<T, VEC>* gv,
+                 Pack<T, VEC>& xp, Pack<T, VEC>& gp, float (&wv)[VEC]) {
+    if constexpr (kCacheRow) {
+      xp = xv[i];
+      gp = gv[i];
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) wv[k] = wc[i][k];
+    } else {
+      xp = rows::load_row_pack<T, VEC>(xr, c, cols, vec_ok, zero);
+      gp = rows::load_row_pack<T, VEC>(gr, c, cols, vec_ok, zero);
+      rows::load_row_floats<TW, VEC>(w, c, cols, vec_ok, 0.f, wv);
+    }
+  };
+
+  const float inv_cols = 1.f / static_cast<float>(cols);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const T* xr = x + row * cols;
+    const T* gr = dy + row * cols;
+    const float mu = mean[row], rs = rstd[row];
+    Pack<T, VEC> xv[kCacheRow ? ITEMS : 1], gv[kCacheRow ? ITEMS : 1];
+    float acc[2] = {0.f, 0.f};  // sum(x_hat * g), sum(g); past the row's end dy = 0, so g = 0
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
+      if (c < cols) {
+        if constexpr (kCacheRow) {
+          xv[i] = rows::load_row_pack<T, VEC>(xr, c, cols, vec_ok, zero);
+          gv[i] = rows::load_row_pack<T, VEC>(gr, c, cols, vec_ok, zero);
+        }
+        Pack<T, VEC> xp, gp;
+        float wv[VEC];
+        get(i, c, xr, gr, xv, gv, xp, gp, wv);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float g = wv[k] * to_float(gp.v[k]);
+          acc[0] += (to_float(xp.v[k]) - mu) * rs * g;
+          acc[1] += g;
+        }
+      }
+    }
+    rows::block_sum_n<2>(acc, scratch);
+    const float c1 = acc[0] * inv_cols, c2 = acc[1] * inv_cols;
+    T* dxr = dx + row * cols;
+#pragma unroll
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
+      if (c < cols) {
+        Pack<T, VEC> xp, gp;
+        float wv[VEC], out[VEC];
+        get(i, c, xr, gr, xv, gv, xp, gp, wv);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          const float xh = (to_float(xp.v[k]) - mu) * rs;
+          const float d = to_float(gp.v[k]);
+          out[k] = (wv[k] * d - (xh * c1 + c2)) * rs;
+          if constexpr (kRegSums) {
+            dw[i][k] += d * xh;
+            db[i][k] += d;
+          } else if (want_sums && c + k < cols) {
+            pw[c + k] += d * xh;
+            pb[c + k] += d;
+          }
+        }
+        rows::store_row_floats<T, VEC>(dxr, c, cols, vec_ok, out);
+      }
+    }
+  }
+  if constexpr (kRegSums) {
+    if (want_sums) {
+#pragma unroll
+      for (int i = 0; i < ITEMS; ++i) {
+        const int64_t c = rows::col_of<VEC>(i);
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+          if (c + k < cols) {
+            pw[c + k] = dw[i][k];
+            pb[c + k] = db[i][k];
+          }
+        }
+      }
+    }
+  }
+}
+
+// dW[c] (blockIdx.y 0) and dB[c] (blockIdx.y 1) = sums over the partial rows. A block owns 32
+// columns; its 32 x 32 threads split the rows, each warp reading 32 consecutive columns (128
+// bytes) at a time, then sum through shared memory.
+template <typename TW>
+__global__ void sum_partials_kernel(const float* __restrict__ partials, int partial_rows, int64_t cols,
+                                    TW* __restrict__ dw, TW* __restrict__ db) {
+  TW* const out = blockIdx.y == 0 ? dw : db;
+  if (out == nullptr) return;  // the same for the whole block, before any barrier
+  const float* src = partials + static_cast<int64_t>(blockIdx.y) * partial_rows * cols;
+  __shared__ float tile[32][33];
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
+  float s = 0.f;
+  if (c < cols) {
+#pragma unroll 4
+    for (int p = threadIdx.y; p < partial_rows; p += 32) s += src[static_cast<int64_t>(p) * cols + c];
+  }
+  tile[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0) {
+    float t = 0.f;
+#pragma unroll
+    for (int k = 0; k < 32; ++k) t += tile[k][threadIdx.x];
+    if (c < cols) out[c] = from_float<TW>(t);
+  }
+}
+
+// Calls fn(T{}, TW{}) for the runtime dtypes (TW is T or float).
+template <typename Fn>
+cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
+  const bool wf = wt == DType::kF32;
+  switch (xt) {
+    case DType::kF32: return fn(float{}, float{});
+    case DType::kF16: return wf ? fn(__half{}, float{}) : fn(__half{}, __half{});
+    case DType::kBF16: return wf ? fn(__nv_bfloat16{}, float{}) : fn(__nv_bfloat16{}, __nv_bfloat16{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <typename T, typename TW>
+int backward_grid(int64_t rows, const rows::RowPlan& p) {
+  int blocks = 1;
+  rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
+    blocks = rows::resident_blocks(layer_norm_backward_kernel<T, TW, decltype(cls)::value>, p.threads,
+                                   kBackwardBlocksPerSm, 0);
+    return cudaSuccess;
+  });
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(rows, blocks)));
+}
+
+}  // namespace
+
+int64_t layer_norm_max_cols(DType x_dtype) {
+  return x_dtype == DType::kF32 ? rows::max_cols(4, Classes<4>::table) : rows::max_cols(8, Classes<2>::table);
+}
+
+int layer_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
+  int result = 1;
+  dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    const rows::RowPlan p = rows::plan_row(cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
+    if (p.cls >= 0) result = backward_grid<T, TW>(rows, p);
+    return cudaSuccess;
+  });
+  return result;
+}
+
+cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return cudaSuccess;
+  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
+    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
+    return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
+      auto* kernel = layer_norm_forward_kernel<T, TW, decltype(cls)::value>;
+      const int64_t smem = 2 * param_bytes(a.cols, sizeof(TW));
+      const bool in_smem = smem <= kMaxParamSmem;
+      const int64_t grid = std::min<int64_t>(a.rows, rows::resident_blocks(kernel, p.threads, 32, in_smem ? smem : 0));
+      kernel<<<static_cast<unsigned>(grid), p.threads, in_smem ? smem : 0, stream>>>(
+          static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<const TW*>(a.bias),
+          static_cast<T*>(a.y), a.mean, a.rstd, a.rows, a.cols, a.eps, vec, in_smem);
+      return cudaGetLastError();
+    });
+  });
+}
+
+cudaError_t layer_norm_backward(const LayerNormBackwardArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return cudaSuccess;
+  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+    using T = decltype(x_tag);
+    using TW = decltype(w_tag);
+    const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
+    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
+    cudaError_t err = rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
+      layer_norm_backward_kernel<T, TW, decltype(cls)::value><<<a.partial_rows, p.threads, 0, stream>>>(
+          static_cast<const T*>(a.grad_out), static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), a.mean,
+          a.rstd, static_cast<T*>(a.grad_in), a.partials, a.partial_rows, a.rows, a.cols, vec);
+      return cudaGetLastError();
+    });
+    if (err != cudaSuccess || a.partials == nullptr) return err;
+    const dim3 grid(static_cast<unsigned>((a.cols + 31) / 32), 2);
+    sum_partials_kernel<TW><<<grid, dim3(32, 32), 0, stream>>>(a.partials, a.partial_rows, a.cols,
+                                                               static_cast<TW*>(a.grad_weight),
+                                                               static_cast<TW*>(a.grad_bias));
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace liger::cuda

@@ -1,0 +1,81 @@
+// LayerNorm operator: schema, autograd function and the C++ functional API.
+// CPU kernels: ops/cpu/layer_norm_kernel.cpp; CUDA: ops/cuda/layer_norm_cuda.cpp.
+#include "liger/layer_norm.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+namespace liger {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
+                            const at::Tensor& bias, double eps) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    auto [y, mean, rstd] = layer_norm_forward(input, weight, bias, eps);
+    ctx->save_for_backward({input, weight, bias, mean, rstd});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    auto [dx, dw, db] = layer_norm_backward(grad_outputs[0], saved[0], saved[1], saved[2], saved[3], saved[4],
+                                            saved[1].requires_grad(), saved[2].requires_grad());
+    return {dx, dw, db, at::Tensor()};
+  }
+};
+
+at::Tensor layer_norm_autograd(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  return LayerNormFunction::apply(input, weight, bias, eps);
+}
+
+// Below autograd (inference, or a caller that dispatches past it): just the forward.
+at::Tensor layer_norm_no_grad(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  return std::get<0>(layer_norm_forward(input, weight, bias, eps));
+}
+
+using Triple = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(liger, m) {
+  m.def("layer_norm(Tensor input, Tensor weight, Tensor bias, float eps=1e-06) -> Tensor");
+  m.def("layer_norm_forward(Tensor input, Tensor weight, Tensor bias, float eps) -> (Tensor, Tensor, Tensor)");
+  m.def("layer_norm_backward(Tensor grad_out, Tensor input, Tensor weight, Tensor bias, Tensor mean, Tensor rstd, "
+        "bool weight_grad, bool bias_grad) -> (Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("layer_norm", TORCH_FN(layer_norm_autograd)); }
+TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("layer_norm", TORCH_FN(layer_norm_no_grad)); }
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("layer_norm", TORCH_FN(layer_norm_no_grad)); }
+
+at::Tensor layer_norm(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::layer_norm", "")
+                       .typed<decltype(layer_norm_autograd)>();
+  return op.call(input, weight, bias, eps);
+}
+
+Triple layer_norm_forward(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::layer_norm_forward", "")
+                       .typed<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, double)>();
+  return op.call(input, weight, bias, eps);
+}
+
+Triple layer_norm_backward(const at::Tensor& grad_out, const at::Tensor& input, const at::Tensor& weight,
+                           const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd, bool weight_grad,
+                           bool bias_grad) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::layer_norm_backward", "")
+                       .typed<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                     const at::Tensor&, const at::Tensor&, bool, bool)>();
+  return op.call(grad_out, input, weight, bias, mean, rstd, weight_grad, bias_grad);
+}
+
+}  // namespace liger

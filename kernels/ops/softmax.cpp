@@ -1,0 +1,65 @@
+// Softmax operator: schema, autograd function and the C++ functional API.
+// CPU kernels: ops/cpu/softmax_kernel.cpp; CUDA: ops/cuda/softmax_cuda.cpp.
+#include "liger/softmax.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+namespace liger {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class SoftmaxFunction : public torch::autograd::Function<SoftmaxFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    at::Tensor y = softmax_forward(input);
+    ctx->save_for_backward({y});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    return {softmax_backward(grad_outputs[0], saved[0])};
+  }
+};
+
+at::Tensor softmax_autograd(const at::Tensor& input) { return SoftmaxFunction::apply(input); }
+
+// Below autograd (inference, or a caller that dispatches past it): just the forward.
+at::Tensor softmax_no_grad(const at::Tensor& input) { return softmax_forward(input); }
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(liger, m) {
+  m.def("softmax(Tensor input) -> Tensor");
+  m.def("softmax_forward(Tensor input) -> Tensor");
+  m.def("softmax_backward(Tensor grad_out, Tensor output) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("softmax", TORCH_FN(softmax_autograd)); }
+TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("softmax", TORCH_FN(softmax_no_grad)); }
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("softmax", TORCH_FN(softmax_no_grad)); }
+
+at::Tensor softmax(const at::Tensor& input) {
+  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::softmax", "").typed<at::Tensor(const at::Tensor&)>();
+  return op.call(input);
+}
+
+at::Tensor softmax_forward(const at::Tensor& input) {
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::softmax_forward", "").typed<at::Tensor(const at::Tensor&)>();
+  return op.call(input);
+}
+
+at::Tensor softmax_backward(const at::Tensor& grad_out, const at::Tensor& output) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::softmax_backward", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  return op.call(grad_out, output);
+}
+
+}  // namespace liger

@@ -1,0 +1,259 @@
+// liger::sparsemax against the sort/cumsum definition in float64 on CPU and CUDA: forward and dX
+// for every dtype, odd and non-power-of-two widths, every CUDA size class, an empty batch, any
+// dim of a 3-D input; ties, all-equal rows, large offsets, -inf entries; rows sum to 1; finite
+// differences; registration, module and errors.
+#include "liger/sparsemax.h"
+
+#include <ATen/WrapDimUtils.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <limits>
+#include <tuple>
+
+#include "finite_diff.h"
+#include "liger/nn/sparsemax.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace ligerbench::testing;
+
+// Liger's torch_sparsemax (the definition the spec pins), here in float64, except that the last
+// step is relu rather than clamp_min: both give the same y, but clamp_min's gradient also flows
+// where x == tau exactly (common with bf16 inputs, whose tau often lands on an input value),
+// while the backward KERNELS.md pins takes the support strictly, y > 0.
+at::Tensor sort_sparsemax(const at::Tensor& x, int64_t dim) {
+  dim = c10::maybe_wrap_dim(dim, x.dim());
+  const at::Tensor sorted = std::get<0>(at::sort(x, dim, /*descending=*/true));
+  const at::Tensor cumsum = at::cumsum(sorted, dim);
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[dim] = x.size(dim);
+  const at::Tensor range = at::arange(1, x.size(dim) + 1, x.options().requires_grad(false)).view(shape);
+  const at::Tensor support = (1 + range * sorted) > cumsum;
+  const at::Tensor k = support.sum(dim, true).clamp_min(1);
+  const at::Tensor tau = ((sorted * support).sum(dim, true) - 1) / k;
+  return at::relu(x - tau);
+}
+
+// Forward, the row sums and dX of liger::sparsemax(x, dim) against the float64 definition.
+void check_against_reference(const std::string& what, const at::Tensor& x_in, int64_t dim) {
+  const at::ScalarType dtype = x_in.scalar_type();
+  at::Tensor x = x_in.detach().clone().requires_grad_(true);
+  at::Tensor y = liger::sparsemax(x, dim);
+  ASSERT_EQ(y.scalar_type(), dtype) << what;
+  ASSERT_EQ(y.sizes(), x.sizes()) << what;
+  const at::Tensor dy = at::randn(x.sizes(), x.options().requires_grad(false));
+  const at::Tensor dx = torch::autograd::grad({y}, {x}, {dy})[0];
+
+  at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
+  at::Tensor y64 = sort_sparsemax(x64, dim);
+  const at::Tensor dx64 = torch::autograd::grad({y64}, {x64}, {dy.cpu().to(at::kDouble)})[0];
+  expect_close(what + " y", y, y64.detach(), dtype);
+  expect_close(what + " dx", dx, dx64, dtype);
+  if (x.numel() > 0) {
+    // Liger's test: rows sum to 1 within (1e-4, 1e-4) in fp32; one rounding of y otherwise.
+    const at::Tensor sums = y.detach().cpu().to(at::kDouble).sum(dim);
+    EXPECT_TRUE(at::allclose(sums, at::ones_like(sums), 1e-4, dtype == at::kFloat ? 1e-4 : 2e-2))
+        << what << ": rows do not sum to 1\n" << sums;
+  }
+}
+
+// (device, dtype, rows, cols)
+using Param = std::tuple<std::string, at::ScalarType, int64_t, int64_t>;
+
+class SparsemaxTest : public ::testing::TestWithParam<Param> {};
+
+TEST_P(SparsemaxTest, MatchesSortDefinition) {
+  const auto& [device_str, dtype, rows, cols] = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  at::manual_seed(29 + rows * 31 + cols);
+  const at::Tensor x = at::randn({rows, cols}, at::TensorOptions().device(to_device(device_str)).dtype(dtype));
+  check_against_reference(device_str + " " + dtype_label(dtype), x, -1);
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto& [device, dtype, rows, cols] = info.param;
+  return device + "_" + dtype_label(dtype) + "_" + std::to_string(rows) + "x" + std::to_string(cols);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SparsemaxTest,
+    ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
+                       ::testing::Values(int64_t{2}, int64_t{37}),
+                       ::testing::Values(int64_t{1}, int64_t{2}, int64_t{41}, int64_t{123}, int64_t{512}, int64_t{1023},
+                                         int64_t{1500}, int64_t{4096}, int64_t{4097})),
+    param_name);
+
+INSTANTIATE_TEST_SUITE_P(EmptyBatch, SparsemaxTest,
+                         ::testing::Combine(::testing::Values("cpu", "cuda"),
+                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
+                                            ::testing::Values(int64_t{0}), ::testing::Values(int64_t{64})),
+                         param_name);
+
+// Every CUDA size class up to the longest rows the kernels take (32768 in every dtype; Liger's
+// benchmark CSV sweeps V up to 32768 in fp32); 16-bit rows past 32 elements a thread make the
+// backward re-read the row.
+INSTANTIATE_TEST_SUITE_P(WideRows, SparsemaxTest,
+                         ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kBFloat16),
+                                            ::testing::Values(int64_t{3}),
+                                            ::testing::Values(int64_t{8192}, int64_t{12345}, int64_t{16384},
+                                                              int64_t{32767}, int64_t{32768})),
+                         param_name);
+
+std::vector<std::string> devices_here() {
+  std::vector<std::string> out = {"cpu"};
+  if (ligerbench::gpu_backend() != nullptr) out.push_back("cuda");
+  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
+  return out;
+}
+
+TEST(Sparsemax, AnyDimOfA3dInput) {
+  // Liger's test: (2, 128, 512) and (5, 123, 123) with dim -1 and 1; here smaller, every dim.
+  for (const auto& device_str : devices_here()) {
+    at::manual_seed(11);
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      const at::Tensor x = at::randn({5, 123, 41}, at::TensorOptions().device(to_device(device_str)).dtype(dtype));
+      for (const int64_t dim : {-1, 1, 0, -2, 2}) {
+        check_against_reference(device_str + " " + dtype_label(dtype) + " dim " + std::to_string(dim), x, dim);
+      }
+    }
+  }
+}
+
+TEST(Sparsemax, TiesAndAllEqualRows) {
+  for (const auto& device_str : devices_here()) {
+    for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+      for (const int64_t cols : {1, 3, 64, 1000, 4096}) {
+        at::Tensor x = at::randn({6, cols}, at::kDouble).round().div(2);  // many exact ties
+        x[0].fill_(0.75);                                                // all equal: y = 1/n
+        x[1].fill_(-3.0);
+        x[1].slice(0, 0, std::min<int64_t>(cols, 3)).fill_(2.0);          // a tied top of three
+        x[2].fill_(0.0);
+        x[2][0] = 1.0;                                                    // the rest sits exactly at tau
+        x[3].fill_(1e3);                                                  // all equal and large
+        const at::Tensor xd = x.to(dtype).to(to_device(device_str));
+        const std::string what = device_str + " " + dtype_label(dtype) + " cols " + std::to_string(cols);
+        check_against_reference(what, xd, -1);
+        const at::Tensor y = liger::sparsemax(xd).cpu().to(at::kDouble);
+        EXPECT_TRUE(at::allclose(y[0], at::full({cols}, 1.0 / cols, at::kDouble), 1e-2, 1e-6)) << what << y[0];
+        EXPECT_TRUE(at::allclose(y[3], at::full({cols}, 1.0 / cols, at::kDouble), 1e-2, 1e-6)) << what << y[3];
+        if (cols >= 3) {
+          EXPECT_TRUE(at::allclose(y[1].slice(0, 0, 3), at::full({3}, 1.0 / 3, at::kDouble), 1e-2, 1e-6)) << what;
+          EXPECT_EQ(y[1].slice(0, 3).abs().sum().item<double>(), 0.0) << what;
+          EXPECT_EQ(y[2][0].item<double>(), 1.0) << what;
+          EXPECT_EQ(y[2].slice(0, 1).abs().sum().item<double>(), 0.0) << what;
+        }
+      }
+    }
+  }
+}
+
+TEST(Sparsemax, LargeOffsetsKeepFp32Accuracy) {
+  // tau is searched relative to the row's max, so an offset of 1000 costs no accuracy.
+  for (const auto& device_str : devices_here()) {
+    at::manual_seed(13);
+    const at::Tensor x = (1000 + 0.05 * at::randn({8, 2048})).to(to_device(device_str));
+    check_against_reference(device_str + " offset 1000", x, -1);
+  }
+}
+
+TEST(Sparsemax, MinusInfinityEntriesGetZero) {
+  // The sort-based definition gives NaN rows here (-inf * 0 in its support sum); ours treats a
+  // -inf entry as a masked one: y = 0 there, sparsemax of the finite entries elsewhere.
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const auto& device_str : devices_here()) {
+    at::manual_seed(17);
+    const at::Tensor finite = at::randn({4, 300}, at::kDouble);
+    at::Tensor x = at::cat({finite, at::full({4, 100}, -inf, at::kDouble)}, 1);
+    const at::Tensor y = liger::sparsemax(x.to(at::kFloat).to(to_device(device_str))).cpu().to(at::kDouble);
+    EXPECT_EQ(y.slice(1, 300).abs().sum().item<double>(), 0.0);
+    expect_close("finite part", y.slice(1, 0, 300), sort_sparsemax(finite, -1), at::kFloat);
+  }
+}
+
+TEST(Sparsemax, FiniteDifferencesInFloat64) {
+  at::manual_seed(7);
+  // Spread inputs: no element sits within the step of the support threshold.
+  at::Tensor x = (2 * at::randn({3, 4, 9}, at::kDouble)).requires_grad_(true);
+  for (const int64_t dim : {-1, 1, 0}) {
+    expect_gradients_match_finite_differences("sparsemax dim " + std::to_string(dim),
+                                              [dim](const auto& in) { return liger::sparsemax(in[0], dim); }, {x});
+  }
+}
+
+TEST(Sparsemax, CpuAndCudaAgree) {
+  LIGER_SKIP_IF_NO_DEVICE("cuda");
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({64, 1000});
+  const at::Tensor y_cpu = liger::sparsemax_forward(x);
+  const at::Tensor y_gpu = liger::sparsemax_forward(x.cuda()).cpu();
+  EXPECT_TRUE(at::allclose(y_cpu, y_gpu, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(y_cpu > 0, y_gpu > 0)) << "the supports differ";
+  const at::Tensor dy = at::randn_like(x);
+  EXPECT_TRUE(at::allclose(liger::sparsemax_backward(dy, y_cpu), liger::sparsemax_backward(dy.cuda(), y_cpu.cuda()).cpu(),
+                           1e-5, 1e-6));
+}
+
+TEST(Sparsemax, BackwardFollowsTheSupportOfY) {
+  // KERNELS.md: S = {y > 0}, dx = dy - mean_S(dy) on S, 0 elsewhere, straight from the op.
+  const at::Tensor y = at::tensor({0.5, 0.0, 0.25, 0.25, 0.0}).view({1, 5});
+  const at::Tensor dy = at::tensor({1.0, 2.0, 3.0, -1.0, 5.0}).view({1, 5});
+  const at::Tensor dx = liger::sparsemax_backward(dy, y);
+  EXPECT_TRUE(at::allclose(dx, at::tensor({0.0, 0.0, 2.0, -2.0, 0.0}).view({1, 5}))) << dx;
+}
+
+TEST(Sparsemax, RegisteredWithTheDispatcher) {
+  for (const char* name : {"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}) {
+    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+    ASSERT_TRUE(op.has_value()) << name << " has no schema";
+    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
+  }
+  at::Tensor x = at::randn({2, 8}).requires_grad_(true);
+  at::Tensor y = liger::sparsemax(x);
+  ASSERT_NE(y.grad_fn(), nullptr);
+  EXPECT_NE(y.grad_fn()->name().find("SparsemaxFunction"), std::string::npos) << y.grad_fn()->name();
+  at::NoGradGuard no_grad;
+  const at::Tensor x3 = at::randn({3, 5, 7});
+  EXPECT_TRUE(at::allclose(liger::sparsemax(x3, 1), sort_sparsemax(x3, 1), 1e-5, 1e-6));
+}
+
+TEST(Sparsemax, ClearErrors) {
+  try {
+    liger::sparsemax(at::ones({4, 8}, at::kLong));
+    FAIL() << "an integer input was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input must be floating point"), std::string::npos) << e.what();
+  }
+  try {
+    liger::sparsemax(at::ones({4, 8}), 2);
+    FAIL() << "dim 2 of a 2-D input was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Dimension out of range"), std::string::npos) << e.what();
+  }
+  try {
+    liger::sparsemax(at::ones({}));
+    FAIL() << "a scalar was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 1 dim"), std::string::npos) << e.what();
+  }
+  try {
+    liger::sparsemax_backward(at::ones({4, 7}), at::ones({4, 8}));
+    FAIL() << "a gradient of the wrong shape was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("grad_out has shape"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Sparsemax, ModuleMirrorsLigerDefaults) {
+  liger::LigerSparsemax by_default;
+  EXPECT_EQ(by_default->options.dim(), -1);
+  EXPECT_EQ(by_default->parameters().size(), 0u);
+  liger::LigerSparsemax along_1(liger::LigerSparsemaxOptions().dim(1));
+  const at::Tensor x = at::randn({2, 6, 5});
+  EXPECT_TRUE(at::equal(along_1(x), liger::sparsemax(x, 1)));
+  EXPECT_TRUE(at::equal(by_default(x), liger::sparsemax(x, -1)));
+}
+
+}  // namespace
