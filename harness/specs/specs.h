@@ -5,6 +5,10 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec rope();
+KernelSpec swiglu();
+KernelSpec geglu();
+KernelSpec embedding();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -10,6 +10,10 @@ const std::vector<KernelSpec>& kernel_registry() {
   // One line per kernel (its spec lives in harness/specs/<kernel>_spec.cpp).
   static const std::vector<KernelSpec> registry = {
       specs::rms_norm(),
+      specs::rope(),
+      specs::swiglu(),
+      specs::geglu(),
+      specs::embedding(),
   };
   return registry;
 }
