@@ -8,6 +8,10 @@ KernelSpec rms_norm();
 KernelSpec layer_norm();
 KernelSpec softmax();
 KernelSpec sparsemax();
+KernelSpec rope();
+KernelSpec swiglu();
+KernelSpec geglu();
+KernelSpec embedding();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

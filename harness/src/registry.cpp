@@ -13,6 +13,10 @@ const std::vector<KernelSpec>& kernel_registry() {
       specs::layer_norm(),
       specs::softmax(),
       specs::sparsemax(),
+      specs::rope(),
+      specs::swiglu(),
+      specs::geglu(),
+      specs::embedding(),
   };
   return registry;
 }

@@ -1,0 +1,95 @@
+// SwiGLU and GeGLU on CPU: the elementwise math of common/glu_math.h over the flattened tensors,
+// with the same rounding points as the CUDA kernels (fp32 math, float64 for float64 data).
+#include <ATen/ATen.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "../common/glu_math.h"
+#include "../glu_checks.h"
+
+namespace liger {
+namespace {
+
+constexpr int64_t kGrain = 32768;
+
+template <typename T>
+struct RoundTo {
+  using Acc = at::opmath_type<T>;
+  Acc operator()(Acc v) const { return static_cast<Acc>(static_cast<T>(v)); }
+};
+
+template <GluActivation ACT>
+at::Tensor glu_forward_cpu(const char* op, const at::Tensor& a_in, const at::Tensor& b_in, double gm, double dm) {
+  detail::check_glu_inputs(op, a_in, b_in);
+  const at::Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  at::Tensor c = at::empty_like(a);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, a.scalar_type(), "liger::glu", [&] {
+    using Acc = at::opmath_type<scalar_t>;
+    const scalar_t* ap = a.data_ptr<scalar_t>();
+    const scalar_t* bp = b.data_ptr<scalar_t>();
+    scalar_t* cp = c.data_ptr<scalar_t>();
+    const Acc g = static_cast<Acc>(gm), d = static_cast<Acc>(dm);
+    at::parallel_for(0, a.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        cp[i] = static_cast<scalar_t>(glu::glu_forward<ACT, Acc>(static_cast<Acc>(ap[i]), static_cast<Acc>(bp[i]), g,
+                                                                 d, RoundTo<scalar_t>{}));
+    });
+  });
+  return c;
+}
+
+template <GluActivation ACT>
+std::tuple<at::Tensor, at::Tensor> glu_backward_cpu(const char* op, const at::Tensor& grad_out, const at::Tensor& a_in,
+                                                    const at::Tensor& b_in, double gm, double dm, bool in_place) {
+  detail::check_glu_inputs(op, a_in, b_in);
+  detail::check_glu_grad(op, grad_out, a_in);
+  const at::Tensor dc = grad_out.to(a_in.scalar_type()).contiguous();
+  auto [da, db] = detail::glu_grad_buffers(a_in, b_in, in_place);
+  const at::Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, a.scalar_type(), "liger::glu", [&] {
+    using Acc = at::opmath_type<scalar_t>;
+    const scalar_t* dcp = dc.data_ptr<scalar_t>();
+    const scalar_t* ap = a.data_ptr<scalar_t>();  // may be da's memory: each element is read before it is written
+    const scalar_t* bp = b.data_ptr<scalar_t>();
+    scalar_t* dap = da.data_ptr<scalar_t>();
+    scalar_t* dbp = db.data_ptr<scalar_t>();
+    const Acc g = static_cast<Acc>(gm), d = static_cast<Acc>(dm);
+    at::parallel_for(0, a.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        Acc ga, gb;
+        glu::glu_backward<ACT, Acc>(static_cast<Acc>(dcp[i]), static_cast<Acc>(ap[i]), static_cast<Acc>(bp[i]), g, d,
+                                    RoundTo<scalar_t>{}, ga, gb);
+        dap[i] = static_cast<scalar_t>(ga);
+        dbp[i] = static_cast<scalar_t>(gb);
+      }
+    });
+  });
+  return {da.view(a_in.sizes()), db.view(b_in.sizes())};
+}
+
+at::Tensor swiglu_forward_cpu(const at::Tensor& a, const at::Tensor& b, double gm, double dm) {
+  return glu_forward_cpu<GluActivation::kSiLU>("liger::swiglu", a, b, gm, dm);
+}
+std::tuple<at::Tensor, at::Tensor> swiglu_backward_cpu(const at::Tensor& grad_out, const at::Tensor& a,
+                                                       const at::Tensor& b, double gm, double dm, bool in_place) {
+  return glu_backward_cpu<GluActivation::kSiLU>("liger::swiglu_backward", grad_out, a, b, gm, dm, in_place);
+}
+at::Tensor geglu_forward_cpu(const at::Tensor& a, const at::Tensor& b) {
+  return glu_forward_cpu<GluActivation::kGeluTanh>("liger::geglu", a, b, 1.0, 1.0);
+}
+std::tuple<at::Tensor, at::Tensor> geglu_backward_cpu(const at::Tensor& grad_out, const at::Tensor& a,
+                                                      const at::Tensor& b, bool in_place) {
+  return glu_backward_cpu<GluActivation::kGeluTanh>("liger::geglu_backward", grad_out, a, b, 1.0, 1.0, in_place);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("swiglu_forward", TORCH_FN(swiglu_forward_cpu));
+  m.impl("swiglu_backward", TORCH_FN(swiglu_backward_cpu));
+  m.impl("geglu_forward", TORCH_FN(geglu_forward_cpu));
+  m.impl("geglu_backward", TORCH_FN(geglu_backward_cpu));
+}
+
+}  // namespace liger

@@ -1,0 +1,91 @@
+// Binds the embedding CUDA launchers to the liger::embedding_forward/backward operators.
+#include <ATen/cuda/CUDAEvent.h>
+#include <torch/library.h>
+
+#include <vector>
+
+#include "../embedding_checks.h"
+#include "cuda_binding.h"
+#include "embedding_launch.h"
+
+namespace liger {
+namespace {
+
+at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& indices,
+                                  c10::optional<int64_t> padding_idx) {
+  constexpr const char* op = "liger::embedding";
+  detail::check_embedding_weight(op, weight);
+  const at::Tensor idx = detail::embedding_indices(op, indices, weight.device());
+  const int64_t V = weight.size(0), D = weight.size(1), n = idx.numel();
+  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
+  const c10::cuda::CUDAGuard guard(weight.device());
+  const at::Tensor w = weight.contiguous();
+  std::vector<int64_t> out_shape(idx.sizes().begin(), idx.sizes().end());
+  out_shape.push_back(D);
+  at::Tensor out = at::empty(out_shape, w.options());
+  if (n == 0) return out;
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  // Range check without stalling the GPU: min/max of the indices go to pinned host memory, the
+  // gather is queued right behind them (it writes 0 for an out-of-range row, never reads it), and
+  // the host waits for the two values only.
+  at::Tensor bounds = at::empty({2}, idx.options());
+  at::Tensor lo = bounds.select(0, 0), hi = bounds.select(0, 1);
+  at::aminmax_out(lo, hi, idx);
+  at::Tensor host = at::empty({2}, idx.options().device(at::kCPU).pinned_memory(true));
+  host.copy_(bounds, /*non_blocking=*/true);
+  at::cuda::CUDAEvent copied;
+  copied.record(at::cuda::getCurrentCUDAStream());
+
+  cuda::EmbeddingForwardArgs a{};
+  a.weight = w.data_ptr();
+  a.indices = idx.data_ptr<int64_t>();
+  a.out = out.data_ptr();
+  a.n = n;
+  a.num_embeddings = V;
+  a.dim = D;
+  a.padding_idx = pad;
+  a.dtype = cuda::dtype_of(w, op, "weight");
+  cuda::check_launch(cuda::embedding_forward(a, stream), op);
+
+  copied.synchronize();
+  detail::check_index_bounds(op, host.data_ptr<int64_t>()[0], host.data_ptr<int64_t>()[1], V);
+  return out;
+}
+
+at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor& indices, int64_t num_embeddings,
+                                   c10::optional<int64_t> padding_idx) {
+  constexpr const char* op = "liger::embedding_backward";
+  const at::Tensor idx = detail::embedding_indices(op, indices, grad_out.device());
+  detail::check_embedding_grad(op, grad_out, idx, num_embeddings);
+  const int64_t V = num_embeddings, D = grad_out.size(-1), n = idx.numel();
+  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
+  TORCH_CHECK(n < 0x7fffffff && V < 0x7fffffff, op, ": the CUDA kernel takes fewer than 2^31 indices and rows, got ",
+              n, " indices and ", V, " rows");
+  const c10::cuda::CUDAGuard guard(grad_out.device());
+  const at::Tensor g = grad_out.contiguous();
+  at::Tensor dw = at::empty({V, D}, g.options());
+  const size_t ws_bytes = cuda::embedding_backward_workspace_bytes(n, V);
+  at::Tensor ws = at::empty({static_cast<int64_t>(ws_bytes)}, g.options().dtype(at::kByte));
+  cuda::EmbeddingBackwardArgs a{};
+  a.grad_out = g.data_ptr();
+  a.indices = idx.data_ptr<int64_t>();
+  a.grad_weight = dw.data_ptr();
+  a.n = n;
+  a.num_embeddings = V;
+  a.dim = D;
+  a.padding_idx = pad;
+  a.dtype = cuda::dtype_of(g, op, "grad_out");
+  a.workspace = ws_bytes > 0 ? ws.data_ptr() : nullptr;
+  a.workspace_bytes = ws_bytes;
+  cuda::check_launch(cuda::embedding_backward(a, at::cuda::getCurrentCUDAStream()), op);
+  return dw;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("embedding_forward", TORCH_FN(embedding_forward_cuda));
+  m.impl("embedding_backward", TORCH_FN(embedding_backward_cuda));
+}
+
+}  // namespace liger

@@ -1,0 +1,86 @@
+// Binds the RoPE CUDA launcher to the liger::rope_forward/backward operators.
+#include <torch/library.h>
+
+#include "../rope_checks.h"
+#include "cuda_binding.h"
+#include "rope_launch.h"
+
+namespace liger {
+namespace {
+
+constexpr const char* kOp = "liger::rope";
+
+void describe(cuda::RopeRotated& r, const at::Tensor& in, const at::Tensor& out) {
+  r.in = in.defined() ? in.data_ptr() : nullptr;
+  r.out = out.defined() ? out.data_ptr() : nullptr;
+  r.heads = in.defined() ? in.size(1) : 0;
+  for (int d = 0; d < 3; ++d) {
+    r.in_stride[d] = in.defined() ? in.stride(d) : 0;
+    r.out_stride[d] = out.defined() ? out.stride(d) : 0;
+  }
+}
+
+// Rotates q and k (either may be undefined) into q_out and k_out; inverse for the backward.
+void rope_apply_cuda(const at::Tensor& q, const at::Tensor& q_out, const at::Tensor& k, const at::Tensor& k_out,
+                     const at::Tensor& cos_in, const at::Tensor& sin_in, bool inverse) {
+  const at::Tensor& ref = q.defined() ? q : k;
+  const c10::cuda::CUDAGuard guard(ref.device());
+  // The kernel reads cos/sin in q's dtype or in fp32; anything else is converted to fp32.
+  const bool keep = cos_in.scalar_type() == ref.scalar_type() || cos_in.scalar_type() == at::kFloat;
+  const at::Tensor cos = detail::last_dim_contiguous(keep ? cos_in : cos_in.to(at::kFloat));
+  const at::Tensor sin = detail::last_dim_contiguous(keep ? sin_in : sin_in.to(at::kFloat));
+  cuda::RopeArgs a{};
+  describe(a.q, q, q_out);
+  describe(a.k, k, k_out);
+  a.cos = cos.data_ptr();
+  a.sin = sin.data_ptr();
+  a.cos_stride[0] = cos.size(0) == 1 ? 0 : cos.stride(0);
+  a.cos_stride[1] = cos.stride(1);
+  a.sin_stride[0] = sin.size(0) == 1 ? 0 : sin.stride(0);
+  a.sin_stride[1] = sin.stride(1);
+  a.batch = ref.size(0);
+  a.seq_len = ref.size(2);
+  a.head_dim = ref.size(3);
+  a.dtype = cuda::dtype_of(ref, kOp, "q");
+  a.cos_dtype = cuda::dtype_of(cos, kOp, "cos");
+  const int64_t heads = (q.defined() ? q.size(1) : 0) + (k.defined() ? k.size(1) : 0);
+  TORCH_CHECK(a.batch * a.seq_len <= 0x7fffffff && heads * a.head_dim <= 0x7fffffff, kOp,
+              ": batch x seq_len (", a.batch * a.seq_len, ") and heads x head_dim (", heads * a.head_dim,
+              ") must each be below 2^31 for the CUDA kernel");
+  cuda::check_launch(cuda::rope_apply(a, at::cuda::getCurrentCUDAStream()), kOp);
+}
+
+std::tuple<at::Tensor, at::Tensor> rope_forward_cuda(const at::Tensor& q_in, const at::Tensor& k_in,
+                                                     const at::Tensor& cos, const at::Tensor& sin) {
+  detail::check_rope_inputs(kOp, q_in, k_in, cos, sin);
+  const at::Tensor q = detail::last_dim_contiguous(q_in), k = detail::last_dim_contiguous(k_in);
+  at::Tensor q_out = at::empty_like(q), k_out = at::empty_like(k);
+  rope_apply_cuda(q, q_out, k, k_out, cos, sin, false);
+  return {q_out, k_out};
+}
+
+std::tuple<at::Tensor, at::Tensor> rope_backward_cuda(const c10::optional<at::Tensor>& grad_q,
+                                                      const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
+                                                      const at::Tensor& sin) {
+  detail::check_rope_grads("liger::rope_backward", grad_q, grad_k, cos, sin);
+  at::Tensor gq, gk, dq, dk;
+  if (grad_q && grad_q->defined()) {
+    gq = detail::last_dim_contiguous(*grad_q);
+    dq = at::empty_like(gq);
+  }
+  if (grad_k && grad_k->defined()) {
+    gk = detail::last_dim_contiguous(*grad_k);
+    dk = at::empty_like(gk);
+  }
+  rope_apply_cuda(gq, dq, gk, dk, cos, sin, true);
+  return {dq, dk};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("rope_forward", TORCH_FN(rope_forward_cuda));
+  m.impl("rope_backward", TORCH_FN(rope_backward_cuda));
+}
+
+}  // namespace liger

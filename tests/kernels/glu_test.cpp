@@ -1,0 +1,332 @@
+// liger::swiglu and liger::geglu (one kernel family) against float64 on CPU and CUDA: c, da, db
+// for every dtype, odd and non-power-of-two sizes (I = 431, vector tails), an empty batch,
+// SwiGLU's multipliers; Liger's rounding points; the in-place backward (into autograd's
+// intermediates only, never a caller's tensors); the MLP modules against HF's LlamaMLP; errors.
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "liger/geglu.h"
+#include "liger/nn/geglu.h"
+#include "liger/nn/swiglu.h"
+#include "liger/swiglu.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace ligerbench::testing;
+
+enum class Act { kSwiGLU, kGeGLU };
+
+struct GluCase {
+  std::vector<int64_t> shape;
+  double gate_multiplier = 1.0;  // SwiGLU only
+  double down_multiplier = 1.0;
+};
+
+void PrintTo(const GluCase& c, std::ostream* os) {
+  *os << "{shape " << at::IntArrayRef(c.shape) << ", multipliers " << c.gate_multiplier << "/" << c.down_multiplier
+      << "}";
+}
+
+at::Tensor call(Act act, const at::Tensor& a, const at::Tensor& b, const GluCase& gc, bool in_place = true) {
+  return act == Act::kSwiGLU ? liger::swiglu(a, b, gc.gate_multiplier, gc.down_multiplier, in_place)
+                             : liger::geglu(a, b, in_place);
+}
+
+// The exact math (float64): silu(a gm) b dm, or gelu_tanh(a) b.
+at::Tensor exact(Act act, const at::Tensor& a, const at::Tensor& b, const GluCase& gc) {
+  if (act == Act::kSwiGLU) {
+    const at::Tensor z = a * gc.gate_multiplier;
+    return z * at::sigmoid(z) * b * gc.down_multiplier;
+  }
+  return 0.5 * a * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a.pow(3)))) * b;
+}
+
+// (c, da, db) in float64 for upstream gradient dc.
+std::vector<at::Tensor> reference(Act act, const at::Tensor& a, const at::Tensor& b, const at::Tensor& dc,
+                                  const GluCase& gc) {
+  at::Tensor a64 = a.detach().cpu().to(at::kDouble).requires_grad_(true);
+  at::Tensor b64 = b.detach().cpu().to(at::kDouble).requires_grad_(true);
+  at::Tensor c = exact(act, a64, b64, gc);
+  auto g = torch::autograd::grad({c}, {a64, b64}, {dc.cpu().to(at::kDouble)});
+  return {c.detach(), g[0], g[1]};
+}
+
+std::string act_name(Act act) { return act == Act::kSwiGLU ? "swiglu" : "geglu"; }
+
+using Param = std::tuple<std::string, at::ScalarType, Act, GluCase>;
+class GluTest : public ::testing::TestWithParam<Param> {};
+
+TEST_P(GluTest, MatchesFloat64Reference) {
+  const auto& [device_str, dtype, act, gc] = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  at::manual_seed(77 + static_cast<int>(gc.shape.back()));
+  const auto o = at::TensorOptions().device(to_device(device_str)).dtype(dtype);
+  at::Tensor a = (2 * at::randn(gc.shape, o)).detach().requires_grad_(true);  // into silu's/gelu's tails too
+  at::Tensor b = at::randn(gc.shape, o).requires_grad_(true);
+  const at::Tensor a_before = a.detach().clone(), b_before = b.detach().clone();
+  at::Tensor c = call(act, a, b, gc);
+  ASSERT_EQ(c.sizes(), a.sizes());
+  ASSERT_EQ(c.scalar_type(), dtype);
+  const at::Tensor dc = at::randn(gc.shape, o);
+  auto g = torch::autograd::grad({c}, {a, b}, {dc});
+  const auto ref = reference(act, a, b, dc, gc);
+  expect_close("c", c, ref[0], dtype);
+  expect_close("da", g[0], ref[1], dtype);
+  expect_close("db", g[1], ref[2], dtype);
+  EXPECT_TRUE(at::equal(a.detach(), a_before) && at::equal(b.detach(), b_before))
+      << "the backward overwrote the caller's own (leaf) tensors";
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto& [device, dtype, act, gc] = info.param;
+  std::string s = device + "_" + dtype_label(dtype) + "_" + act_name(act);
+  for (int64_t d : gc.shape) s += "_" + std::to_string(d);
+  if (gc.gate_multiplier != 1.0 || gc.down_multiplier != 1.0) s += "_multipliers";
+  return s;
+}
+
+const std::vector<GluCase> kShapes = {{{2, 8, 8}}, {{9, 7, 41}}, {{6, 42, 431}}, {{3, 1001}},
+                                      {{1}},       {{0, 431}},   {{64, 4096}}};
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GluTest,
+                         ::testing::Combine(::testing::Values("cpu", "cuda"),
+                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
+                                            ::testing::Values(Act::kSwiGLU, Act::kGeGLU), ::testing::ValuesIn(kShapes)),
+                         param_name);
+
+INSTANTIATE_TEST_SUITE_P(Multipliers, GluTest,
+                         ::testing::Combine(::testing::Values("cpu", "cuda"),
+                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
+                                            ::testing::Values(Act::kSwiGLU),
+                                            ::testing::Values(GluCase{{2, 8, 8}, 0.5, 2.0},
+                                                              GluCase{{9, 7, 41}, 1.5, 0.25})),
+                         param_name);
+
+at::Tensor round_to(const at::Tensor& x, at::ScalarType t) { return x.to(t).to(at::kDouble); }
+
+// Tests that run once per device (the CUDA instance skips loudly without a GPU).
+class GluOnDevice : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// Liger rounds the activation to the storage dtype before multiplying by b (and SwiGLU's result
+// again before down_multiplier); GeGLU's db uses the rounded activation. Emulated in float64,
+// the kernels must agree bit for bit except where fp32 vs float64 activation values round to
+// different neighbours (rare); without the intermediate rounding a large share would differ.
+TEST_P(GluOnDevice, RoundingPointsAreLigers) {
+  const std::string& device_str = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    at::manual_seed(21);
+    const auto o = at::TensorOptions().device(to_device(device_str)).dtype(dtype);
+    const at::Tensor a = 3 * at::randn({64, 1000}, o), b = 3 * at::randn({64, 1000}, o);
+    const at::Tensor dc = at::randn({64, 1000}, o);
+    const at::Tensor a64 = a.cpu().to(at::kDouble), b64 = b.cpu().to(at::kDouble), dc64 = dc.cpu().to(at::kDouble);
+    auto mismatch = [](const at::Tensor& x, const at::Tensor& y) {
+      return (x.cpu().to(at::kDouble) != y).to(at::kDouble).mean().item<double>();
+    };
+    const double gm = 0.75, dm = 1.5;
+    const at::Tensor z = a64 * gm;
+    const at::Tensor sw = round_to(round_to(round_to(z * at::sigmoid(z), dtype) * b64, dtype) * dm, dtype);
+    EXPECT_LE(mismatch(liger::swiglu_forward(a, b, gm, dm), sw), 0.002) << device_str << " " << dtype;
+    // GELU's left tail, 0.5 a (1 + tanh u) with tanh u near -1, cancels in fp32 (as in Liger):
+    // kept out of this bitwise comparison.
+    const at::Tensor ag = a.to(at::kFloat).clamp(-2, 4).to(dtype), ag64 = ag.cpu().to(at::kDouble);
+    const at::Tensor gelu = 0.5 * ag64 * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (ag64 + 0.044715 * ag64.pow(3))));
+    EXPECT_LE(mismatch(liger::geglu_forward(ag, b), round_to(round_to(gelu, dtype) * b64, dtype)), 0.002);
+    auto [da, db] = liger::geglu_backward(dc, ag, b, false);
+    EXPECT_LE(mismatch(db, round_to(dc64 * round_to(gelu, dtype), dtype)), 0.002) << "geglu db";
+  }
+}
+
+TEST(Glu, InPlaceBackwardOnlyIntoIntermediates) {
+  for (const Act act : {Act::kSwiGLU, Act::kGeGLU}) {
+    for (const bool in_place : {true, false}) {
+      at::Tensor a0 = at::randn({4, 33}).requires_grad_(true), b0 = at::randn({4, 33}).requires_grad_(true);
+      at::Tensor a = a0 * 1.0, b = b0 * 1.0;  // what gate_proj/up_proj outputs are: autograd intermediates
+      const at::Tensor a_before = a.detach().clone(), b_before = b.detach().clone();
+      at::Tensor c = call(act, a, b, GluCase{}, in_place);
+      const at::Tensor dc = at::randn_like(c);
+      auto g = torch::autograd::grad({c}, {a0, b0}, {dc});
+      const auto ref = reference(act, a_before, b_before, dc, GluCase{});
+      expect_close("da", g[0], ref[1], at::kFloat);
+      expect_close("db", g[1], ref[2], at::kFloat);
+      if (in_place) {
+        // Liger's memory saving: the gradients were written over the saved activations.
+        EXPECT_TRUE(at::equal(a.detach(), g[0]) && at::equal(b.detach(), g[1])) << act_name(act);
+      } else {
+        EXPECT_TRUE(at::equal(a.detach(), a_before) && at::equal(b.detach(), b_before)) << act_name(act);
+      }
+    }
+  }
+}
+
+TEST(Glu, AliasedAndStridedInputs) {
+  for (const Act act : {Act::kSwiGLU, Act::kGeGLU}) {
+    // The same tensor as a and b: no in-place reuse (the buffers overlap); d/da = da + db.
+    at::Tensor x0 = at::randn({5, 17}).requires_grad_(true);
+    at::Tensor x = x0 * 1.0;
+    at::Tensor c = call(act, x, x, GluCase{});
+    const at::Tensor dc = at::randn_like(c);
+    const at::Tensor g = torch::autograd::grad({c}, {x0}, {dc})[0];
+    const auto ref = reference(act, x0, x0, dc, GluCase{});
+    expect_close("c(x, x)", c, ref[0], at::kFloat);
+    expect_close("d(x, x)", g, ref[1] + ref[2], at::kFloat);
+    // Halves of a fused gate_up projection (non-contiguous views) and a transposed b.
+    at::Tensor gu0 = at::randn({6, 2 * 19}).requires_grad_(true);
+    at::Tensor gu = gu0 * 1.0;
+    at::Tensor a = gu.narrow(1, 0, 19), b = gu.narrow(1, 19, 19).t().contiguous().t();
+    const at::Tensor a_val = a.detach().clone(), b_val = b.detach().clone();
+    c = call(act, a, b, GluCase{});
+    const at::Tensor dc2 = at::randn_like(c);
+    const at::Tensor g2 = torch::autograd::grad({c}, {gu0}, {dc2})[0];
+    const auto ref2 = reference(act, a_val, b_val, dc2, GluCase{});
+    expect_close("c(strided)", c, ref2[0], at::kFloat);
+    expect_close("da(strided)", g2.narrow(1, 0, 19), ref2[1], at::kFloat);
+    expect_close("db(strided)", g2.narrow(1, 19, 19), ref2[2], at::kFloat);
+  }
+}
+
+TEST(Glu, FiniteDifferencesInFloat64) {
+  at::manual_seed(9);
+  const at::Tensor a = at::randn({3, 7}, at::kDouble).requires_grad_(true);
+  const at::Tensor b = at::randn({3, 7}, at::kDouble).requires_grad_(true);
+  for (const Act act : {Act::kSwiGLU, Act::kGeGLU}) {
+    const GluCase gc{{3, 7}, act == Act::kSwiGLU ? 0.7 : 1.0, act == Act::kSwiGLU ? 1.3 : 1.0};
+    // in_place=false: the finite differences below reuse a and b.
+    auto f = [&](const at::Tensor& x, const at::Tensor& y) { return call(act, x, y, gc, false); };
+    const at::Tensor c = f(a, b);
+    const at::Tensor v = at::randn_like(c);
+    auto g = torch::autograd::grad({c}, {a, b}, {v});
+    const double h = 1e-6;
+    for (int which = 0; which < 2; ++which) {
+      const at::Tensor base = (which == 0 ? a : b).detach();
+      at::Tensor numeric = at::zeros_like(base);
+      for (int64_t i = 0; i < base.numel(); ++i) {
+        at::Tensor plus = base.clone(), minus = base.clone();
+        plus.view(-1)[i] += h;
+        minus.view(-1)[i] -= h;
+        const double fp = (which == 0 ? f(plus, b.detach()) : f(a.detach(), plus)).mul(v).sum().item<double>();
+        const double fm = (which == 0 ? f(minus, b.detach()) : f(a.detach(), minus)).mul(v).sum().item<double>();
+        numeric.view(-1)[i] = (fp - fm) / (2 * h);
+      }
+      EXPECT_TRUE(at::allclose(g[which], numeric, 1e-5, 1e-7)) << act_name(act) << " input " << which << "\n"
+                                                               << g[which] << "\n" << numeric;
+    }
+  }
+}
+
+// HF's LlamaMLP in float64 with the module's weights: down(act(gate(x)) * up(x)).
+template <typename Module>
+void check_mlp(Module& mlp, Act act, const std::string& device_str, at::ScalarType dtype) {
+  const at::Device dev = to_device(device_str);
+  mlp->to(dev, dtype);
+  at::Tensor x = at::randn({2, 5, mlp->options.hidden_size()}, at::TensorOptions().device(dev).dtype(dtype)).requires_grad_(true);
+  at::Tensor y = mlp->forward(x);
+  ASSERT_EQ(y.sizes(), x.sizes());
+  ASSERT_EQ(y.scalar_type(), dtype);
+  const at::Tensor dy = at::randn_like(y);
+  std::vector<at::Tensor> params = {x, mlp->gate_proj->weight, mlp->up_proj->weight, mlp->down_proj->weight};
+  auto g = torch::autograd::grad({y}, params, {dy});
+  std::vector<at::Tensor> p64;
+  for (const auto& p : params) p64.push_back(p.detach().cpu().to(at::kDouble).requires_grad_(true));
+  const at::Tensor y64 = at::linear(exact(act, at::linear(p64[0], p64[1]), at::linear(p64[0], p64[2]), GluCase{}), p64[3]);
+  auto g64 = torch::autograd::grad({y64}, p64, {dy.cpu().to(at::kDouble)});
+  expect_close("y", y, y64, dtype);
+  const char* names[] = {"dx", "d gate_proj", "d up_proj", "d down_proj"};
+  for (int i = 0; i < 4; ++i) expect_close(names[i], g[i], g64[i], dtype);
+}
+
+TEST_P(GluOnDevice, MlpModulesMatchLlamaMlp) {
+  const std::string& device_str = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  // CPU LibTorch 1.13 has no fp16 GEMM; the op itself is tested in fp16 above.
+  std::vector<at::ScalarType> dtypes = {at::kFloat, at::kBFloat16};
+  if (device_str == "cuda") dtypes.push_back(at::kHalf);
+  for (const auto dtype : dtypes) {
+    SCOPED_TRACE(device_str + " " + dtype_label(dtype));
+    at::manual_seed(4);
+    liger::LigerSwiGLUMLP swiglu(liger::LigerSwiGLUMLPOptions(64, 172));
+    check_mlp(swiglu, Act::kSwiGLU, device_str, dtype);
+    liger::LigerGEGLUMLP geglu(liger::LigerGEGLUMLPOptions(64, 172));
+    check_mlp(geglu, Act::kGeGLU, device_str, dtype);
+  }
+}
+
+TEST(Glu, ModulesMirrorLiger) {
+  liger::LigerSwiGLUMLP mlp(liger::LigerSwiGLUMLPOptions(16, 40));
+  EXPECT_EQ(mlp->options.hidden_act(), "silu");
+  const auto named = mlp->named_parameters();
+  ASSERT_EQ(named.size(), 3u) << "three bias-free linears";
+  EXPECT_EQ(named["gate_proj.weight"].sizes(), (std::vector<int64_t>{40, 16}));
+  EXPECT_EQ(named["up_proj.weight"].sizes(), (std::vector<int64_t>{40, 16}));
+  EXPECT_EQ(named["down_proj.weight"].sizes(), (std::vector<int64_t>{16, 40}));
+  EXPECT_NO_THROW(liger::LigerSwiGLUMLP(liger::LigerSwiGLUMLPOptions(16, 40).hidden_act("swish")));
+  try {
+    liger::LigerSwiGLUMLP(liger::LigerSwiGLUMLPOptions(16, 40).hidden_act("gelu"));
+    FAIL() << "hidden_act 'gelu' was accepted by LigerSwiGLUMLP";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'gelu' not supported"), std::string::npos) << e.what();
+  }
+  // GeGLU ignores hidden_act (always the tanh approximation), as Liger does.
+  liger::LigerGEGLUMLP geglu(liger::LigerGEGLUMLPOptions(16, 40).hidden_act("relu"));
+  EXPECT_EQ(geglu->named_parameters().size(), 3u);
+  at::Tensor x = at::randn({3, 16});
+  const at::Tensor expected = geglu->down_proj(exact(Act::kGeGLU, geglu->gate_proj(x), geglu->up_proj(x), GluCase{}));
+  EXPECT_TRUE(at::allclose(geglu->forward(x), expected, 1e-5, 1e-6));
+}
+
+TEST(Glu, CpuAndCudaAgree) {
+  LIGER_SKIP_IF_NO_DEVICE("cuda");
+  at::manual_seed(3);
+  const at::Tensor a = at::randn({37, 1003}).to(at::kBFloat16), b = at::randn({37, 1003}).to(at::kBFloat16);
+  const at::Tensor dc = at::randn({37, 1003}).to(at::kBFloat16);
+  auto max_diff = [](const at::Tensor& x, const at::Tensor& y) {
+    return (x.to(at::kFloat) - y.cpu().to(at::kFloat)).abs().max().item<float>();
+  };
+  // Same fp32 formulas and rounding points; expf/tanhf differ by an ulp or so between libms.
+  EXPECT_LE(max_diff(liger::swiglu_forward(a, b, 1.0, 1.0), liger::swiglu_forward(a.cuda(), b.cuda(), 1.0, 1.0)), 0.07f);
+  EXPECT_LE(max_diff(liger::geglu_forward(a, b), liger::geglu_forward(a.cuda(), b.cuda())), 0.07f);
+  auto [da_c, db_c] = liger::swiglu_backward(dc, a, b, 1.0, 1.0, false);
+  auto [da_g, db_g] = liger::swiglu_backward(dc.cuda(), a.cuda(), b.cuda(), 1.0, 1.0, false);
+  EXPECT_LE(max_diff(da_c, da_g), 0.07f);
+  EXPECT_LE(max_diff(db_c, db_g), 0.07f);
+}
+
+TEST(Glu, RegisteredWithTheDispatcher) {
+  for (const char* name : {"liger::swiglu", "liger::swiglu_forward", "liger::swiglu_backward", "liger::geglu",
+                           "liger::geglu_forward", "liger::geglu_backward"}) {
+    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+    ASSERT_TRUE(op.has_value()) << name << " has no schema";
+    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
+  }
+  at::Tensor a = at::randn({2, 8}).requires_grad_(true), b = at::randn({2, 8});
+  const at::Tensor s = liger::liger_swiglu(a, b), g = liger::liger_geglu(a, b);
+  ASSERT_NE(s.grad_fn(), nullptr);
+  ASSERT_NE(g.grad_fn(), nullptr);
+  EXPECT_NE(s.grad_fn()->name().find("LigerSiLUMulFunction"), std::string::npos) << s.grad_fn()->name();
+  EXPECT_NE(g.grad_fn()->name().find("LigerGELUMulFunction"), std::string::npos) << g.grad_fn()->name();
+}
+
+TEST(Glu, ClearErrors) {
+  auto expect_error = [](const std::function<void()>& f, const std::string& what) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected one mentioning '" << what << "'";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  const at::Tensor a = at::randn({4, 8});
+  expect_error([&] { liger::liger_swiglu(a, at::randn({4, 7})); }, "same shape");
+  expect_error([&] { liger::liger_geglu(a, at::randn({4, 8}, at::kDouble)); }, "same dtype");
+  expect_error([&] { liger::liger_swiglu(a.to(at::kInt), a.to(at::kInt)); }, "floating point");
+  expect_error([&] { liger::swiglu_backward(at::randn({4, 9}), a, a, 1.0, 1.0, false); }, "grad_out has shape");
+}
+
+}  // namespace
