@@ -1,10 +1,12 @@
 // ligerbench-worker: runs cases for ligerbenchd, one request at a time, on stdin/stdout (framed
 // protos, see worker.h). A crash here fails one case; the server starts a new worker.
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <iostream>
 #include <string>
 
@@ -67,9 +69,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  // Die with the server (even a SIGKILLed one): an orphan would hold the GPU.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (parent != 0 && getppid() != parent) return 1;
+  // Die with the server (even a SIGKILLed one): an orphan would hold the GPU. Not
+  // PR_SET_PDEATHSIG: it fires when the server *thread* that started us ends, not the server.
+  if (parent != 0) {
+    std::thread([parent] {
+      while (getppid() == parent) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::_Exit(1);
+    }).detach();
+  }
   // The protocol owns stdout; anything a library prints there goes to stderr instead.
   const int in = 0, out = dup(1);
   dup2(2, 1);

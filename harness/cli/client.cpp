@@ -14,6 +14,7 @@
 #include "ligerbench/report.h"
 #include "ligerbench/server/client.h"
 #include "ligerbench/suite.h"
+#include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::cli {
 namespace {
@@ -144,18 +145,60 @@ int show_results(const v1::GetJobResponse& r, const std::string& out) {
   return r.job().state() == v1::JOB_STATE_FINISHED && r.job().failed_cases() == 0 ? 0 : 1;
 }
 
+// "spec.cases[0].kernel: unknown ..." -> "suite.yaml:4: key 'cases[0].kernel': unknown ..." (the
+// nearest enclosing key that has a line); other messages are prefixed with the file name.
+std::string locate(const std::string& message, const std::string& file, const SourceLines& lines) {
+  std::string out;
+  std::istringstream parts(message);
+  std::string part;
+  while (std::getline(parts, part, ';')) {
+    while (!part.empty() && part[0] == ' ') part.erase(0, 1);
+    const auto colon = part.find(": ");
+    std::string path = colon == std::string::npos ? "" : part.substr(0, colon);
+    if (path.rfind("spec.", 0) != 0) {
+      out += (out.empty() ? "" : "\n") + file + ": " + part;
+      continue;
+    }
+    path = path.substr(5);
+    const std::string key = path;
+    int line = 0;
+    while (!path.empty() && line == 0) {
+      if (auto it = lines.find(path); it != lines.end()) line = it->second;
+      const auto cut = path.find_last_of(".[");
+      path = cut == std::string::npos ? "" : path.substr(0, cut);
+    }
+    out += (out.empty() ? "" : "\n") + file + (line ? ":" + std::to_string(line) : "") + ": key '" + key +
+           "': " + part.substr(colon + 2);
+  }
+  return out;
+}
+
 int cmd_submit(const Args& a) {
   if (a.positional.size() != 1) throw InputError("submit needs exactly one suite file");
   const ClientOptions o = connection(a);
+  // The server validates against its own registry (it may know kernels this CLI does not); its
+  // answer names the field, which maps back to a line of the file.
+  const std::string suite = a.positional[0];
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(suite);
+  } catch (const YAML::BadFile&) {
+    throw InputError(suite + ": cannot open the suite file");
+  } catch (const YAML::ParserException& e) {
+    throw InputError(suite + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
+  }
   v1::SubmitJobRequest req;
-  *req.mutable_spec() = load_suite(a.positional[0]);  // file:line errors before anything is sent
+  SourceLines lines;
+  yaml_to_message(root, req.mutable_spec(), suite, &lines);
   req.set_filter(a.get("--filter"));
   if (a.options.count("--priority")) req.mutable_spec()->set_priority(std::stoi(a.get("--priority")));
   if (a.options.count("--timeout")) req.set_timeout_s(std::stod(a.get("--timeout")));
   auto stub = v1::BenchService::NewStub(client::make_channel(o));
   auto ctx = client::make_context(o, 60);
   v1::SubmitJobResponse resp;
-  check(stub->SubmitJob(ctx.get(), req, &resp), "submit " + a.positional[0]);
+  const grpc::Status status = stub->SubmitJob(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) throw InputError(locate(status.error_message(), suite, lines));
+  check(status, "submit " + suite);
   std::cout << resp.job_id() << std::endl;
   const std::string out = a.get("--out");
   if (!a.flags.count("--wait") && out.empty()) {

@@ -368,7 +368,7 @@ void Server::shutdown() {
   shut_down_ = true;
   if (grpc_) {
     grpc_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING from now on
-    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   }
   if (scheduler_) scheduler_->stop(config_.shutdown_grace_s());
 }

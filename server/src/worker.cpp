@@ -155,6 +155,15 @@ void Worker::kill() {
 
 Worker::Outcome Worker::call(const v1::WorkerRequest& request, Clock::time_point deadline) {
   Outcome out;
+  if (pid_.load() > 0) {
+    // An idle worker that ended meanwhile (killed from outside): replace it quietly.
+    int status = 0;
+    if (::waitpid(pid_.load(), &status, WNOHANG) == pid_.load()) {
+      pid_ = 0;
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
   if (pid_.load() <= 0) spawn();
   if (write_frame(fd_, request) && wait_readable(fd_, deadline) && read_frame(fd_, &out.response)) {
     out.ok = true;
