@@ -38,6 +38,15 @@ v1::WorkerResponse run_one(const v1::RunCaseRequest& req) {
   return resp;
 }
 
+// CUDA errors after which the context stays unusable: every later call in this process fails.
+bool context_is_broken(const v1::CaseResult& r) {
+  if (r.ok()) return false;
+  for (const char* sticky : {"illegal memory access", "illegal address", "device-side assert", "unspecified launch failure",
+                             "misaligned address", "illegal instruction"})
+    if (r.error().find(sticky) != std::string::npos) return true;
+  return false;
+}
+
 v1::WorkerResponse node(const v1::NodeInfoRequest&) {
   v1::WorkerResponse resp;
   std::vector<std::string> devices;
@@ -83,13 +92,16 @@ int main(int argc, char** argv) {
   v1::WorkerRequest req;
   while (ligerbench::server::read_frame(in, &req)) {
     v1::WorkerResponse resp;
-    if (req.has_run_case())
+    if (req.has_run_case()) {
       resp = run_one(req.run_case());
+      resp.set_exiting(context_is_broken(resp.case_result()));
+    }
     else if (req.has_node_info())
       resp = node(req.node_info());
     else
       resp.set_error("empty request");
     if (!ligerbench::server::write_frame(out, resp)) return 1;
+    if (resp.exiting()) return 3;
     req.Clear();
   }
   return 0;

@@ -26,6 +26,10 @@ at::Tensor fault(const at::Tensor& x, c10::string_view mode_view, int64_t sleep_
     std::_Exit(3);
   } else if (mode == "hang") {
     while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
+  } else if (mode == "cuda_error") {
+    // What a kernel's illegal address looks like from the host after the fact; the worker must
+    // not run another case in this (now unusable) context.
+    TORCH_CHECK(false, "CUDA error: an illegal memory access was encountered (simulated by debug_fault)");
   } else if (mode == "sleep") {
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
   }
@@ -45,11 +49,11 @@ KernelSpec debug_fault_spec() {
   KernelSpec s;
   s.name = "debug_fault";
   s.category = "debug";
-  s.description = "crashes its worker on purpose (mode: segfault, abort, exit, hang, sleep, ok); testing only";
+  s.description = "crashes its worker on purpose (mode: segfault, abort, exit, hang, sleep, cuda_error, ok); testing only";
   s.ops = {"ligerbench_debug::fault"};
   s.axes = {{"N", 16, "elements"}};
   s.params = {
-      {"mode", "ok", {"ok", "segfault", "abort", "exit", "hang", "sleep"}, nullptr},
+      {"mode", "ok", {"ok", "segfault", "abort", "exit", "hang", "sleep", "cuda_error"}, nullptr},
       {"sleep_ms", "0", {}, [](const std::string& v) {
          return !v.empty() && v.size() < 7 && v.find_first_not_of("0123456789") == std::string::npos
                     ? ""

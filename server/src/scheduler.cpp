@@ -234,6 +234,10 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     v1::CaseResult r;
     if (out.ok && out.response.has_case_result()) {
       r = out.response.case_result();
+      if (out.response.exiting()) {
+        r.set_error(r.error() + " (the worker was replaced: this error leaves the CUDA context unusable)");
+        metrics_.worker_restarted();
+      }
     } else {
       r = case_identity(c);
       r.set_ok(false);

@@ -322,7 +322,6 @@ Server::Server(v1::ServerConfig config) : config_(std::move(config)) {
   std::vector<std::string> visible(out.response.device_ids().begin(), out.response.device_ids().end());
   for (int i = 0; i < out.response.device_ids_size() && i < out.response.device_memory_bytes_size(); ++i)
     limits_.device_memory[out.response.device_ids(i)] = out.response.device_memory_bytes(i);
-  probe.reset();
   for (int i = 0; i < config_.devices_size(); ++i) {
     if (std::find(visible.begin(), visible.end(), config_.devices(i)) == visible.end()) {
       std::string v;
@@ -332,6 +331,7 @@ Server::Server(v1::ServerConfig config) : config_(std::move(config)) {
     limits_.devices.push_back(config_.devices(i));
   }
   if (limits_.devices.empty()) limits_.devices = visible;
+  pool_->release(limits_.devices[0], std::move(probe));  // it runs the first job on the default device
   limits_.max_cases_per_job = config_.max_cases_per_job();
   limits_.default_timeout_s = config_.default_job_timeout_s();
 
@@ -368,7 +368,7 @@ void Server::shutdown() {
   shut_down_ = true;
   if (grpc_) {
     grpc_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING from now on
-    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
   if (scheduler_) scheduler_->stop(config_.shutdown_grace_s());
 }

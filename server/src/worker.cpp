@@ -167,6 +167,7 @@ Worker::Outcome Worker::call(const v1::WorkerRequest& request, Clock::time_point
   if (pid_.load() <= 0) spawn();
   if (write_frame(fd_, request) && wait_readable(fd_, deadline) && read_frame(fd_, &out.response)) {
     out.ok = true;
+    if (out.response.exiting()) reap();  // the next call starts a fresh process
     return out;
   }
   if (Clock::now() >= deadline && !kill_requested_) {

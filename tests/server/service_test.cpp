@@ -187,6 +187,24 @@ cases:
   }
 }
 
+TEST_F(ServiceTest, StickyCudaErrorReplacesTheWorker) {
+  const std::string id = client_.submit_ok(spec_of(R"(
+measurement: {min_samples: 1, max_samples: 2, warmup_runs: 0, min_time_s: 0}
+cases:
+  - {kernel: debug_fault, params: {mode: cuda_error}, providers: [liger]}
+  - {kernel: rms_norm, shape: {T: 4, H: 8}, dtypes: [fp32], modes: [forward]}
+)"));
+  const auto r = client_.wait(id);
+  EXPECT_EQ(r.job().state(), v1::JOB_STATE_FINISHED);
+  ASSERT_EQ(r.result().cases_size(), 3);
+  const auto& bad = r.result().cases(0);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("illegal memory access"), std::string::npos) << bad.error();
+  EXPECT_NE(bad.error().find("the worker was replaced"), std::string::npos) << bad.error();
+  EXPECT_TRUE(r.result().cases(1).ok()) << r.result().cases(1).error();
+  EXPECT_TRUE(r.result().cases(2).ok()) << r.result().cases(2).error();
+}
+
 TEST_F(ServiceTest, CancelStopsARunningJobAtTheNextCaseAndAQueuedOneAtOnce) {
   const std::string running = client_.submit_ok(sleepy_spec(20, 100));
   const std::string queued = client_.submit_ok(tiny_spec());

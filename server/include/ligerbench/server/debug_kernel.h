@@ -1,6 +1,6 @@
 #pragma once
 // debug_fault: a kernel that crashes its process on purpose (param mode: segfault, abort, exit,
-// hang, sleep, ok), to test worker isolation. Registered only when the server's config sets
+// hang, sleep, cuda_error, ok), to test worker isolation. Registered only when the server's config sets
 // debug_kernels, so normal listings never show it.
 namespace ligerbench::server {
 
