@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "ligerbench/report.h"
 #include "server_fixture.h"
 
 namespace {
@@ -110,6 +111,59 @@ TEST(Process, BadConfigAndUnsafeListenAreRefused) {
     Daemon d({"--listen", "0.0.0.0:0", "--insecure-listen-any", "--metrics-listen", "off", "--db", dir.file("y.db")});
     EXPECT_GT(d.port(), 0) << "told to, it serves on every address: " << d.first_line();
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Runs a shell command; returns its exit status and fills *out with stdout and stderr.
+int run(const std::string& cmd, std::string* out) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  out->clear();
+  while (fgets(buf, sizeof buf, p)) *out += buf;
+  const int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Process, CliAgainstARealServer) {
+  TempDir dir;
+  Daemon d(daemon_args(dir));
+  ASSERT_GT(d.port(), 0) << d.first_line();
+  const std::string cli = std::string(LIGERBENCH_CLI_PATH) + " ";
+  const std::string server = " --server 127.0.0.1:" + std::to_string(d.port());
+  std::ofstream(dir.file("tiny.yaml")) << R"(name: tiny
+measurement: {min_samples: 1, max_samples: 2, warmup_runs: 0, min_time_s: 0}
+cases:
+  - {kernel: rms_norm, shape: {T: 4, H: 8}, dtypes: [fp32], modes: [forward]}
+)";
+  std::string out;
+  ASSERT_EQ(run(cli + "submit " + dir.file("tiny.yaml") + server + " --wait --out " + dir.file("r.json"), &out), 0) << out;
+  EXPECT_NE(out.find("2 cases, 0 failed"), std::string::npos) << out;
+  EXPECT_EQ(read_result_file(dir.file("r.json")).cases_size(), 2);
+  const std::string id = out.substr(0, out.find('\n'));
+  ASSERT_EQ(id.rfind("j-", 0), 0u) << out;
+
+  EXPECT_EQ(run(cli + "status " + id + server, &out), 0) << out;
+  EXPECT_NE(out.find("finished"), std::string::npos) << out;
+  EXPECT_NE(out.find("cases 2/2, failed 0"), std::string::npos) << out;
+  EXPECT_EQ(run(cli + "jobs" + server + " --state finished --label suite=none", &out), 0) << out;
+  EXPECT_EQ(out.find(id), std::string::npos) << "the label filter excludes it: " << out;
+  EXPECT_EQ(run(cli + "jobs" + server + " --state finished", &out), 0) << out;
+  EXPECT_NE(out.find(id), std::string::npos) << out;
+  EXPECT_EQ(run(cli + "results " + id + server + " --out " + dir.file("again.json"), &out), 0) << out;
+  EXPECT_EQ(read_result_file(dir.file("again.json")).cases_size(), 2);
+
+  // A finished job cannot be cancelled: the server refuses (exit 3) and says why.
+  EXPECT_EQ(run(cli + "cancel " + id + server, &out), 3) << out;
+  EXPECT_NE(out.find("has already ended"), std::string::npos) << out;
+  // The server's validation comes back as the suite's file and line (exit 2).
+  std::ofstream(dir.file("bad.yaml")) << "name: bad\ncases:\n  - kernel: rms_norm\n    dtypes: [fp8]\n";
+  EXPECT_EQ(run(cli + "submit " + dir.file("bad.yaml") + server, &out), 2) << out;
+  EXPECT_NE(out.find("bad.yaml:4: key 'cases[0].dtypes[0]'"), std::string::npos) << out;
+  // No server there: exit 3.
+  EXPECT_EQ(run(cli + "status " + id + " --server 127.0.0.1:1", &out), 3) << out;
 }
 
 }  // namespace
