@@ -1,6 +1,5 @@
 // ligerbench-worker: runs cases for ligerbenchd, one request at a time, on stdin/stdout (framed
 // protos, see worker.h). A crash here fails one case; the server starts a new worker.
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -12,7 +12,7 @@ namespace ligerbench::cli {
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
-  std::multimap<std::string, std::string> repeated;  // every value of an option given more than once
+  std::multimap<std::string, std::string> repeated;  // every value, for options that may repeat (--label)
   std::set<std::string> flags;
 
   std::string get(const std::string& key, const std::string& fallback = "") const {

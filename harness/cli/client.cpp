@@ -13,7 +13,6 @@
 #include "args.h"
 #include "ligerbench/report.h"
 #include "ligerbench/server/client.h"
-#include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::cli {
