@@ -52,6 +52,11 @@ endfunction()
 ligerbench_hide_torch_protobuf()
 find_package(Threads REQUIRED)
 find_package(yaml-cpp REQUIRED)
+# The service: gRPC (Debian ships its CMake config), prometheus-cpp, SQLite, OpenSSL (test certificates).
+find_package(gRPC CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(OpenSSL REQUIRED)
 
 # Does this LibTorch carry CUDA? (Debian's libtorch-dev does not; the PyTorch wheel's does.)
 set(LIGERBENCH_TORCH_HAS_CUDA OFF)

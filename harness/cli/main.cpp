@@ -11,56 +11,31 @@
 #include "ligerbench/runner.h"
 #include "ligerbench/suite.h"
 #include "ligerbench/version.h"
+#include "args.h"
+#include "client.h"
 
 namespace {
 
 using namespace ligerbench;
+using cli::Args;
+using cli::parse_args;
 
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
   ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--quiet]
   ligerbench version
+against a ligerbenchd server (--server HOST:PORT, default $LIGERBENCH_SERVER or 127.0.0.1:50051):
+  ligerbench submit SUITE.yaml [--filter REGEX] [--priority N] [--timeout S] [--wait] [--out FILE] [--quiet]
+  ligerbench jobs [--state STATE] [--label KEY=VALUE] [--limit N]
+  ligerbench status JOB_ID
+  ligerbench cancel JOB_ID
+  ligerbench results JOB_ID [--out FILE]
+  connection options: --server HOST:PORT --tls --ca FILE --cert FILE --key FILE --server-name NAME
+                      --token-file FILE (or $LIGERBENCH_TOKEN)
 
-exit status: 0 all cases ran and passed, 1 some case failed or errored, 2 bad usage or bad suite
+exit status: 0 all cases ran and passed, 1 some case failed or errored (or the job did not finish),
+2 bad usage or bad suite, 3 the server could not be reached or refused the request
 )";
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  std::set<std::string> flags;
-};
-
-// --key value options and --flag switches; anything unknown is a usage error.
-Args parse_args(int argc, char** argv, int first, const std::set<std::string>& with_value,
-                const std::set<std::string>& switches) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) == 0) {
-      std::string value;
-      bool has_value = false;
-      if (auto eq = s.find('='); eq != std::string::npos) {
-        value = s.substr(eq + 1);
-        s = s.substr(0, eq);
-        has_value = true;
-      }
-      if (with_value.count(s)) {
-        if (!has_value) {
-          if (i + 1 >= argc) throw InputError("option " + s + " needs a value");
-          value = argv[++i];
-        }
-        a.options[s] = value;
-      } else if (switches.count(s) && !has_value) {
-        a.flags.insert(s);
-      } else {
-        throw InputError("unknown option " + s);
-      }
-    } else {
-      a.positional.push_back(s);
-    }
-  }
-  return a;
-}
 
 int cmd_kernels(const Args& a) {
   if (a.flags.count("--json")) {
@@ -134,6 +109,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter"}, {"--quiet"}));
+    if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";
       return 0;

@@ -6,9 +6,11 @@
 
 namespace ligerbench {
 
-const std::vector<KernelSpec>& kernel_registry() {
+namespace {
+
+std::vector<KernelSpec>& mutable_registry() {
   // One line per kernel (its spec lives in harness/specs/<kernel>_spec.cpp).
-  static const std::vector<KernelSpec> registry = {
+  static std::vector<KernelSpec> registry = {
       specs::rms_norm(),
       specs::layer_norm(),
       specs::softmax(),
@@ -19,6 +21,14 @@ const std::vector<KernelSpec>& kernel_registry() {
       specs::embedding(),
   };
   return registry;
+}
+
+}  // namespace
+
+const std::vector<KernelSpec>& kernel_registry() { return mutable_registry(); }
+
+void register_kernel(KernelSpec spec) {
+  if (find_kernel(spec.name) == nullptr) mutable_registry().push_back(std::move(spec));
 }
 
 const KernelSpec* find_kernel(const std::string& name) {

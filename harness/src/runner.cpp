@@ -221,7 +221,7 @@ std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::st
   return out;
 }
 
-v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
+v1::CaseResult case_identity(const Case& c) {
   v1::CaseResult r;
   r.set_key(c.key);
   r.set_kernel(c.spec->name);
@@ -236,6 +236,11 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
   r.set_shape_label(c.shape_label);
   for (const auto& [k, v] : c.config.params) (*r.mutable_params())[k] = v;
   r.set_device(c.config.device.str());
+  return r;
+}
+
+v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
+  v1::CaseResult r = case_identity(c);
   const GpuBackend* gpu = gpu_backend();
   r.set_device_name(c.config.device.is_cuda() && gpu ? gpu->device_name(c.config.device.index()) : "cpu");
   try {
@@ -277,12 +282,27 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
   return r;
 }
 
+void PairDeriver::apply(const Case& c, v1::CaseResult& r) {
+  if (!r.ok()) return;
+  if (c.provider == Provider::kBaseline) {
+    baselines_[c.pair_key] = r;
+    return;
+  }
+  auto it = baselines_.find(c.pair_key);
+  if (it == baselines_.end()) return;
+  if (r.timing().median_ms() > 0) r.set_speedup(it->second.timing().median_ms() / r.timing().median_ms());
+  if (r.memory().measured() && it->second.memory().peak_bytes() > 0)
+    r.set_memory_ratio(static_cast<double>(r.memory().peak_bytes()) / it->second.memory().peak_bytes());
+}
+
+bool case_failed(const v1::CaseResult& r) { return !r.ok() || (r.accuracy().checked() && !r.accuracy().passed()); }
+
 v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb) {
   v1::JobResult result;
   *result.mutable_spec() = job;
   result.set_started_at(now_rfc3339());
   const MeasureOptions opt = resolve_options(job.measurement());
-  std::map<std::string, v1::CaseResult> baselines;  // pair_key -> baseline result
+  PairDeriver pairs;
   const int total = static_cast<int>(cases.size());
   int failed = 0;
   for (int i = 0; i < total; ++i) {
@@ -290,15 +310,8 @@ v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, 
     const Case& c = cases[i];
     if (cb.on_start) cb.on_start(i, total, c);
     v1::CaseResult r = run_case(c, opt);
-    if (c.provider == Provider::kBaseline && r.ok()) baselines[c.pair_key] = r;
-    if (c.provider == Provider::kLiger && r.ok()) {
-      if (auto it = baselines.find(c.pair_key); it != baselines.end()) {
-        if (r.timing().median_ms() > 0) r.set_speedup(it->second.timing().median_ms() / r.timing().median_ms());
-        if (r.memory().measured() && it->second.memory().peak_bytes() > 0)
-          r.set_memory_ratio(static_cast<double>(r.memory().peak_bytes()) / it->second.memory().peak_bytes());
-      }
-    }
-    if (!r.ok() || (r.accuracy().checked() && !r.accuracy().passed())) ++failed;
+    pairs.apply(c, r);
+    if (case_failed(r)) ++failed;
     if (cb.on_result) cb.on_result(i, total, r);
     *result.add_cases() = std::move(r);
   }

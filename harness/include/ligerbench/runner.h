@@ -1,6 +1,7 @@
 #pragma once
 // Runs the cases of a job: inputs, timing, memory, accuracy against float64, speedup per pair.
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,23 @@ std::vector<std::string> resolve_devices(const v1::JobSpec& job, const std::vect
 
 // Checks that every kernel of the job has a backend on every device; throws InputError otherwise.
 void check_backends(const std::vector<Case>& cases);
+
+// Derives speedup and memory ratio of each liger row from its baseline (same pair_key) as results
+// arrive in case order (the baseline of a pair comes first). Shared by run_cases and the server.
+class PairDeriver {
+ public:
+  void apply(const Case& c, v1::CaseResult& r);
+
+ private:
+  std::map<std::string, v1::CaseResult> baselines_;  // pair_key -> baseline result
+};
+
+// A case counts as failed when it errored or its accuracy check failed.
+bool case_failed(const v1::CaseResult& r);
+
+// A result that names its case (key, kernel, provider, mode, dtype, shape, params, device) and
+// holds nothing else yet.
+v1::CaseResult case_identity(const Case& c);
 
 // Runs one case. Never throws: a failure is recorded in the result's error.
 v1::CaseResult run_case(const Case& c, const MeasureOptions& opt);

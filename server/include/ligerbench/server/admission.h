@@ -1,0 +1,25 @@
+#pragma once
+// SubmitJob's checks, before anything is queued: the spec against the kernel registry, devices
+// against the server's pool, the filter, the case count, and whether each case's inputs fit its
+// device. A rejection names the request field ("spec.cases[0].shape") and says what is wrong.
+#include <grpcpp/support/status.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ligerbench/v1/service.pb.h"
+
+namespace ligerbench::server {
+
+struct AdmissionLimits {
+  std::vector<std::string> devices;                 // the pool; the first is the default
+  std::map<std::string, int64_t> device_memory;     // bytes per device
+  int max_cases_per_job = 100000;
+  double default_timeout_s = 3600;
+};
+
+// OK and a complete Job (id unset, state unset) or INVALID_ARGUMENT naming the field.
+grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job);
+
+}  // namespace ligerbench::server

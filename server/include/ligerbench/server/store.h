@@ -1,0 +1,52 @@
+#pragma once
+// The result store: one SQLite file (WAL) with jobs, their events and every CaseResult. Messages
+// are stored as serialized protos beside the columns that queries need, so the schema stays the
+// proto schema. Every change of a job is one transaction with its event, so a killed server
+// never leaves a result without its event or a job count that disagrees with its results.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ligerbench/v1/service.pb.h"
+
+namespace ligerbench::server {
+
+class Store {
+ public:
+  explicit Store(const std::string& path);  // creates the file and tables when missing
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Inserts a new job together with its first event.
+  void insert_job(const v1::Job& job, const v1::JobEvent& event);
+  // Records an event and the job as it is after it; a case event also stores its CaseResult.
+  void append_event(const v1::Job& job, const v1::JobEvent& event);
+
+  std::optional<v1::Job> get_job(const std::string& id);
+  std::vector<v1::JobEvent> events_after(const std::string& id, int64_t after_seq);
+  int64_t last_seq(const std::string& id);
+  // Stored case results of a job: case index -> result.
+  std::map<int, v1::CaseResult> results(const std::string& id);
+  // Jobs in any of `states`, oldest first (recovery and the queue).
+  std::vector<v1::Job> jobs_in_states(const std::vector<v1::JobState>& states);
+  // Newest first, starting below `before_seq` (0: from the newest); fills *next_seq with the seq
+  // to continue from, or 0 on the last page.
+  std::vector<v1::Job> list_jobs(int64_t before_seq, const std::vector<v1::JobState>& states,
+                                 const std::map<std::string, std::string>& labels, int limit, int64_t* next_seq);
+
+ private:
+  void exec(const char* sql);
+  void write_job_row(const v1::Job& job, bool insert);
+  void write_event_row(const v1::JobEvent& event);
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace ligerbench::server

@@ -1,0 +1,102 @@
+#include "ligerbench/server/admission.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <regex>
+
+#include "ligerbench/registry.h"
+#include "ligerbench/runner.h"
+#include "ligerbench/suite.h"
+
+namespace ligerbench::server {
+namespace {
+
+grpc::Status invalid(const std::string& field, const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, field + ": " + message);
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+}  // namespace
+
+grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job) {
+  const v1::JobSpec& spec = req.spec();
+  if (const auto problems = validate_job(spec); !problems.empty()) {
+    std::string msg;
+    for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + ("spec." + p.path) + ": " + p.message;
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+  }
+  if (req.timeout_s() < 0 || !std::isfinite(req.timeout_s())) return invalid("timeout_s", "must be a non-negative number of seconds");
+
+  // Devices: each must be in the server's pool ("cuda" means cuda:0); none given: the default.
+  std::vector<std::string> devices;
+  for (int i = 0; i < spec.devices_size(); ++i) {
+    std::string d = spec.devices(i) == "cuda" ? "cuda:0" : spec.devices(i);
+    if (std::find(limits.devices.begin(), limits.devices.end(), d) == limits.devices.end()) {
+      std::string pool;
+      for (const auto& p : limits.devices) pool += (pool.empty() ? "" : ", ") + p;
+      return invalid("spec.devices[" + std::to_string(i) + "]", "device '" + d + "' is not served here (devices: " + pool + ")");
+    }
+    if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+  }
+  if (devices.empty()) devices.push_back(limits.devices.at(0));
+
+  if (!req.filter().empty()) {
+    try {
+      std::regex re(req.filter());
+    } catch (const std::regex_error& e) {
+      return invalid("filter", "not a valid regular expression (" + std::string(e.what()) + ")");
+    }
+  }
+
+  // Sweep by sweep, so a problem names its sweep.
+  int total = 0;
+  const std::regex re(req.filter().empty() ? std::string(".*") : req.filter());
+  for (int i = 0; i < spec.cases_size(); ++i) {
+    const std::string at = "spec.cases[" + std::to_string(i) + "]";
+    v1::JobSpec one;
+    *one.add_cases() = spec.cases(i);
+    *one.mutable_measurement() = spec.measurement();
+    // Count before expanding: a huge sweep is refused without allocating its cases.
+    int64_t n = static_cast<int64_t>(devices.size());
+    const auto& sw = spec.cases(i);
+    const KernelSpec* k = find_kernel(sw.kernel());
+    for (const auto& [axis, values] : sw.shape()) n *= std::max(1, values.values_size());
+    n *= std::max(1, sw.dtypes_size()) * std::max<int64_t>(1, sw.modes_size() ? sw.modes_size() : k->modes.size()) *
+         std::max(1, sw.providers_size() ? sw.providers_size() : 2);
+    if (n + total > limits.max_cases_per_job)
+      return invalid(at, "the job expands to more than max_cases_per_job (" + std::to_string(limits.max_cases_per_job) +
+                             ") cases");
+    for (const Case& c : expand_cases(one, devices)) {
+      if (!std::regex_search(c.key, re)) continue;
+      ++total;
+      const auto backends = kernel_backends(*c.spec);
+      const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
+      if (std::find(backends.begin(), backends.end(), want) == backends.end())
+        return invalid(at + ".kernel", "kernel '" + c.spec->name + "' has no " + want + " implementation in this build");
+      if (c.spec->memory_estimate) {
+        const double need = c.spec->memory_estimate(c.config);
+        auto mem = limits.device_memory.find(c.config.device.str());
+        if (mem != limits.device_memory.end() && mem->second > 0 && need > static_cast<double>(mem->second))
+          return invalid(at + ".shape", "case " + c.key + " needs about " + gib(need) + " on " + c.config.device.str() +
+                                            ", which has " + gib(static_cast<double>(mem->second)));
+      }
+    }
+  }
+  if (total == 0) return invalid("filter", "no case of the spec matches '" + req.filter() + "'");
+
+  job->Clear();
+  *job->mutable_spec() = spec;
+  job->set_filter(req.filter());
+  for (const auto& d : devices) job->add_devices(d);
+  job->set_timeout_s(req.timeout_s() > 0 ? req.timeout_s() : limits.default_timeout_s);
+  job->set_total_cases(total);
+  return grpc::Status::OK;
+}
+
+}  // namespace ligerbench::server

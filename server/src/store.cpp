@@ -1,0 +1,252 @@
+#include "ligerbench/server/store.h"
+
+#include <stdexcept>
+
+namespace ligerbench::server {
+namespace {
+
+// A prepared statement that finalizes itself; errors name the statement.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(sql);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& text(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& blob(int i, const std::string& v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& integer(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  bool step() {
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail("step");
+  }
+  int64_t col_int(int i) { return sqlite3_column_int64(s_, i); }
+  std::string col_blob(int i) {
+    const void* p = sqlite3_column_blob(s_, i);
+    return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, i)));
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("sqlite: " + what + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+template <typename M>
+M parse(const std::string& bytes) {
+  M m;
+  if (!m.ParseFromString(bytes)) throw std::runtime_error("store: corrupt " + m.GetDescriptor()->name() + " row");
+  return m;
+}
+
+std::string in_list(const std::vector<v1::JobState>& states) {
+  std::string s;
+  for (auto st : states) s += (s.empty() ? "" : ",") + std::to_string(static_cast<int>(st));
+  return s;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("database '" + path + "': " + why);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  // WAL: readers never block the writer. synchronous=NORMAL keeps every committed transaction
+  // through a crash of this process (SIGKILL); only a power loss may drop the last commits.
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");
+  exec("PRAGMA foreign_keys=ON");
+  exec(R"(CREATE TABLE IF NOT EXISTS jobs (
+           seq INTEGER PRIMARY KEY AUTOINCREMENT,
+           id TEXT NOT NULL UNIQUE,
+           state INTEGER NOT NULL,
+           priority INTEGER NOT NULL,
+           job BLOB NOT NULL))");
+  exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
+  exec(R"(CREATE TABLE IF NOT EXISTS events (
+           job_id TEXT NOT NULL REFERENCES jobs(id),
+           seq INTEGER NOT NULL,
+           event BLOB NOT NULL,
+           PRIMARY KEY (job_id, seq)) WITHOUT ROWID)");
+  exec(R"(CREATE TABLE IF NOT EXISTS case_results (
+           job_id TEXT NOT NULL REFERENCES jobs(id),
+           idx INTEGER NOT NULL,
+           key TEXT NOT NULL,
+           kernel TEXT NOT NULL,
+           provider TEXT NOT NULL,
+           mode TEXT NOT NULL,
+           dtype TEXT NOT NULL,
+           shape TEXT NOT NULL,
+           device TEXT NOT NULL,
+           ok INTEGER NOT NULL,
+           result BLOB NOT NULL,
+           PRIMARY KEY (job_id, idx)) WITHOUT ROWID)");
+  exec("CREATE INDEX IF NOT EXISTS case_results_key ON case_results(key)");
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+void Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string why = err ? err : "?";
+    sqlite3_free(err);
+    throw std::runtime_error(std::string("sqlite: ") + sql + ": " + why);
+  }
+}
+
+void Store::write_job_row(const v1::Job& job, bool insert) {
+  if (insert) {
+    Stmt(db_, "INSERT INTO jobs(id, state, priority, job) VALUES (?, ?, ?, ?)")
+        .text(1, job.id())
+        .integer(2, job.state())
+        .integer(3, job.spec().priority())
+        .blob(4, job.SerializeAsString())
+        .step();
+  } else {
+    Stmt(db_, "UPDATE jobs SET state = ?, job = ? WHERE id = ?")
+        .integer(1, job.state())
+        .blob(2, job.SerializeAsString())
+        .text(3, job.id())
+        .step();
+  }
+}
+
+void Store::write_event_row(const v1::JobEvent& e) {
+  Stmt(db_, "INSERT INTO events(job_id, seq, event) VALUES (?, ?, ?)")
+      .text(1, e.job_id())
+      .integer(2, e.seq())
+      .blob(3, e.SerializeAsString())
+      .step();
+  if (e.has_case_result()) {
+    const auto& r = e.case_result();
+    Stmt(db_, R"(INSERT OR REPLACE INTO case_results(job_id, idx, key, kernel, provider, mode, dtype, shape, device, ok, result)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))")
+        .text(1, e.job_id())
+        .integer(2, e.case_index())
+        .text(3, r.key())
+        .text(4, r.kernel())
+        .text(5, r.provider())
+        .text(6, r.mode())
+        .text(7, r.dtype())
+        .text(8, r.shape_label())
+        .text(9, r.device())
+        .integer(10, r.ok() ? 1 : 0)
+        .blob(11, r.SerializeAsString())
+        .step();
+  }
+}
+
+void Store::insert_job(const v1::Job& job, const v1::JobEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    write_job_row(job, true);
+    write_event_row(event);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+void Store::append_event(const v1::Job& job, const v1::JobEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    write_job_row(job, false);
+    write_event_row(event);
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::optional<v1::Job> Store::get_job(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT job FROM jobs WHERE id = ?");
+  s.text(1, id);
+  if (!s.step()) return std::nullopt;
+  return parse<v1::Job>(s.col_blob(0));
+}
+
+std::vector<v1::JobEvent> Store::events_after(const std::string& id, int64_t after_seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT event FROM events WHERE job_id = ? AND seq > ? ORDER BY seq");
+  s.text(1, id).integer(2, after_seq);
+  std::vector<v1::JobEvent> out;
+  while (s.step()) out.push_back(parse<v1::JobEvent>(s.col_blob(0)));
+  return out;
+}
+
+int64_t Store::last_seq(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT COALESCE(MAX(seq), 0) FROM events WHERE job_id = ?");
+  s.text(1, id);
+  s.step();
+  return s.col_int(0);
+}
+
+std::map<int, v1::CaseResult> Store::results(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT idx, result FROM case_results WHERE job_id = ? ORDER BY idx");
+  s.text(1, id);
+  std::map<int, v1::CaseResult> out;
+  while (s.step()) out[static_cast<int>(s.col_int(0))] = parse<v1::CaseResult>(s.col_blob(1));
+  return out;
+}
+
+std::vector<v1::Job> Store::jobs_in_states(const std::vector<v1::JobState>& states) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, ("SELECT job FROM jobs WHERE state IN (" + in_list(states) + ") ORDER BY seq").c_str());
+  std::vector<v1::Job> out;
+  while (s.step()) out.push_back(parse<v1::Job>(s.col_blob(0)));
+  return out;
+}
+
+std::vector<v1::Job> Store::list_jobs(int64_t before_seq, const std::vector<v1::JobState>& states,
+                                      const std::map<std::string, std::string>& labels, int limit, int64_t* next_seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = "SELECT seq, job FROM jobs WHERE seq < ?";
+  if (!states.empty()) sql += " AND state IN (" + in_list(states) + ")";
+  sql += " ORDER BY seq DESC";
+  Stmt s(db_, sql.c_str());
+  s.integer(1, before_seq > 0 ? before_seq : INT64_MAX);
+  std::vector<v1::Job> out;
+  *next_seq = 0;
+  while (s.step()) {
+    // Labels live inside the spec: filter here rather than in SQL.
+    v1::Job job = parse<v1::Job>(s.col_blob(1));
+    bool match = true;
+    for (const auto& [k, v] : labels) {
+      auto it = job.spec().labels().find(k);
+      match = match && it != job.spec().labels().end() && it->second == v;
+    }
+    if (!match) continue;
+    if (static_cast<int>(out.size()) == limit) {
+      *next_seq = out.empty() ? 0 : s.col_int(0) + 1;
+      break;
+    }
+    out.push_back(std::move(job));
+  }
+  return out;
+}
+
+}  // namespace ligerbench::server
