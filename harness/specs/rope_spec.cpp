@@ -65,7 +65,7 @@ Cost cost(const CaseConfig& c, Mode m) {
 KernelSpec rope() {
   KernelSpec s;
   s.name = "rope";
-  s.category = "embedding";
+  s.category = "attention";
   s.description = "Rotary position embedding of q and k (HF rotate_half convention), one launch";
   s.ops = {"liger::rope_forward", "liger::rope_backward"};
   s.axes = {{"T", 1024, "sequence length"},

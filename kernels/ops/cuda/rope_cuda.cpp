@@ -14,9 +14,10 @@ void describe(cuda::RopeRotated& r, const at::Tensor& in, const at::Tensor& out)
   r.in = in.defined() ? in.data_ptr() : nullptr;
   r.out = out.defined() ? out.data_ptr() : nullptr;
   r.heads = in.defined() ? in.size(1) : 0;
+  // A dim of size 1 is only ever indexed at 0: its stride (arbitrary) must not defeat vectorization.
   for (int d = 0; d < 3; ++d) {
-    r.in_stride[d] = in.defined() ? in.stride(d) : 0;
-    r.out_stride[d] = out.defined() ? out.stride(d) : 0;
+    r.in_stride[d] = in.defined() && in.size(d) > 1 ? in.stride(d) : 0;
+    r.out_stride[d] = out.defined() && out.size(d) > 1 ? out.stride(d) : 0;
   }
 }
 
@@ -35,9 +36,9 @@ void rope_apply_cuda(const at::Tensor& q, const at::Tensor& q_out, const at::Ten
   a.cos = cos.data_ptr();
   a.sin = sin.data_ptr();
   a.cos_stride[0] = cos.size(0) == 1 ? 0 : cos.stride(0);
-  a.cos_stride[1] = cos.stride(1);
+  a.cos_stride[1] = cos.size(1) == 1 ? 0 : cos.stride(1);
   a.sin_stride[0] = sin.size(0) == 1 ? 0 : sin.stride(0);
-  a.sin_stride[1] = sin.stride(1);
+  a.sin_stride[1] = sin.size(1) == 1 ? 0 : sin.stride(1);
   a.batch = ref.size(0);
   a.seq_len = ref.size(2);
   a.head_dim = ref.size(3);
