@@ -10,5 +10,5 @@ source .gpu/env.sh
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" 2>&1 | tail -5
 cmake --build build-gpu -j16 2>&1 | tee "$out/build.log" | grep -E "error|FAILED|warning" | head -50 || true
 test -x build-gpu/harness/ligerbench
-ctest --test-dir build-gpu -j4 --output-on-failure "$@" > "$out/ctest.log" 2>&1 || true
+ctest --test-dir build-gpu -j12 --output-on-failure "$@" > "$out/ctest.log" 2>&1 || true
 grep -E "tests passed|tests failed|Failed|\*\*\*" "$out/ctest.log" | tail -40

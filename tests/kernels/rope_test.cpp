@@ -222,8 +222,8 @@ TEST(Rope, FiniteDifferencesInFloat64) {
 TEST(Rope, CpuAndCudaAgree) {
   LIGER_SKIP_IF_NO_DEVICE("cuda");
   at::manual_seed(5);
-  const at::Tensor q = at::randn({2, 7, 40, 128}).transpose(1, 2).to(at::kBFloat16);
-  const at::Tensor k = at::randn({2, 7, 3, 128}).transpose(1, 2).to(at::kBFloat16);
+  const at::Tensor q = at::randn({2, 40, 7, 128}).transpose(1, 2).to(at::kBFloat16);  // (B, T, H, D) storage
+  const at::Tensor k = at::randn({2, 40, 3, 128}).transpose(1, 2).to(at::kBFloat16);
   auto [c, s] = rotary_table({0, 4}, 40, 128);
   c = c.to(at::kBFloat16);
   s = s.to(at::kBFloat16);

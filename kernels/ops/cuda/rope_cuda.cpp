@@ -44,6 +44,7 @@ void rope_apply_cuda(const at::Tensor& q, const at::Tensor& q_out, const at::Ten
   a.head_dim = ref.size(3);
   a.dtype = cuda::dtype_of(ref, kOp, "q");
   a.cos_dtype = cuda::dtype_of(cos, kOp, "cos");
+  a.inverse = inverse;
   const int64_t heads = (q.defined() ? q.size(1) : 0) + (k.defined() ? k.size(1) : 0);
   TORCH_CHECK(a.batch * a.seq_len <= 0x7fffffff && heads * a.head_dim <= 0x7fffffff, kOp,
               ": batch x seq_len (", a.batch * a.seq_len, ") and heads x head_dim (", heads * a.head_dim,
