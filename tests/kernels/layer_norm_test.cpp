@@ -75,8 +75,8 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   LIGER_SKIP_IF_NO_DEVICE(device_str);
   // Liger's test shapes ((2,8,64), (4,16,128), (1,1,1023), (3,7,256), (1,1,1500), (3,512,128)),
   // odd widths, an empty batch, then the larger CUDA size classes (the backward re-reads the row
-  // past 16 elements a thread and keeps dW/dB in global memory past 32; the forward reads w and
-  // b from global memory past 48 KiB of them) up to the longest rows the kernels take (16384).
+  // past 16 elements a thread; the forward reads w and b from global memory past 48 KiB of them)
+  // up to the longest rows the kernels take (16384).
   const std::vector<Shape> shapes = {{16, 64},   {64, 128}, {1, 1023}, {21, 256}, {1, 1500},  {1536, 128},
                                      {7, 1},     {63, 41},  {30, 123}, {33, 4096}, {5, 4097}, {0, 64},
                                      {20, 8192}, {3, 12345}, {6, 16384}};

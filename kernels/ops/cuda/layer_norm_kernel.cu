@@ -144,20 +144,16 @@ layer_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x, co
                            float* __restrict__ partials, int partial_rows, int64_t rows, int64_t cols, bool vec_ok) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
-  // Register budget (128 a thread): up to 16 elements a thread, x, dy and w stay in registers
-  // between the two passes and the dW/dB sums live in registers; up to 32, only the sums do (the
-  // second pass reads x, dy and w again: L1/L2 hits); beyond, the sums accumulate in the block's
-  // partial rows in global memory (each thread owns its columns there, so no synchronisation).
+  // Register budget (128 a thread): the dW/dB sums of a thread's columns (at most 32 of each,
+  // the classes guarantee it) always live in registers; up to 16 elements a thread, x, dy and w
+  // stay there too between the two passes, beyond that the second pass reads them again (L1/L2
+  // hits) rather than spill.
   constexpr bool kCacheRow = ITEMS * VEC <= 16;
-  constexpr bool kRegSums = ITEMS * VEC <= 32;
+  static_assert(ITEMS * VEC <= 32, "a size class holds more dW/dB sums than the register budget allows");
   __shared__ float scratch[2 * 32];
   const T zero = from_float<T>(0.f);
-  const bool want_sums = partials != nullptr;
-  float* const pw = want_sums ? partials + static_cast<int64_t>(blockIdx.x) * cols : nullptr;
-  float* const pb = want_sums ? partials + static_cast<int64_t>(partial_rows + blockIdx.x) * cols : nullptr;
-
   float wc[kCacheRow ? ITEMS : 1][VEC];
-  float dw[kRegSums ? ITEMS : 1][VEC], db[kRegSums ? ITEMS : 1][VEC];
+  float dw[ITEMS][VEC], db[ITEMS][VEC];
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
     const int64_t c = rows::col_of<VEC>(i);
@@ -166,13 +162,8 @@ layer_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x, co
     }
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
-      if constexpr (kRegSums) {
-        dw[i][k] = 0.f;
-        db[i][k] = 0.f;
-      } else if (want_sums && c + k < cols) {
-        pw[c + k] = 0.f;
-        pb[c + k] = 0.f;
-      }
+      dw[i][k] = 0.f;
+      db[i][k] = 0.f;
     }
   }
   // The pack of x, dy and w a thread works on: from registers or read again.
@@ -231,29 +222,24 @@ layer_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x, co
           const float xh = (to_float(xp.v[k]) - mu) * rs;
           const float d = to_float(gp.v[k]);
           out[k] = (wv[k] * d - (xh * c1 + c2)) * rs;
-          if constexpr (kRegSums) {
-            dw[i][k] += d * xh;
-            db[i][k] += d;
-          } else if (want_sums && c + k < cols) {
-            pw[c + k] += d * xh;
-            pb[c + k] += d;
-          }
+          dw[i][k] += d * xh;
+          db[i][k] += d;
         }
         rows::store_row_floats<T, VEC>(dxr, c, cols, vec_ok, out);
       }
     }
   }
-  if constexpr (kRegSums) {
-    if (want_sums) {
+  if (partials != nullptr) {
+    float* const pw = partials + static_cast<int64_t>(blockIdx.x) * cols;
+    float* const pb = partials + static_cast<int64_t>(partial_rows + blockIdx.x) * cols;
 #pragma unroll
-      for (int i = 0; i < ITEMS; ++i) {
-        const int64_t c = rows::col_of<VEC>(i);
+    for (int i = 0; i < ITEMS; ++i) {
+      const int64_t c = rows::col_of<VEC>(i);
 #pragma unroll
-        for (int k = 0; k < VEC; ++k) {
-          if (c + k < cols) {
-            pw[c + k] = dw[i][k];
-            pb[c + k] = db[i][k];
-          }
+      for (int k = 0; k < VEC; ++k) {
+        if (c + k < cols) {
+          pw[c + k] = dw[i][k];
+          pb[c + k] = db[i][k];
         }
       }
     }
