@@ -5,6 +5,8 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec cross_entropy();
+KernelSpec fused_linear_cross_entropy();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -10,6 +10,8 @@ const std::vector<KernelSpec>& kernel_registry() {
   // One line per kernel (its spec lives in harness/specs/<kernel>_spec.cpp).
   static const std::vector<KernelSpec> registry = {
       specs::rms_norm(),
+      specs::cross_entropy(),
+      specs::fused_linear_cross_entropy(),
   };
   return registry;
 }
