@@ -203,6 +203,37 @@ TEST(CrossEntropy, AllTargetsIgnored) {
   }
 }
 
+// -inf logits (a masked vocabulary) add exp(-inf) = 0 and get a zero gradient; a row of -inf only,
+// or with a NaN anywhere, gives NaN (as PyTorch), also when the NaNs fill whole 16-byte packs.
+TEST(CrossEntropy, NonFiniteLogits) {
+  for (const std::string device_str : {"cpu", "cuda"}) {
+    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
+      std::cout << "[  SKIPPED ] CUDA case of NonFiniteLogits: no CUDA device\n";
+      continue;
+    }
+    const auto opts = at::TensorOptions().device(to_device(device_str));
+    at::manual_seed(21);
+    at::Tensor base = at::randn({3, 64}, opts);
+    base[0].narrow(0, 5, 15).fill_(-INFINITY);
+    base[1].fill_(-INFINITY);
+    base[2].narrow(0, 0, 8).fill_(NAN);
+    const at::Tensor t = at::tensor({30, 3, 40}, opts.dtype(at::kLong));
+    at::Tensor x = base.clone().requires_grad_(true);
+    const at::Tensor loss = std::get<0>(liger::cross_entropy(x, t, c10::nullopt, -100, 0.0, 0.0, "none"));
+    const at::Tensor grad = torch::autograd::grad({loss}, {x}, {at::ones({3}, opts)})[0].cpu();
+    const at::Tensor l = loss.cpu();
+    EXPECT_NEAR(
+        l[0].item<double>(),
+        at::cross_entropy_loss(base.narrow(0, 0, 1).cpu().to(at::kDouble), t.narrow(0, 0, 1).cpu()).item<double>(),
+        1e-5);
+    EXPECT_TRUE(std::isnan(l[1].item<double>())) << device_str << ": all -inf row";
+    EXPECT_TRUE(std::isnan(l[2].item<double>())) << device_str << ": row with NaN logits";
+    EXPECT_TRUE(at::all(grad[0].narrow(0, 5, 15) == 0).item<bool>()) << "masked classes get no gradient";
+    EXPECT_TRUE(at::all(at::isfinite(grad[0])).item<bool>());
+    EXPECT_TRUE(at::all(at::isnan(grad[2])).item<bool>());
+  }
+}
+
 // The true-class entry p_y - 1 cancels when p_y -> 1: formed in fp32 and rounded once, its error
 // in bf16/fp16 must be at most 4x torch's own low-precision error (Liger's test), here also when
 // the target leads by 20 (torch's bf16 gradient is then 0 there).

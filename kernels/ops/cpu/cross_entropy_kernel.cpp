@@ -77,6 +77,7 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
       // kernel's per-thread partials): one running fp32 sum over 128K terms would drift by 1e-4.
       Acc m = -inf, s = 0, sum_x = 0, sum_wx = 0, best = -inf;
       int64_t arg = -1;
+      bool nan = false;  // std::max and the -inf guards would drop a NaN logit
       for (int64_t b = 0; b < cols; b += kBlock) {
         const int64_t len = std::min(kBlock, cols - b);
         Acc bm = -inf;
@@ -85,6 +86,7 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
           const Acc v = soft(xr[b + j]);
           xs[j] = v;
           bm = std::max(bm, v);
+          nan |= v != v;
           if (want_arg && v > best) {
             best = v;
             arg = b + j;
@@ -111,7 +113,7 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
       const Acc xy = soft(xr[y]);
       const Acc e_y = std::exp(xy - m);
       const Acc total = s + e_y;
-      const Acc lse = m + std::log(total);
+      const Acc lse = nan ? std::numeric_limits<Acc>::quiet_NaN() : m + std::log(total);
       const Acc p_y = e_y / total, q_y = s / total;  // q_y = 1 - p_y
       const Acc w_y = weighted ? weight[y] : Acc(1);
       const Acc token = o.token_scaling ? p_y : Acc(1);

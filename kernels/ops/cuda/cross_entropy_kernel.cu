@@ -39,6 +39,7 @@ struct Partial {
   float sum_x;   // sum of x (label smoothing)
   float sum_wx;  // sum of weight * x (weighted label smoothing)
   int arg;       // first index of the max, INT_MAX when none
+  int nan;       // a NaN logit was seen (fmaxf and the -inf guards would otherwise drop it)
 };
 
 __device__ __forceinline__ float rescaled(float s, float m, float to) {
@@ -52,6 +53,7 @@ __device__ __forceinline__ Partial merge(const Partial& a, const Partial& b) {
   r.sum_x = a.sum_x + b.sum_x;
   r.sum_wx = a.sum_wx + b.sum_wx;
   r.arg = a.m > b.m ? a.arg : (b.m > a.m ? b.arg : min(a.arg, b.arg));
+  r.nan = a.nan | b.nan;
   return r;
 }
 
@@ -65,12 +67,13 @@ __device__ __forceinline__ Partial warp_merge(Partial p) {
     q.sum_x = __shfl_xor_sync(0xffffffffu, p.sum_x, o);
     q.sum_wx = __shfl_xor_sync(0xffffffffu, p.sum_wx, o);
     q.arg = __shfl_xor_sync(0xffffffffu, p.arg, o);
+    q.nan = __shfl_xor_sync(0xffffffffu, p.nan, o);
     p = merge(p, q);
   }
   return p;
 }
 
-__device__ __forceinline__ Partial empty_partial() { return {-INFINITY, 0.f, 0.f, 0.f, INT_MAX}; }
+__device__ __forceinline__ Partial empty_partial() { return {-INFINITY, 0.f, 0.f, 0.f, INT_MAX, 0}; }
 
 // Split cluster barrier (PTX barrier.cluster): arrive with release semantics, wait with acquire.
 __device__ __forceinline__ void cluster_arrive() {
@@ -222,6 +225,7 @@ __global__ void __launch_bounds__(kMaxThreads, 3) ce_forward_kernel(RowKernelArg
       for (int k = 0; k < VEC; ++k) {
         xs[k] = soft(to_float(pk.v[k]));
         pm = fmaxf(pm, xs[k]);
+        part.nan |= xs[k] != xs[k];
       }
       if (pm > part.m) {  // strict: an equal maximum later keeps the first index
         if (want_arg) {
@@ -274,7 +278,7 @@ __global__ void __launch_bounds__(kMaxThreads, 3) ce_forward_kernel(RowKernelArg
       const float xy = x_target;
       const float e_y = __expf(xy - part.m);
       const float total = part.s + e_y;
-      const float lse = part.m + logf(total);
+      const float lse = part.nan ? NAN : part.m + logf(total);  // NaN logits: NaN loss and gradient, as torch
       const float p_y = e_y / total, q_y = part.s / total;
       const float n = static_cast<float>(a.stats[kCeNonIgnored]);
       const float w_sum = static_cast<float>(a.stats[kCeTargetWeightSum]);
@@ -317,7 +321,7 @@ __global__ void __launch_bounds__(kMaxThreads, 3) ce_forward_kernel(RowKernelArg
 
   if (a.compute_grad) {
     // Pass 2: the gradient of this CTA's slice, formed in fp32 and rounded once (the true-class
-    // entry included, so p_y - 1 keeps its bits when p_y -> 1), written over the logits.
+    // entry from q_y = 1 - p_y, so it keeps its bits when p_y -> 1), written over the logits.
     const RowValues r = rv;
     const float ls = a.label_smoothing, eps = ls / static_cast<float>(a.cols);
     const float w_total = static_cast<float>(a.stats[kCeWeightTotal]);
@@ -405,6 +409,9 @@ __global__ void ce_stats_kernel(CeStatsArgs a) {
   }
 }
 
+// Four packs a thread per step, all loaded before any is stored: a pure read-modify-write stream.
+constexpr int kRescaleUnroll = 4;
+
 template <typename T, int VEC>
 __global__ void rescale_kernel(T* data, int64_t numel, const double* grad_output, const double* applied) {
   const double g = *grad_output;
@@ -412,12 +419,20 @@ __global__ void rescale_kernel(T* data, int64_t numel, const double* grad_output
   if (ratio == 1.0) return;  // the common case of a loss that is the last layer: nothing to do
   const float f = static_cast<float>(ratio);
   const int64_t packs = numel / VEC;
-  for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
-       p += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    Pack<T, VEC> pk = load_pack<T, VEC>(data + p * VEC);
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t base = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; base < packs;
+       base += step * kRescaleUnroll) {
+    Pack<T, VEC> pk[kRescaleUnroll];
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) pk.v[k] = from_float<T>(to_float(pk.v[k]) * f);
-    store_pack<T, VEC>(data + p * VEC, pk);
+    for (int u = 0; u < kRescaleUnroll; ++u)
+      if (base + u * step < packs) pk[u] = load_pack<T, VEC>(data + (base + u * step) * VEC);
+#pragma unroll
+    for (int u = 0; u < kRescaleUnroll; ++u) {
+      if (base + u * step >= packs) continue;
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) pk[u].v[k] = from_float<T>(to_float(pk[u].v[k]) * f);
+      store_pack<T, VEC>(data + (base + u * step) * VEC, pk[u]);
+    }
   }
   if (blockIdx.x == 0)
     for (int64_t j = packs * VEC + threadIdx.x; j < numel; j += blockDim.x)
@@ -478,8 +493,13 @@ cudaLaunchConfig_t row_config(const RowPlan& p, int64_t rows, cudaStream_t strea
 template <typename T, int VEC>
 cudaError_t launch_rows(const CeForwardArgs& f, cudaStream_t stream) {
   // Slices above 48 KB of shared memory need the opt-in (per device, so set on every launch).
-  const cudaError_t attr_err =
+  // All of the unified L1/shared memory as shared: the copies bypass L1, and three 64 KB slices an SM
+  // need the largest carveout.
+  cudaError_t attr_err =
       cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSliceBytes);
+  if (attr_err == cudaSuccess)
+    attr_err = cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    cudaSharedmemCarveoutMaxShared);
   if (attr_err != cudaSuccess) return attr_err;
   const int64_t packs = f.cols / VEC;
   const int pack_bytes = static_cast<int>(VEC * sizeof(T));
@@ -537,7 +557,8 @@ cudaError_t rescale_typed(const RescaleArgs& r, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
   const bool vec = aligned16(r.data);
   const int64_t units = vec ? r.numel / kVec : r.numel;
-  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((units + 255) / 256, 16LL * num_sms()));
+  const int64_t blocks = std::max<int64_t>(
+      1, std::min<int64_t>((units + 256 * kRescaleUnroll - 1) / (256 * kRescaleUnroll), 8LL * num_sms()));
   T* data = static_cast<T*>(r.data);
   if (vec)
     rescale_kernel<T, kVec><<<blocks, 256, 0, stream>>>(data, r.numel, r.grad_output, r.applied);
