@@ -60,8 +60,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
 
 // Multiplies gradients stored by a forward pass by the upstream scalar, in place. `applied_scale`
 // (float64 scalar, 1 after the forward) records what the buffers were last multiplied by, so a
-// second backward through a retained graph rescales by grad_output / applied_scale and is exact.
-// Skipped (on the device, no sync) when that ratio is exactly 1.
+// second backward through a retained graph rescales by grad_output / applied_scale and is exact
+// (after an upstream gradient of exactly 0 the buffers are zero for good: a later nonzero one gives
+// NaN rather than a silently wrong gradient). Skipped, on the device and without a sync, when that
+// ratio is exactly 1.
 void rescale_stored_grads_(at::TensorList grads, const at::Tensor& grad_output, at::Tensor& applied_scale);
 
 }  // namespace liger
