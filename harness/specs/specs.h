@@ -12,6 +12,8 @@ KernelSpec rope();
 KernelSpec swiglu();
 KernelSpec geglu();
 KernelSpec embedding();
+KernelSpec cross_entropy();
+KernelSpec fused_linear_cross_entropy();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -19,6 +19,8 @@ std::vector<KernelSpec>& mutable_registry() {
       specs::swiglu(),
       specs::geglu(),
       specs::embedding(),
+      specs::cross_entropy(),
+      specs::fused_linear_cross_entropy(),
   };
   return registry;
 }

@@ -1,0 +1,87 @@
+// cross_entropy: KERNELS.md section 6. Baseline: at::cross_entropy_loss, what torch.nn.CrossEntropyLoss
+// runs (log_softmax + nll_loss), with soft-capping and z-loss written as upstream model code does.
+#include "cross_entropy_math.h"
+#include "liger/cross_entropy.h"
+#include "specs.h"
+
+namespace ligerbench::specs {
+namespace {
+
+at::Tensor weight_of(const KernelInputs& in) { return in.tensors.size() > 2 ? in.tensors[2] : at::Tensor(); }
+
+KernelInputs make_inputs(const CaseConfig& c) {
+  const int64_t bt = c.axis("BT"), vocab = c.axis("V");
+  KernelInputs in;
+  // Liger's benchmark: randn logits, uniform targets.
+  in.tensors.push_back(
+      at::randn({bt, vocab}, at::TensorOptions().device(c.device).dtype(c.dtype)).requires_grad_(true));
+  in.names.push_back("input");
+  in.tensors.push_back(ce_targets(c, bt, vocab));
+  in.names.push_back("target");
+  if (at::Tensor w = ce_class_weights(c, vocab); w.defined()) {
+    in.tensors.push_back(w);
+    in.names.push_back("weight");
+  }
+  return in;
+}
+
+// The logits are overwritten by their gradient when they require grad (Liger's memory trick).
+std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
+  const CeParams p = ce_params(c);
+  const at::Tensor w = weight_of(in);
+  return {std::get<0>(liger::cross_entropy(in.tensors[0], in.tensors[1],
+                                           w.defined() ? c10::optional<at::Tensor>(w) : c10::nullopt, p.ignore_index,
+                                           p.lse_square_scale, p.label_smoothing, p.reduction, p.softcap))};
+}
+
+std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {ce_baseline(in.tensors[0], in.tensors[1], weight_of(in), ce_params(c))};
+}
+
+std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {ce_reference(in.tensors[0], in.tensors[1], weight_of(in), ce_params(c))};
+}
+
+// A training step must read the logits and write their gradient once (forward, in Liger's design);
+// backward reads and writes the gradient once more to apply the upstream scalar.
+Cost cost(const CaseConfig& c, Mode m) {
+  const double n = static_cast<double>(c.axis("BT")) * static_cast<double>(c.axis("V"));
+  const double es = at::elementSize(c.dtype);
+  const Cost fwd{2 * n * es, 6 * n};
+  const Cost bwd{2 * n * es, n};
+  switch (m) {
+    case Mode::kForward:
+      return fwd;
+    case Mode::kBackward:
+      return bwd;
+    default:
+      return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
+  }
+}
+
+}  // namespace
+
+KernelSpec cross_entropy() {
+  KernelSpec s;
+  s.name = "cross_entropy";
+  s.category = "loss";
+  s.description = "cross entropy over (BT, V) logits; the gradient is computed in forward, in place of the logits";
+  s.ops = {"liger::cross_entropy_target_stats", "liger::cross_entropy_forward", "liger::rescale_stored_grads_"};
+  s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
+  s.params = ce_param_specs();
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = "fp32";
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.make_inputs = make_inputs;
+  s.liger = liger_fn;
+  s.baseline = baseline_fn;
+  s.reference = reference_fn;
+  s.cost = cost;
+  // logits, the baseline's log-softmax and gradient, a spare.
+  s.memory_estimate = [](const CaseConfig& c) {
+    return 4.0 * static_cast<double>(c.axis("BT")) * static_cast<double>(c.axis("V")) * at::elementSize(c.dtype);
+  };
+  return s;
+}
+
+}  // namespace ligerbench::specs

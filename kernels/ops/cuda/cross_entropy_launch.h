@@ -1,0 +1,50 @@
+#pragma once
+// Launchers of the cross-entropy CUDA kernels (kernels/ops/cuda/cross_entropy_kernel.cu).
+#include "../common/cross_entropy_params.h"
+#include "launch_common.h"
+
+namespace liger::cuda {
+
+struct CeStatsArgs {
+  const int64_t* target;  // (rows,)
+  const float* weight;    // (classes,) fp32, or nullptr
+  double* stats;          // (kCeNumStats,): N, W_sum, sum of all weights
+  int64_t* bad_row;       // first row whose target is outside [0, classes) and not ignore_index; rows if none
+  int64_t rows;
+  int64_t classes;
+  int64_t ignore_index;
+};
+
+struct CeForwardArgs {
+  void* logits;  // (rows, cols), unit column stride, `row_stride` elements between rows;
+                 // overwritten with the gradient when options.compute_grad
+  int64_t rows;
+  int64_t cols;  // < 2^31
+  int64_t row_stride;
+  DType dtype;
+  const int64_t* target;    // (rows,)
+  const float* weight;      // (cols,) fp32, or nullptr
+  const double* stats;      // (kCeNumStats,) on the device, from ce_target_stats
+  const float* grad_scale;  // (rows,) or nullptr
+  float* loss;              // (rows,)
+  float* z_loss;            // (rows,) or nullptr
+  float* accuracy;          // (rows,) or nullptr
+  int64_t* predicted;       // (rows,) or nullptr
+  CrossEntropyRowOptions options;
+};
+
+// Multiplies a contiguous buffer in place by grad_output / applied (both device float64 scalars),
+// or by 0 when grad_output is 0; returns at once, on the device, when that factor is exactly 1.
+struct RescaleArgs {
+  void* data;
+  int64_t numel;
+  DType dtype;
+  const double* grad_output;
+  const double* applied;
+};
+
+cudaError_t ce_target_stats(const CeStatsArgs& args, cudaStream_t stream);
+cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream);
+cudaError_t rescale_stored_grad(const RescaleArgs& args, cudaStream_t stream);
+
+}  // namespace liger::cuda
