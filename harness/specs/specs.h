@@ -5,6 +5,9 @@
 namespace ligerbench::specs {
 
 KernelSpec rms_norm();
+KernelSpec kl_div();
+KernelSpec jsd();
+KernelSpec fused_linear_jsd();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -10,6 +10,9 @@ const std::vector<KernelSpec>& kernel_registry() {
   // One line per kernel (its spec lives in harness/specs/<kernel>_spec.cpp).
   static const std::vector<KernelSpec> registry = {
       specs::rms_norm(),
+      specs::kl_div(),
+      specs::jsd(),
+      specs::fused_linear_jsd(),
   };
   return registry;
 }

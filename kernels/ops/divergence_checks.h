@@ -48,6 +48,31 @@ inline void check_kl_inputs(const at::Tensor& y_pred, const at::Tensor& y_true) 
   check_same_device(y_true, y_pred, op, "y_true", "y_pred");
 }
 
+// kl_div_backward's arguments: y_true (BT, V), grad_out shaped like the loss, a float grad dtype.
+inline void check_kl_backward(const at::Tensor& grad_out, const at::Tensor& y_true, KlReduction red,
+                              at::ScalarType grad_dtype) {
+  constexpr const char* op = "liger::kl_div_backward";
+  TORCH_CHECK(y_true.dim() == 2, op, ": y_true must be 2-D (BT, V), got shape ", y_true.sizes());
+  check_floating(y_true, op, "y_true");
+  TORCH_CHECK(at::isFloatingType(grad_dtype), op, ": grad_dtype must be floating point, got ", grad_dtype);
+  const bool elementwise = red == KlReduction::kNone;
+  TORCH_CHECK(elementwise ? grad_out.sizes() == y_true.sizes() : grad_out.numel() == 1, op, ": grad_out has shape ",
+              grad_out.sizes(), "; expected ", elementwise ? "y_true's shape for reduction 'none'" : "a scalar");
+  check_same_device(grad_out, y_true, op, "grad_out", "y_true");
+}
+
+// The upstream gradient as the KL backward kernels read it, in `acc` (float32, or float64 for
+// float64 gradients): one value, or (BT, V) values for reduction "none" (second: true). A "none"
+// gradient that is one value broadcast (that of loss.sum()) is passed as that value rather
+// than materialised.
+inline std::pair<at::Tensor, bool> kl_upstream(const at::Tensor& grad_out, KlReduction red, at::ScalarType acc) {
+  if (red != KlReduction::kNone) return {grad_out.reshape({}).to(acc), false};
+  bool broadcast = grad_out.numel() > 0;
+  for (const int64_t s : grad_out.strides()) broadcast = broadcast && s == 0;
+  if (broadcast) return {grad_out.as_strided({}, {}).to(acc), false};
+  return {grad_out.to(acc).contiguous(), true};
+}
+
 // Labels (BT,) int64 on the input's device; only their comparison with ignore_index is used.
 inline void check_shift_labels(const c10::optional<at::Tensor>& labels, const at::Tensor& input, const char* op) {
   if (!labels || !labels->defined()) return;

@@ -80,19 +80,13 @@ at::Tensor kl_div_forward_cpu(const at::Tensor& y_pred, const at::Tensor& y_true
 at::Tensor kl_div_backward_cpu(const at::Tensor& grad_out, const at::Tensor& y_true, c10::string_view reduction,
                                bool log_target, at::ScalarType grad_dtype) {
   const KlReduction red = detail::parse_kl_reduction(std::string(reduction));
-  TORCH_CHECK(y_true.dim() == 2, "liger::kl_div_backward: y_true must be 2-D (BT, V), got shape ", y_true.sizes());
-  detail::check_floating(y_true, "liger::kl_div_backward", "y_true");
-  TORCH_CHECK(at::isFloatingType(grad_dtype), "liger::kl_div_backward: grad_dtype must be floating point, got ",
-              grad_dtype);
-  const bool elementwise = red == KlReduction::kNone;
-  TORCH_CHECK(elementwise ? grad_out.sizes() == y_true.sizes() : grad_out.numel() == 1,
-              "liger::kl_div_backward: grad_out has shape ", grad_out.sizes(), "; expected ",
-              elementwise ? "y_true's shape for reduction 'none'" : "a scalar");
+  detail::check_kl_backward(grad_out, y_true, red, grad_dtype);
   const at::Tensor target = y_true.contiguous();
   const int64_t rows = target.size(0), cols = target.size(1), n = target.numel();
   at::Tensor grad = at::empty({rows, cols}, target.options().dtype(grad_dtype));
-  const auto acc_dtype = grad_dtype == at::kDouble ? at::kDouble : at::kFloat;
-  const at::Tensor g = grad_out.to(acc_dtype).contiguous();
+  const auto upstream = detail::kl_upstream(grad_out, red, grad_dtype == at::kDouble ? at::kDouble : at::kFloat);
+  const at::Tensor& g = upstream.first;
+  const bool elementwise = upstream.second;
   const double scale = 1.0 / detail::kl_divisor(red, rows, cols);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_dtype, "kl_div_backward_cpu", [&] {
     using TG = scalar_t;
