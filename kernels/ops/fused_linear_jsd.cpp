@@ -14,6 +14,8 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include <algorithm>
+
 #include "divergence_checks.h"
 
 namespace liger {
@@ -24,19 +26,22 @@ using torch::autograd::variable_list;
 
 constexpr const char* kOp = "liger::fused_linear_jsd";
 
-// Liger's rule (that of FLCE), inc = ceil(V / H), chunk = next_pow2(ceil(BT / inc)), keeps a
-// chunk's logits about the size of the input; we take at least kMinChunkRows rows because each
-// chunk re-reads both (V, H) weights and reads + writes all of dW once: below a few hundred rows
-// those GEMMs are bound by that traffic rather than by the tensor cores (1024 leaves margin on
-// H100; two bf16 (1024, 128256) logits buffers are 0.5 GB). Only rounding depends on the chunk.
+// Rows per chunk. Liger's rule (that of FLCE), inc = ceil(V / H), chunk = next_pow2(ceil(BT / inc)),
+// keeps a chunk's logits about the size of the input; but each chunk re-reads both (V, H)
+// weights and reads + writes all of dW, so small chunks leave the GEMMs bound by that traffic
+// (below a few hundred rows on H100). We take the largest of Liger's chunk, kMinChunkRows, and
+// the largest power of two <= H / 2, at which the chunk's two logits buffers take as much memory
+// as the weight (dW is that large anyway): 2048 rows at H 4096. Only rounding depends on it.
 constexpr int64_t kMinChunkRows = 1024;
 
 int64_t chunk_rows(int64_t bt, int64_t v, int64_t h) {
   const int64_t inc = (v + h - 1) / std::max<int64_t>(h, 1);
   const int64_t want = (bt + inc - 1) / std::max<int64_t>(inc, 1);
-  int64_t chunk = 1;
-  while (chunk < want) chunk *= 2;
-  return std::max<int64_t>(1, std::min(bt, std::max(chunk, kMinChunkRows)));
+  int64_t liger = 1;
+  while (liger < want) liger *= 2;
+  int64_t weight_sized = 1;
+  while (weight_sized * 2 <= h / 2) weight_sized *= 2;
+  return std::max<int64_t>(1, std::min(bt, std::max({liger, kMinChunkRows, weight_sized})));
 }
 
 // The chunk loop's matrix products, in the input dtype with fp32 accumulation. LibTorch 1.13 has
@@ -49,22 +54,22 @@ at::Tensor gemm(const at::Tensor& a, const at::Tensor& b) {
   return at::mm(a, b);
 }
 
-void gemm_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
+// out = a @ b, or out += a @ b with `accumulate`. `out` has the operands' dtype or a wider one
+// (dW's accum_dtype), into which the product, rounded to the operands' dtype, is added.
+void gemm_store(at::Tensor& out, const at::Tensor& a, const at::Tensor& b, bool accumulate) {
   if (fp32_gemm(a)) {
-    out.copy_(gemm(a, b));
+    const at::Tensor af = a.to(at::kFloat), bf = b.to(at::kFloat);
+    out.copy_(accumulate ? at::addmm(out.to(at::kFloat), af, bf) : at::mm(af, bf));
+  } else if (out.scalar_type() != a.scalar_type()) {
+    if (accumulate) {
+      out.add_(at::mm(a, b));
+    } else {
+      out.copy_(at::mm(a, b));
+    }
+  } else if (accumulate) {
+    out.addmm_(a, b);
   } else {
     at::mm_out(out, a, b);
-  }
-}
-
-// acc += a @ b; acc has the operands' dtype or a wider one (accum_dtype).
-void gemm_accumulate(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b) {
-  if (acc.scalar_type() == a.scalar_type() && !fp32_gemm(a)) {
-    acc.addmm_(a, b);
-  } else if (fp32_gemm(a)) {
-    acc.copy_(at::addmm(acc.to(at::kFloat), a.to(at::kFloat), b.to(at::kFloat)));
-  } else {
-    acc.add_(at::mm(a, b));
   }
 }
 
@@ -110,8 +115,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
   const auto loss_dtype = xs.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor row_loss = at::empty({bt}, xs.options().dtype(loss_dtype));
   at::Tensor grad_input = input_grad ? at::empty_like(xs) : at::Tensor();
+  // Written by the first chunk's GEMM (no zero fill, no read of zeros), accumulated by the others.
   at::Tensor grad_weight_acc;
-  if (weight_grad) grad_weight_acc = at::zeros({v, h}, ws.options().dtype(accum_dtype.value_or(ws.scalar_type())));
+  if (weight_grad) grad_weight_acc = at::empty({v, h}, ws.options().dtype(accum_dtype.value_or(ws.scalar_type())));
+  if (weight_grad && bt == 0) grad_weight_acc.zero_();
 
   const int64_t chunk = chunk_rows(bt, v, h);
   for (int64_t start = 0; start < bt; start += chunk) {
@@ -127,18 +134,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
     // `logits` now holds d loss / d logits, in the input dtype.
     if (input_grad) {
       at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
-      gemm_into(grad_input_chunk, logits, ws);
+      gemm_store(grad_input_chunk, logits, ws, /*accumulate=*/false);
     }
-    if (weight_grad) gemm_accumulate(grad_weight_acc, logits.t(), xs_chunk);
+    if (weight_grad) gemm_store(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
   }
   at::Tensor grad_weight;
   if (weight_grad) grad_weight = grad_weight_acc.to(ws.scalar_type());
   return {row_loss.sum(), grad_input, grad_weight};
 }
 
-// The same on CPU and CUDA: the stored gradients times the 0-dim upstream gradient, read on the
-// device, into new tensors (the saved ones stay valid for a retained graph).
-std::tuple<at::Tensor, at::Tensor> backward_impl(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_input,
+// CPU: the stored gradients times the 0-dim upstream gradient, into new tensors (the saved ones
+// stay valid for a retained graph). CUDA: ops/cuda/fused_linear_jsd_cuda.cpp.
+std::tuple<at::Tensor, at::Tensor> backward_cpu(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_input,
                                                  const c10::optional<at::Tensor>& grad_weight) {
   TORCH_CHECK(grad_out.numel() == 1, "liger::fused_linear_jsd_backward: grad_out must be a scalar, got shape ",
               grad_out.sizes());
@@ -212,12 +219,11 @@ TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_jsd", TORCH_FN(fus
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
   m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
-  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_impl));
+  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_cpu));
 }
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
   m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
-  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_impl));
 }
 
 at::Tensor fused_linear_jsd(const at::Tensor& student_input, const at::Tensor& student_weight,
@@ -248,7 +254,7 @@ std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward(const at::Tensor& g
                                                              const c10::optional<at::Tensor>& grad_weight) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("liger::fused_linear_jsd_backward", "")
-                       .typed<decltype(backward_impl)>();
+                       .typed<decltype(backward_cpu)>();
   return op.call(grad_out, grad_input, grad_weight);
 }
 

@@ -2,10 +2,10 @@
 // CPU kernel: ops/cpu/jsd_kernel.cpp; CUDA: ops/cuda/jsd_cuda.cpp.
 //
 // Like Liger, the forward produces the whole gradient (one pass over log_q and log_p that also
-// writes d loss / d log_q) and the backward only scales it by the upstream scalar. The scale
-// reads that scalar on the device (no host synchronisation, so the op can be captured in a CUDA
-// graph) and writes a new tensor: scaling the saved gradient in place would be wrong when the
-// graph is retained and backward runs again.
+// writes d loss / d log_q) and the backward only scales it by the upstream scalar. Unlike
+// Liger, the backward always scales (no host-side test for 1.0, which would synchronise and
+// break CUDA-graph capture) and writes a new tensor: scaling the saved gradient in place would be
+// wrong when the graph is retained and backward runs again.
 #include "liger/jsd.h"
 
 #include <ATen/ATen.h>
@@ -46,9 +46,9 @@ at::Tensor jsd_no_grad(const at::Tensor& input, const at::Tensor& target, const 
   return std::get<0>(jsd_forward(input, target, shift_labels, beta, ignore_index));
 }
 
-// The same on CPU and CUDA: one elementwise pass; the 0-dim upstream gradient is read where it
-// lives and does not change the result's dtype.
-at::Tensor jsd_backward_impl(const at::Tensor& grad_out, const at::Tensor& grad_input) {
+// CPU: one elementwise pass; the 0-dim upstream gradient does not change the result's dtype.
+// (CUDA: ops/cuda/jsd_cuda.cpp.)
+at::Tensor jsd_backward_cpu(const at::Tensor& grad_out, const at::Tensor& grad_input) {
   TORCH_CHECK(grad_out.numel() == 1, "liger::jsd_backward: grad_out must be a scalar, got shape ", grad_out.sizes());
   return at::mul(grad_input, grad_out.reshape({}));
 }
@@ -65,12 +65,9 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("jsd", TORCH_FN(jsd_autograd)); }
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("jsd", TORCH_FN(jsd_no_grad));
-  m.impl("jsd_backward", TORCH_FN(jsd_backward_impl));
+  m.impl("jsd_backward", TORCH_FN(jsd_backward_cpu));
 }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("jsd", TORCH_FN(jsd_no_grad));
-  m.impl("jsd_backward", TORCH_FN(jsd_backward_impl));
-}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("jsd", TORCH_FN(jsd_no_grad)); }
 
 at::Tensor jsd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
                double beta, int64_t ignore_index) {

@@ -194,12 +194,18 @@ TEST(FusedLinearJsd, GradientsOnlyWhereAsked) {
 }
 
 TEST(FusedLinearJsd, EmptyBatch) {
-  const Inputs in = make_inputs({0, 4, 4, 9}, at::kFloat, at::kCPU, -1, -100);
-  at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt);
-  EXPECT_EQ(loss.item<float>(), 0.f);
-  const auto g = torch::autograd::grad({loss}, {in.xs, in.ws});
-  EXPECT_EQ(g[0].sizes(), in.xs.sizes());
-  EXPECT_TRUE(at::equal(g[1], at::zeros_like(g[1])));
+  for (const std::string device_str : {"cpu", "cuda"}) {
+    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
+      std::cout << "[  SKIPPED ] CUDA case of EmptyBatch: no CUDA device\n";
+      continue;
+    }
+    const Inputs in = make_inputs({0, 4, 4, 9}, at::kFloat, to_device(device_str), -1, -100);
+    at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt);
+    EXPECT_EQ(loss.item<float>(), 0.f) << device_str;
+    const auto g = torch::autograd::grad({loss}, {in.xs, in.ws});
+    EXPECT_EQ(g[0].sizes(), in.xs.sizes());
+    EXPECT_TRUE(at::equal(g[1], at::zeros_like(g[1]))) << device_str << ": no rows, dW is 0";
+  }
 }
 
 TEST(FusedLinearJsd, FiniteDifferencesInFloat64) {
@@ -232,8 +238,8 @@ TEST(FusedLinearJsd, FiniteDifferencesInFloat64) {
 
 TEST(FusedLinearJsd, PeakMemoryBoundedByTheChunk) {
   LIGER_SKIP_IF_NO_DEVICE("cuda");
-  // 4096 rows in chunks of 1024: the logits of one chunk (student + teacher, bf16) and the
-  // gradients, never the (BT, V) logits (the unfused composition holds several of those).
+  // 4096 rows in chunks of 1024 (at H 256 the smallest chunk): the logits of one chunk (student
+  // + teacher, bf16) and the gradients, never the (BT, V) logits.
   const int64_t bt = 4096, h = 256, v = 32768;
   at::manual_seed(1);
   const Inputs in = make_inputs({bt, h, h, v}, at::kBFloat16, at::Device(at::kCUDA, 0), -1, -100);

@@ -3,6 +3,7 @@
 // with streaming cache hints (bytes touched once should not evict bytes that are reused), double
 // block sums for losses summed over up to 10^9 elements, and the persistent-grid size.
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "cuda_utils.cuh"

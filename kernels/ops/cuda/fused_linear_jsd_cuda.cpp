@@ -1,10 +1,12 @@
-// Binds the fused linear JSD's per-chunk CUDA launcher to the liger::fused_linear_jsd_chunk
-// operator (the chunk loop and its GEMMs are device-generic: ops/fused_linear_jsd.cpp).
+// Binds the fused linear JSD's CUDA launchers to the liger::fused_linear_jsd_chunk and
+// fused_linear_jsd_backward operators (the chunk loop and its GEMMs are device-generic:
+// ops/fused_linear_jsd.cpp).
 #include <torch/library.h>
 
 #include "../divergence_checks.h"
 #include "cuda_binding.h"
 #include "fused_linear_jsd_launch.h"
+#include "grad_scale_binding.h"
 
 namespace liger {
 namespace {
@@ -37,8 +39,21 @@ void fused_linear_jsd_chunk_cuda(at::Tensor& student_logits, const at::Tensor& t
   cuda::check_launch(cuda::fused_linear_jsd_chunk(a, at::cuda::getCurrentCUDAStream()), op);
 }
 
+std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward_cuda(const at::Tensor& grad_out,
+                                                                   const c10::optional<at::Tensor>& grad_input,
+                                                                   const c10::optional<at::Tensor>& grad_weight) {
+  constexpr const char* op = "liger::fused_linear_jsd_backward";
+  auto scaled = [&](const c10::optional<at::Tensor>& t) {
+    return t && t->defined() ? cuda::scaled_by_upstream(*t, grad_out, op) : at::Tensor();
+  };
+  return {scaled(grad_input), scaled(grad_weight)};
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("fused_linear_jsd_chunk", TORCH_FN(fused_linear_jsd_chunk_cuda)); }
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("fused_linear_jsd_chunk", TORCH_FN(fused_linear_jsd_chunk_cuda));
+  m.impl("fused_linear_jsd_backward", TORCH_FN(fused_linear_jsd_backward_cuda));
+}
 
 }  // namespace liger

@@ -1,9 +1,10 @@
-// Binds the JSD CUDA launcher to the liger::jsd_forward operator.
+// Binds the JSD CUDA launchers to the liger::jsd_forward and jsd_backward operators.
 #include <torch/library.h>
 
 #include "../divergence_checks.h"
 #include "cuda_binding.h"
 #include "divergence_reduce.h"
+#include "grad_scale_binding.h"
 #include "jsd_launch.h"
 
 namespace liger {
@@ -43,8 +44,15 @@ std::tuple<at::Tensor, at::Tensor> jsd_forward_cuda(const at::Tensor& input, con
   return {loss, grad_input};
 }
 
+at::Tensor jsd_backward_cuda(const at::Tensor& grad_out, const at::Tensor& grad_input) {
+  return cuda::scaled_by_upstream(grad_input, grad_out, "liger::jsd_backward");
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("jsd_forward", TORCH_FN(jsd_forward_cuda)); }
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("jsd_forward", TORCH_FN(jsd_forward_cuda));
+  m.impl("jsd_backward", TORCH_FN(jsd_backward_cuda));
+}
 
 }  // namespace liger
