@@ -125,6 +125,29 @@ TEST(Jsd, EmptyBatch) {
   }
 }
 
+TEST(Jsd, UnalignedViews) {
+  // Contiguous views one element into their storage: not 16-byte aligned, so the CUDA kernel
+  // takes its scalar path; the results must not change.
+  for (const std::string device_str : {"cpu", "cuda"}) {
+    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
+      std::cout << "[  SKIPPED ] CUDA case of UnalignedViews: no CUDA device\n";
+      continue;
+    }
+    const at::Device dev = to_device(device_str);
+    at::manual_seed(14);
+    const int64_t rows = 6, cols = 4096;
+    const at::Tensor storage = at::randn({2, rows * cols + 1}).to(dev);
+    const at::Tensor q = at::log_softmax(storage[0].narrow(0, 1, rows * cols).view({rows, cols}), -1);
+    const at::Tensor p = at::log_softmax(storage[1].narrow(0, 1, rows * cols).view({rows, cols}), -1);
+    const at::Tensor q_view = at::empty({rows * cols + 1}, q.options()).narrow(0, 1, rows * cols).view({rows, cols}).copy_(q);
+    const at::Tensor p_view = at::empty({rows * cols + 1}, p.options()).narrow(0, 1, rows * cols).view({rows, cols}).copy_(p);
+    auto [loss_a, grad_a] = liger::jsd_forward(q_view, p_view, c10::nullopt, 0.5, -100);
+    auto [loss_b, grad_b] = liger::jsd_forward(q, p, c10::nullopt, 0.5, -100);
+    EXPECT_NEAR(loss_a.item<double>(), loss_b.item<double>(), 1e-6) << device_str;
+    EXPECT_TRUE(at::equal(grad_a, grad_b)) << device_str;
+  }
+}
+
 TEST(Jsd, SymmetricAtBetaHalf) {
   // Liger's test: JSD(P || Q) == JSD(Q || P) for beta 0.5.
   at::manual_seed(4);

@@ -124,6 +124,32 @@ TEST(KlDiv, EmptyBatch) {
   }
 }
 
+TEST(KlDiv, UnalignedViews) {
+  // Contiguous views one element into their storage: not 16-byte aligned, so the CUDA kernels
+  // take their scalar path; the results must not change.
+  for (const std::string device_str : {"cpu", "cuda"}) {
+    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
+      std::cout << "[  SKIPPED ] CUDA case of UnalignedViews: no CUDA device\n";
+      continue;
+    }
+    const at::Device dev = to_device(device_str);
+    at::manual_seed(13);
+    const int64_t rows = 9, cols = 1000;
+    const at::Tensor pred_storage = at::log_softmax(at::randn({rows * cols + 1}), -1).to(dev);
+    const at::Tensor true_storage = at::softmax(at::randn({rows * cols + 1}), -1).to(dev);
+    at::Tensor y_pred = pred_storage.narrow(0, 1, rows * cols).view({rows, cols}).detach().requires_grad_(true);
+    const at::Tensor y_true = true_storage.narrow(0, 1, rows * cols).view({rows, cols});
+    at::Tensor aligned_pred = y_pred.detach().clone().requires_grad_(true);
+    for (const std::string reduction : {"sum", "none"}) {
+      at::Tensor a = liger::kl_div(y_pred, y_true, reduction), b = liger::kl_div(aligned_pred, y_true.clone(), reduction);
+      EXPECT_TRUE(at::allclose(a, b, 1e-6, 1e-9)) << device_str << " " << reduction;
+      const at::Tensor g = at::randn(a.sizes()).to(dev);
+      EXPECT_TRUE(at::equal(torch::autograd::grad({a}, {y_pred}, {g})[0], torch::autograd::grad({b}, {aligned_pred}, {g})[0]))
+          << device_str << " " << reduction;
+    }
+  }
+}
+
 TEST(KlDiv, MatchesNnKLDivLoss) {
   // The baseline the harness times: at::kl_div as nn.KLDivLoss calls it (batchmean = sum / BT).
   at::manual_seed(5);

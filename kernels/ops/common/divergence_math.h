@@ -48,7 +48,9 @@ LIGER_HD double exp_acc(double x) {
 template <bool kFast = false>
 LIGER_HD float log_acc(float x) {
 #ifdef __CUDA_ARCH__
-  if (kFast) return __logf(x);
+  // The hardware log flushes subnormal inputs to zero (giving -inf, and inf * 0 = NaN later):
+  // clamp to the smallest normal float; a probability that small contributes nothing anyway.
+  if (kFast) return __logf(fmaxf(x, 1.17549435e-38f));
 #endif
   return logf(x);
 }
