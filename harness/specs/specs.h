@@ -14,6 +14,9 @@ KernelSpec geglu();
 KernelSpec embedding();
 KernelSpec cross_entropy();
 KernelSpec fused_linear_cross_entropy();
+KernelSpec kl_div();
+KernelSpec jsd();
+KernelSpec fused_linear_jsd();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -21,6 +21,9 @@ std::vector<KernelSpec>& mutable_registry() {
       specs::embedding(),
       specs::cross_entropy(),
       specs::fused_linear_cross_entropy(),
+      specs::kl_div(),
+      specs::jsd(),
+      specs::fused_linear_jsd(),
   };
   return registry;
 }

@@ -1,0 +1,271 @@
+// Fused linear JSD operator: schema, autograd function, the chunked forward (the same code on
+// CPU and CUDA: cuBLAS / CPU GEMMs through at::mm, plus the per-chunk JSD kernel, ops
+// fused_linear_jsd_chunk in ops/cpu/ and ops/cuda/) and the C++ functional API.
+//
+// Per chunk of rows: student and teacher logits by GEMM in the input dtype; one fused kernel
+// reads both logits rows and writes the rows' losses (already divided by the global n) and
+// d loss / d student_logits over the student logits; then dX[chunk] = dlogits @ W_s and
+// dW += dlogits^T @ X_s[chunk]. The loss is reduced per row (a (BT,) buffer), never per element.
+// n (rows not ignored) stays on the device, so the forward never synchronises with the host.
+#include "liger/fused_linear_jsd.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+#include <algorithm>
+
+#include "divergence_checks.h"
+
+namespace liger {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+constexpr const char* kOp = "liger::fused_linear_jsd";
+
+// Rows per chunk. Liger's rule (that of FLCE), inc = ceil(V / H), chunk = next_pow2(ceil(BT / inc)),
+// keeps a chunk's logits about the size of the input; but each chunk re-reads both (V, H)
+// weights and reads + writes all of dW, so small chunks leave the GEMMs bound by that traffic
+// (below a few hundred rows on H100). We take the largest of Liger's chunk, kMinChunkRows, and
+// the largest power of two <= H / 2, at which the chunk's two logits buffers take as much memory
+// as the weight (dW is that large anyway): 2048 rows at H 4096. Only rounding depends on it.
+constexpr int64_t kMinChunkRows = 1024;
+
+int64_t chunk_rows(int64_t bt, int64_t v, int64_t h) {
+  const int64_t inc = (v + h - 1) / std::max<int64_t>(h, 1);
+  const int64_t want = (bt + inc - 1) / std::max<int64_t>(inc, 1);
+  int64_t liger = 1;
+  while (liger < want) liger *= 2;
+  int64_t weight_sized = 1;
+  while (weight_sized * 2 <= h / 2) weight_sized *= 2;
+  return std::max<int64_t>(1, std::min(bt, std::max({liger, kMinChunkRows, weight_sized})));
+}
+
+// The chunk loop's matrix products, in the input dtype with fp32 accumulation. LibTorch 1.13 has
+// no CPU fp16 GEMM: there the operands are multiplied in fp32 and the product rounded to fp16
+// once, which is what cuBLAS does with fp16 operands.
+bool fp32_gemm(const at::Tensor& t) { return t.is_cpu() && t.scalar_type() == at::kHalf; }
+
+at::Tensor gemm(const at::Tensor& a, const at::Tensor& b) {
+  if (fp32_gemm(a)) return at::mm(a.to(at::kFloat), b.to(at::kFloat)).to(at::kHalf);
+  return at::mm(a, b);
+}
+
+// out = a @ b, or out += a @ b with `accumulate`. `out` has the operands' dtype or a wider one
+// (dW's accum_dtype), into which the product, rounded to the operands' dtype, is added.
+void gemm_store(at::Tensor& out, const at::Tensor& a, const at::Tensor& b, bool accumulate) {
+  if (fp32_gemm(a)) {
+    const at::Tensor af = a.to(at::kFloat), bf = b.to(at::kFloat);
+    out.copy_(accumulate ? at::addmm(out.to(at::kFloat), af, bf) : at::mm(af, bf));
+  } else if (out.scalar_type() != a.scalar_type()) {
+    if (accumulate) {
+      out.add_(at::mm(a, b));
+    } else {
+      out.copy_(at::mm(a, b));
+    }
+  } else if (accumulate) {
+    out.addmm_(a, b);
+  } else {
+    at::mm_out(out, a, b);
+  }
+}
+
+void check_inputs(const at::Tensor& xs, const at::Tensor& ws, const at::Tensor& xt, const at::Tensor& wt,
+                  const c10::optional<at::Tensor>& labels, double beta, double temperature,
+                  c10::optional<at::ScalarType> accum_dtype) {
+  TORCH_CHECK(xs.dim() == 2, kOp, ": student_input must be 2-D (BT, H), got shape ", xs.sizes());
+  TORCH_CHECK(ws.dim() == 2 && ws.size(1) == xs.size(1), kOp, ": student_weight must have shape (V, ", xs.size(1),
+              "), got ", ws.sizes());
+  TORCH_CHECK(xt.dim() == 2 && xt.size(0) == xs.size(0), kOp, ": teacher_input must have shape (", xs.size(0),
+              ", H_t), got ", xt.sizes());
+  TORCH_CHECK(wt.dim() == 2 && wt.size(0) == ws.size(0) && wt.size(1) == xt.size(1), kOp,
+              ": teacher_weight must have shape (", ws.size(0), ", ", xt.size(1), "), got ", wt.sizes());
+  detail::check_floating(xs, kOp, "student_input");
+  for (auto [t, name] : {std::pair{&ws, "student_weight"}, std::pair{&xt, "teacher_input"},
+                         std::pair{&wt, "teacher_weight"}}) {
+    TORCH_CHECK(t->scalar_type() == xs.scalar_type(), kOp, ": ", name, " has dtype ", t->scalar_type(),
+                " but student_input has dtype ", xs.scalar_type(), "; all four must match");
+    detail::check_same_device(*t, xs, kOp, name, "student_input");
+  }
+  detail::check_shift_labels(labels, xs, kOp);
+  detail::check_beta(beta, kOp);
+  TORCH_CHECK(temperature != 0.0, kOp, ": temperature must be non-zero");
+  TORCH_CHECK(!accum_dtype || at::isFloatingType(*accum_dtype), kOp, ": accum_dtype must be floating point, got ",
+              *accum_dtype);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
+    const at::Tensor& student_input, const at::Tensor& student_weight, const at::Tensor& teacher_input,
+    const at::Tensor& teacher_weight, const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+    int64_t ignore_index, double temperature, c10::optional<at::ScalarType> accum_dtype, bool input_grad,
+    bool weight_grad) {
+  check_inputs(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta, temperature,
+               accum_dtype);
+  at::AutoDispatchBelowADInplaceOrView no_graph;  // the GEMMs below are this op's internals
+  const at::Tensor xs = student_input.contiguous(), ws = student_weight.contiguous();
+  const at::Tensor xt = teacher_input.contiguous(), wt = teacher_weight.contiguous();
+  const int64_t bt = xs.size(0), h = xs.size(1), v = ws.size(0);
+  const bool has_labels = shift_labels && shift_labels->defined();
+  const at::Tensor labels = has_labels ? shift_labels->contiguous() : at::Tensor();
+  const at::Tensor n_valid =
+      has_labels ? labels.ne(ignore_index).sum() : at::full({}, bt, xs.options().dtype(at::kLong));
+  const auto loss_dtype = xs.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor row_loss = at::empty({bt}, xs.options().dtype(loss_dtype));
+  at::Tensor grad_input = input_grad ? at::empty_like(xs) : at::Tensor();
+  // Written by the first chunk's GEMM (no zero fill, no read of zeros), accumulated by the others.
+  at::Tensor grad_weight_acc;
+  if (weight_grad) grad_weight_acc = at::empty({v, h}, ws.options().dtype(accum_dtype.value_or(ws.scalar_type())));
+  if (weight_grad && bt == 0) grad_weight_acc.zero_();
+
+  const int64_t chunk = chunk_rows(bt, v, h);
+  for (int64_t start = 0; start < bt; start += chunk) {
+    const int64_t rows = std::min(chunk, bt - start);
+    const at::Tensor xs_chunk = xs.narrow(0, start, rows);
+    at::Tensor logits = gemm(xs_chunk, ws.t());
+    const at::Tensor teacher_logits = gemm(xt.narrow(0, start, rows), wt.t());
+    at::Tensor loss_chunk = row_loss.narrow(0, start, rows);
+    const c10::optional<at::Tensor> labels_chunk =
+        has_labels ? c10::optional<at::Tensor>(labels.narrow(0, start, rows)) : c10::nullopt;
+    fused_linear_jsd_chunk(logits, teacher_logits, labels_chunk, n_valid, loss_chunk, jsd_beta, ignore_index,
+                           temperature);
+    // `logits` now holds d loss / d logits, in the input dtype.
+    if (input_grad) {
+      at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
+      gemm_store(grad_input_chunk, logits, ws, /*accumulate=*/false);
+    }
+    if (weight_grad) gemm_store(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
+  }
+  at::Tensor grad_weight;
+  if (weight_grad) grad_weight = grad_weight_acc.to(ws.scalar_type());
+  return {row_loss.sum(), grad_input, grad_weight};
+}
+
+// CPU: the stored gradients times the 0-dim upstream gradient, into new tensors (the saved ones
+// stay valid for a retained graph). CUDA: ops/cuda/fused_linear_jsd_cuda.cpp.
+std::tuple<at::Tensor, at::Tensor> backward_cpu(const at::Tensor& grad_out, const c10::optional<at::Tensor>& grad_input,
+                                                 const c10::optional<at::Tensor>& grad_weight) {
+  TORCH_CHECK(grad_out.numel() == 1, "liger::fused_linear_jsd_backward: grad_out must be a scalar, got shape ",
+              grad_out.sizes());
+  const at::Tensor g = grad_out.reshape({});
+  auto scaled = [&](const c10::optional<at::Tensor>& t) {
+    return t && t->defined() ? at::mul(*t, g) : at::Tensor();
+  };
+  return {scaled(grad_input), scaled(grad_weight)};
+}
+
+class FusedLinearJsdFunction : public torch::autograd::Function<FusedLinearJsdFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& student_input, const at::Tensor& student_weight,
+                            const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                            const c10::optional<at::Tensor>& shift_labels, double jsd_beta, int64_t ignore_index,
+                            double temperature, c10::optional<at::ScalarType> accum_dtype) {
+    const bool input_grad = student_input.requires_grad(), weight_grad = student_weight.requires_grad();
+    at::AutoDispatchBelowADInplaceOrView guard;
+    auto [loss, grad_input, grad_weight] =
+        fused_linear_jsd_forward(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta,
+                                 ignore_index, temperature, accum_dtype, input_grad, weight_grad);
+    ctx->save_for_backward({grad_input, grad_weight});
+    return loss;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    auto opt = [](const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; };
+    auto [grad_input, grad_weight] = fused_linear_jsd_backward(grad_outputs[0], opt(saved[0]), opt(saved[1]));
+    return {grad_input,  grad_weight, at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor fused_linear_jsd_autograd(const at::Tensor& student_input, const at::Tensor& student_weight,
+                                     const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                                     const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+                                     int64_t ignore_index, double temperature,
+                                     c10::optional<at::ScalarType> accum_dtype) {
+  return FusedLinearJsdFunction::apply(student_input, student_weight, teacher_input, teacher_weight, shift_labels,
+                                       jsd_beta, ignore_index, temperature, accum_dtype);
+}
+
+// Below autograd: the loss only, without computing gradients nobody asked for.
+at::Tensor fused_linear_jsd_no_grad(const at::Tensor& student_input, const at::Tensor& student_weight,
+                                    const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                                    const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+                                    int64_t ignore_index, double temperature,
+                                    c10::optional<at::ScalarType> accum_dtype) {
+  return std::get<0>(fused_linear_jsd_forward(student_input, student_weight, teacher_input, teacher_weight,
+                                              shift_labels, jsd_beta, ignore_index, temperature, accum_dtype, false,
+                                              false));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(liger, m) {
+  m.def("fused_linear_jsd(Tensor student_input, Tensor student_weight, Tensor teacher_input, Tensor teacher_weight, "
+        "Tensor? shift_labels=None, float jsd_beta=0.5, int ignore_index=-100, float temperature=1.0, "
+        "ScalarType? accum_dtype=None) -> Tensor");
+  m.def("fused_linear_jsd_forward(Tensor student_input, Tensor student_weight, Tensor teacher_input, "
+        "Tensor teacher_weight, Tensor? shift_labels, float jsd_beta, int ignore_index, float temperature, "
+        "ScalarType? accum_dtype, bool input_grad, bool weight_grad) -> (Tensor, Tensor, Tensor)");
+  m.def("fused_linear_jsd_backward(Tensor grad_out, Tensor? grad_input, Tensor? grad_weight) -> (Tensor, Tensor)");
+  // Overwrites student_logits with d loss / d student_logits and fills row_loss.
+  m.def("fused_linear_jsd_chunk(Tensor(a!) student_logits, Tensor teacher_logits, Tensor? shift_labels, "
+        "Tensor n_valid, Tensor(b!) row_loss, float beta, int ignore_index, float temperature) -> ()");
+}
+
+TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autograd)); }
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
+  m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
+  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_cpu));
+}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
+  m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
+}
+
+at::Tensor fused_linear_jsd(const at::Tensor& student_input, const at::Tensor& student_weight,
+                            const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                            const c10::optional<at::Tensor>& shift_labels, double jsd_beta, int64_t ignore_index,
+                            double temperature, c10::optional<at::ScalarType> accum_dtype) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::fused_linear_jsd", "")
+                       .typed<decltype(fused_linear_jsd_autograd)>();
+  return op.call(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta, ignore_index,
+                 temperature, accum_dtype);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_linear_jsd_forward(
+    const at::Tensor& student_input, const at::Tensor& student_weight, const at::Tensor& teacher_input,
+    const at::Tensor& teacher_weight, const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+    int64_t ignore_index, double temperature, c10::optional<at::ScalarType> accum_dtype, bool input_grad,
+    bool weight_grad) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::fused_linear_jsd_forward", "")
+                       .typed<decltype(forward_impl)>();
+  return op.call(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta, ignore_index,
+                 temperature, accum_dtype, input_grad, weight_grad);
+}
+
+std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward(const at::Tensor& grad_out,
+                                                             const c10::optional<at::Tensor>& grad_input,
+                                                             const c10::optional<at::Tensor>& grad_weight) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::fused_linear_jsd_backward", "")
+                       .typed<decltype(backward_cpu)>();
+  return op.call(grad_out, grad_input, grad_weight);
+}
+
+void fused_linear_jsd_chunk(at::Tensor& student_logits, const at::Tensor& teacher_logits,
+                            const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
+                            at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::fused_linear_jsd_chunk", "")
+                       .typed<void(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                                   const at::Tensor&, at::Tensor&, double, int64_t, double)>();
+  op.call(student_logits, teacher_logits, shift_labels, n_valid, row_loss, beta, ignore_index, temperature);
+}
+
+}  // namespace liger

@@ -1,0 +1,95 @@
+// JSD operator: schema, autograd function and the C++ functional API.
+// CPU kernel: ops/cpu/jsd_kernel.cpp; CUDA: ops/cuda/jsd_cuda.cpp.
+//
+// Like Liger, the forward produces the whole gradient (one pass over log_q and log_p that also
+// writes d loss / d log_q) and the backward only scales it by the upstream scalar. Unlike
+// Liger, the backward always scales (no host-side test for 1.0, which would synchronise and
+// break CUDA-graph capture) and writes a new tensor: scaling the saved gradient in place would be
+// wrong when the graph is retained and backward runs again.
+#include "liger/jsd.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+namespace liger {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class JsdFunction : public torch::autograd::Function<JsdFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& target,
+                            const c10::optional<at::Tensor>& shift_labels, double beta, int64_t ignore_index) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    auto [loss, grad_input] = jsd_forward(input, target, shift_labels, beta, ignore_index);
+    ctx->save_for_backward({grad_input});
+    return loss;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    return {jsd_backward(grad_outputs[0], saved[0]), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor jsd_autograd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
+                        double beta, int64_t ignore_index) {
+  return JsdFunction::apply(input, target, shift_labels, beta, ignore_index);
+}
+
+// Below autograd: the loss only (the gradient the forward computes is dropped).
+at::Tensor jsd_no_grad(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
+                       double beta, int64_t ignore_index) {
+  return std::get<0>(jsd_forward(input, target, shift_labels, beta, ignore_index));
+}
+
+// CPU: one elementwise pass; the 0-dim upstream gradient does not change the result's dtype.
+// (CUDA: ops/cuda/jsd_cuda.cpp.)
+at::Tensor jsd_backward_cpu(const at::Tensor& grad_out, const at::Tensor& grad_input) {
+  TORCH_CHECK(grad_out.numel() == 1, "liger::jsd_backward: grad_out must be a scalar, got shape ", grad_out.sizes());
+  return at::mul(grad_input, grad_out.reshape({}));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(liger, m) {
+  m.def("jsd(Tensor input, Tensor target, Tensor? shift_labels=None, float beta=0.5, int ignore_index=-100) -> Tensor");
+  m.def("jsd_forward(Tensor input, Tensor target, Tensor? shift_labels, float beta, int ignore_index) "
+        "-> (Tensor, Tensor)");
+  m.def("jsd_backward(Tensor grad_out, Tensor grad_input) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("jsd", TORCH_FN(jsd_autograd)); }
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("jsd", TORCH_FN(jsd_no_grad));
+  m.impl("jsd_backward", TORCH_FN(jsd_backward_cpu));
+}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("jsd", TORCH_FN(jsd_no_grad)); }
+
+at::Tensor jsd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
+               double beta, int64_t ignore_index) {
+  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::jsd", "").typed<decltype(jsd_autograd)>();
+  return op.call(input, target, shift_labels, beta, ignore_index);
+}
+
+std::tuple<at::Tensor, at::Tensor> jsd_forward(const at::Tensor& input, const at::Tensor& target,
+                                               const c10::optional<at::Tensor>& shift_labels, double beta,
+                                               int64_t ignore_index) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::jsd_forward", "")
+                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                                 const c10::optional<at::Tensor>&, double, int64_t)>();
+  return op.call(input, target, shift_labels, beta, ignore_index);
+}
+
+at::Tensor jsd_backward(const at::Tensor& grad_out, const at::Tensor& grad_input) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::jsd_backward", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  return op.call(grad_out, grad_input);
+}
+
+}  // namespace liger
