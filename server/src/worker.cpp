@@ -46,8 +46,11 @@ bool read_all(int fd, char* p, std::size_t n) {
 // Waits until fd is readable or the deadline passes; false on timeout.
 bool wait_readable(int fd, Worker::Clock::time_point deadline) {
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Worker::Clock::now()).count();
-    if (left <= 0) return false;
+    // Round the wait up: returning while now < deadline would make the caller (which checks
+    // now >= deadline) take a timeout for a crash.
+    const auto now = Worker::Clock::now();
+    if (now >= deadline) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
     pollfd p{fd, POLLIN, 0};
     const int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
     if (rc > 0) return true;
