@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "../row_checks.h"
+#include "row_op_cpu.h"
 
 namespace liger {
 namespace {
@@ -57,28 +57,16 @@ void backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols) {
 }
 
 at::Tensor softmax_forward_cpu(const at::Tensor& input) {
-  detail::check_row_input(kOp, input);
-  const at::Tensor x = input.contiguous();
-  at::Tensor y = at::empty_like(x);
-  const int64_t rows = detail::row_count(x);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "softmax_forward_cpu", [&] {
-    forward_rows<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), rows, x.size(-1));
+  return detail::cpu_row_forward(kOp, input, [](const auto* x, auto* y, int64_t rows, int64_t cols) {
+    forward_rows(x, y, rows, cols);
   });
-  return y;
 }
 
 at::Tensor softmax_backward_cpu(const at::Tensor& grad_out, const at::Tensor& output) {
-  detail::check_row_input(kOp, output);
-  detail::check_grad_like("liger::softmax_backward", grad_out, output, "output");
-  const at::Tensor y = output.contiguous();
-  const at::Tensor dy = grad_out.to(y.scalar_type()).contiguous();
-  at::Tensor dx = at::empty_like(y);
-  const int64_t rows = detail::row_count(y);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, y.scalar_type(), "softmax_backward_cpu", [&] {
-    backward_rows<scalar_t>(dy.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(), rows,
-                            y.size(-1));
-  });
-  return dx;
+  return detail::cpu_row_backward("liger::softmax_backward", grad_out, output,
+                                  [](const auto* dy, const auto* y, auto* dx, int64_t rows, int64_t cols) {
+                                    backward_rows(dy, y, dx, rows, cols);
+                                  });
 }
 
 }  // namespace
