@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "ligerbench/crash_trace.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/server.h"
 #include "ligerbench/version.h"
@@ -80,6 +81,7 @@ ligerbench::v1::ServerConfig parse_flags(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ligerbench::install_crash_trace();
   // SIGTERM and SIGINT go to one thread that shuts down cleanly (never work in a signal handler);
   // block them before any other thread exists so that every thread inherits the mask.
   sigset_t stop_signals;

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 
+#include "ligerbench/crash_trace.h"
 #include "ligerbench/device.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/server/debug_kernel.h"
@@ -65,6 +66,7 @@ v1::WorkerResponse node(const v1::NodeInfoRequest&) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ligerbench::install_crash_trace();
   pid_t parent = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

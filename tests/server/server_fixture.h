@@ -3,12 +3,17 @@
 // ligerbenchd child process, tiny jobs, waiting for a job's end, HTTP GET.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,13 +27,23 @@
 
 namespace ligerbench::testing {
 
+// POSIX calls, not std::filesystem: the PyTorch wheel's libtorch.so exports its own copy of
+// std::filesystem (GCC's static libstdc++fs), which the dynamic linker binds our calls to when
+// libtorch comes first, and its remove_all calls through a null pointer there (SIGSEGV on the
+// GPU node, where the tests link that wheel).
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ligerbench-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp") + "/ligerbench-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+    path_ = tmpl;
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() {
+    // Depth first, not following symbolic links.
+    nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+         FTW_DEPTH | FTW_PHYS);
+  }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:
