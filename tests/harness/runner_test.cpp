@@ -108,6 +108,27 @@ TEST(Runner, NaNNeverPasses) {
   EXPECT_TRUE(same.passed());
 }
 
+// fp16 cannot hold values below 6.1e-5 to better than 6e-8: the relative-L2 tolerance grows by
+// twice the error of the reference rounded to fp16, and not otherwise.
+TEST(Tolerance, Fp16SubnormalFloorWidensRelL2OnlyThere) {
+  at::manual_seed(5);
+  const at::Tensor tiny = at::randn({4096}, at::kDouble) * 1e-7;  // subnormal in fp16
+  const at::Tensor tiny_rounded_twice = (tiny + at::randn({4096}, at::kDouble) * 2e-8).to(at::kHalf);
+  const auto sub = compare_tensors("tiny", tiny_rounded_twice, tiny, tolerance_for(at::kHalf));
+  EXPECT_GT(sub.rel_l2(), tolerance_for(at::kHalf).rel_l2) << "the case must exercise the floor";
+  EXPECT_TRUE(sub.passed()) << "rel_l2 " << sub.rel_l2() << " tol " << sub.rel_l2_tol();
+  // Normal-range values with a 2% error still fail: the floor there is ~3e-4.
+  const at::Tensor unit = at::randn({4096}, at::kDouble);
+  const auto off = compare_tensors("unit", (unit * 1.02).to(at::kHalf), unit, tolerance_for(at::kHalf));
+  EXPECT_LT(off.rel_l2_tol(), 2 * tolerance_for(at::kHalf).rel_l2);
+  EXPECT_FALSE(off.passed()) << "rel_l2 " << off.rel_l2() << " tol " << off.rel_l2_tol();
+  // Values that overflow fp16 do not make the tolerance infinite.
+  const auto big = compare_tensors("big", at::full({4}, 1e6).to(at::kHalf), at::full({4}, 1e6, at::kDouble),
+                                   tolerance_for(at::kHalf));
+  EXPECT_FALSE(big.passed());
+  EXPECT_TRUE(std::isfinite(big.rel_l2_tol()));
+}
+
 TEST(Measure, SummaryStatistics) {
   const auto t = summarize({5, 1, 4, 2, 3});
   EXPECT_EQ(t.n(), 5);

@@ -195,7 +195,12 @@ TEST(Jsd, CpuAndCudaAgree) {
   auto [loss_cpu, grad_cpu] = liger::jsd_forward(q, p, labels, 0.5, -100);
   auto [loss_gpu, grad_gpu] = liger::jsd_forward(q.cuda(), p.cuda(), labels.cuda(), 0.5, -100);
   EXPECT_NEAR(loss_cpu.item<double>(), loss_gpu.item<double>(), 1e-6 * std::abs(loss_cpu.item<double>()));
-  EXPECT_TRUE(at::allclose(grad_cpu, grad_gpu.cpu(), 1e-5, 1e-12));
+  // Entries that cancel (p close to q) differ by summation order alone: the absolute tolerance
+  // is relative to the gradient's largest entry, not to each entry.
+  const double scale = grad_cpu.abs().max().item<double>();
+  const double max_diff = (grad_cpu - grad_gpu.cpu()).abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(grad_cpu, grad_gpu.cpu(), 1e-5, 1e-6 * scale))
+      << "max |cpu - cuda| " << max_diff << " with max |grad| " << scale;
 }
 
 TEST(Jsd, RegisteredWithTheDispatcher) {
