@@ -2,6 +2,7 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <torch/library.h>
 
+#include <unordered_map>
 #include <vector>
 
 #include "../embedding_checks.h"
@@ -10,6 +11,25 @@
 
 namespace liger {
 namespace {
+
+// Two int64 of mapped pinned host memory per device and host thread, kept for the thread's life:
+// a call waits for its check before it returns, so one slot a thread is never shared.
+int64_t* bad_index_slot(int device) {
+  thread_local std::unordered_map<int, int64_t*> slots;
+  int64_t*& slot = slots[device];
+  if (slot == nullptr) {
+    void* p = nullptr;
+    C10_CUDA_CHECK(cudaHostAlloc(&p, 2 * sizeof(int64_t), cudaHostAllocMapped | cudaHostAllocPortable));
+    slot = static_cast<int64_t*>(p);
+  }
+  return slot;
+}
+
+int64_t* device_pointer(int64_t* mapped_host) {
+  void* d = nullptr;
+  C10_CUDA_CHECK(cudaHostGetDevicePointer(&d, mapped_host, 0));
+  return static_cast<int64_t*>(d);
+}
 
 at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& indices,
                                   c10::optional<int64_t> padding_idx) {
@@ -25,16 +45,15 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
   at::Tensor out = at::empty(out_shape, w.options());
   if (n == 0) return out;
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  // Range check without stalling the GPU: min/max of the indices go to pinned host memory, the
-  // gather is queued right behind them (it writes 0 for an out-of-range row, never reads it), and
-  // the host waits for the two values only.
-  at::Tensor bounds = at::empty({2}, idx.options());
-  at::Tensor lo = bounds.select(0, 0), hi = bounds.select(0, 1);
-  at::aminmax_out(lo, hi, idx);
-  at::Tensor host = at::empty({2}, idx.options().device(at::kCPU).pinned_memory(true));
-  host.copy_(bounds, /*non_blocking=*/true);
-  at::cuda::CUDAEvent copied;
-  copied.record(at::cuda::getCurrentCUDAStream());
+  // Range check without stalling the GPU: one small kernel writes any offending index straight
+  // into mapped pinned host memory, the gather is queued right behind it (it writes 0 for an
+  // out-of-range row, never reads it), and the host waits for the check only. (The earlier
+  // at::aminmax + device-to-host copy put a generic reduction and a copy in front of every gather.)
+  int64_t* bad = bad_index_slot(weight.device().index());
+  bad[0] = 0;
+  cuda::check_launch(cuda::embedding_find_bad_index(idx.data_ptr<int64_t>(), n, V, device_pointer(bad), stream), op);
+  at::cuda::CUDAEvent checked;
+  checked.record(at::cuda::getCurrentCUDAStream());
 
   cuda::EmbeddingForwardArgs a{};
   a.weight = w.data_ptr();
@@ -47,8 +66,9 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
   a.dtype = cuda::dtype_of(w, op, "weight");
   cuda::check_launch(cuda::embedding_forward(a, stream), op);
 
-  copied.synchronize();
-  detail::check_index_bounds(op, host.data_ptr<int64_t>()[0], host.data_ptr<int64_t>()[1], V);
+  checked.synchronize();
+  const volatile int64_t* seen = bad;
+  if (seen[0] != 0) detail::check_index_bounds(op, seen[1], seen[1], V);
   return out;
 }
 

@@ -46,6 +46,20 @@ embedding_forward_kernel(const T* __restrict__ w, const int64_t* __restrict__ id
   for (int64_t p = threadIdx.x; p < packs; p += blockDim.x) store_pack<T, VEC>(dst + p * VEC, load_pack<T, VEC>(src + p * VEC));
 }
 
+// Out-of-range indices: some offending value goes to bad[1] and 1 to bad[0], plain stores into
+// mapped pinned host memory (which of several offenders wins does not matter).
+__global__ void embedding_bounds_kernel(const int64_t* __restrict__ idx, int64_t n, int64_t num_embeddings,
+                                        volatile int64_t* bad) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t v = idx[i];
+    if (v < 0 || v >= num_embeddings) {
+      bad[1] = v;
+      bad[0] = 1;
+    }
+  }
+}
+
 __global__ void embedding_keys_kernel(const int64_t* __restrict__ idx, int32_t* __restrict__ keys,
                                       int32_t* __restrict__ pos, int64_t n, int64_t num_embeddings, int64_t pad) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -148,6 +162,15 @@ cudaError_t segments_typed(const EmbeddingBackwardArgs& a, const int32_t* keys, 
 }
 
 }  // namespace
+
+cudaError_t embedding_find_bad_index(const int64_t* indices, int64_t n, int64_t num_embeddings, int64_t* bad_mapped,
+                                     cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  constexpr int threads = 256, per_thread = 4;
+  const int64_t blocks = std::min<int64_t>((n + threads * per_thread - 1) / (threads * per_thread), 4096);
+  embedding_bounds_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(indices, n, num_embeddings, bad_mapped);
+  return cudaGetLastError();
+}
 
 cudaError_t embedding_forward(const EmbeddingForwardArgs& a, cudaStream_t stream) {
   if (a.n == 0 || a.dim == 0) return cudaSuccess;

@@ -32,6 +32,13 @@ struct EmbeddingBackwardArgs {
 
 cudaError_t embedding_forward(const EmbeddingForwardArgs& args, cudaStream_t stream);
 
+// Range check of the indices in one small kernel: if any index is outside [0, num_embeddings) it
+// stores 1 to bad_mapped[0] and an offending index to bad_mapped[1]. bad_mapped is the device
+// address of mapped pinned host memory, zeroed by the caller; read it after the stream reaches
+// this point (an event), without waiting for work queued behind it.
+cudaError_t embedding_find_bad_index(const int64_t* indices, int64_t n, int64_t num_embeddings, int64_t* bad_mapped,
+                                     cudaStream_t stream);
+
 // Scratch the backward needs: sort keys and positions, and the radix sort's own storage.
 size_t embedding_backward_workspace_bytes(int64_t n, int64_t num_embeddings);
 cudaError_t embedding_backward(const EmbeddingBackwardArgs& args, cudaStream_t stream);
