@@ -12,7 +12,9 @@ state="$build/quick"
 mkdir -p "$state"
 log="$state/ligerbenchd.log"
 # Ports 0: any free ones (the server prints where it listens); loopback only.
-"$build"/server/ligerbenchd --config configs/server.yaml --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+# LIGERBENCH_METRICS_LISTEN=off runs without the Prometheus endpoint.
+"$build"/server/ligerbenchd --config configs/server.yaml --listen 127.0.0.1:0 \
+  --metrics-listen "${LIGERBENCH_METRICS_LISTEN:-127.0.0.1:0}" \
   --db "$state/ligerbench.db" >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null && wait $server 2>/dev/null; true' EXIT
@@ -30,8 +32,12 @@ status=0
 "$build"/harness/ligerbench submit configs/suites/quick.yaml --server "$addr" --wait --out results-quick.json || status=$?
 
 echo
-echo "Prometheus metrics: $metrics (a long-running server: ligerbenchd --config configs/server.yaml serves them on http://127.0.0.1:9464/metrics)"
-if command -v curl >/dev/null; then
-  curl -s "$metrics" | grep -E '^ligerbench_(kernel_speedup_ratio|jobs_total|cases_total)' || true
+if [ -n "$metrics" ]; then
+  echo "Prometheus metrics: $metrics (a long-running server: ligerbenchd --config configs/server.yaml serves them on http://127.0.0.1:9464/metrics)"
+  if command -v curl >/dev/null; then
+    curl -s "$metrics" | grep -E '^ligerbench_(kernel_speedup_ratio|jobs_total|cases_total)' || true
+  fi
+else
+  echo "Prometheus metrics: off (LIGERBENCH_METRICS_LISTEN=off)"
 fi
 exit $status
