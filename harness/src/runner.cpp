@@ -37,10 +37,18 @@ std::vector<at::Tensor> differentiable(const std::vector<at::Tensor>& ts) {
 
 // Upstream gradients for the differentiable outputs: seeded normal values (a random scalar for
 // a loss, as Liger's benchmarks use, so that "multiply by 1.0" shortcuts are not measured).
-std::vector<at::Tensor> grad_outputs_for(const std::vector<at::Tensor>& outs, uint64_t seed) {
+// Upstream gradients: seeded random values of each output's shape. With unit_scalar, a scalar
+// output gets exactly 1: full mode is a training step, where the loss is the graph's root
+// (loss.backward(), as Liger's full-mode benchmark calls it), and the gradient-in-forward losses
+// then skip their rescale, as Liger's do. Backward mode and the accuracy check keep a random
+// scalar (KERNELS.md), so the rescale is measured and checked there.
+std::vector<at::Tensor> grad_outputs_for(const std::vector<at::Tensor>& outs, uint64_t seed, bool unit_scalar = false) {
   at::manual_seed(seed + 7919);
   std::vector<at::Tensor> g;
-  for (const auto& o : outs) g.push_back(at::randn(o.sizes(), o.options().requires_grad(false)));
+  for (const auto& o : outs) {
+    const auto opts = o.options().requires_grad(false);
+    g.push_back(unit_scalar && o.dim() == 0 ? at::ones({}, opts) : at::randn(o.sizes(), opts));
+  }
   return g;
 }
 
@@ -129,7 +137,7 @@ std::unique_ptr<Region> make_region(const Case& c) {
       r->fn = [self] { (void)input_grads(self->outs, self->dins, self->gouts, true); };
       break;
     case Mode::kFull:
-      r->gouts = grad_outputs_for(differentiable(fn(r->in, cfg)), cfg.seed);
+      r->gouts = grad_outputs_for(differentiable(fn(r->in, cfg)), cfg.seed, /*unit_scalar=*/true);
       r->fn = [self, &fn, &cfg] { (void)input_grads(differentiable(fn(self->in, cfg)), self->dins, self->gouts, false); };
       break;
   }
