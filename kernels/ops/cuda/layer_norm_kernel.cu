@@ -198,11 +198,11 @@ layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, con
 
 // Per row: x_hat = (x - mean) * rstd, g = w * dy, dx = (g - (x_hat * mean(x_hat * g) + mean(g))) * rstd.
 // The block's own partial rows get sum(dy * x_hat) (dW) and sum(dy) (dB) over its rows.
-template <typename T, typename TW, int CLS>
+template <typename T, typename TW, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
 layer_norm_backward_kernel(const T* __restrict__ dy, const T* __restrict__ x, const TW* __restrict__ w,
                            const float* __restrict__ mean, const float* __restrict__ rstd, T* __restrict__ dx,
-                           float* __restrict__ partials, int partial_rows, int64_t rows, int64_t cols, bool vec_ok) {
+                           float* __restrict__ partials, int partial_rows, int64_t rows, int64_t cols) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
   // Register budget (128 a thread): the dW/dB sums of a thread's columns (at most 32 of each,
@@ -349,7 +349,7 @@ template <typename T, typename TW>
 int backward_grid(int64_t rows, const rows::RowPlan& p) {
   int blocks = 1;
   rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-    blocks = rows::resident_blocks(layer_norm_backward_kernel<T, TW, decltype(cls)::value>, p.threads,
+    blocks = rows::resident_blocks(layer_norm_backward_kernel<T, TW, decltype(cls)::value, true>, p.threads,
                                    kBackwardBlocksPerSm, 0);
     return cudaSuccess;
   });
@@ -401,9 +401,11 @@ cudaError_t layer_norm_backward(const LayerNormBackwardArgs& a, cudaStream_t str
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
     cudaError_t err = rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-      layer_norm_backward_kernel<T, TW, decltype(cls)::value><<<a.partial_rows, p.threads, 0, stream>>>(
+      auto* kernel = vec ? layer_norm_backward_kernel<T, TW, decltype(cls)::value, true>
+                         : layer_norm_backward_kernel<T, TW, decltype(cls)::value, false>;
+      kernel<<<a.partial_rows, p.threads, 0, stream>>>(
           static_cast<const T*>(a.grad_out), static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), a.mean,
-          a.rstd, static_cast<T*>(a.grad_in), a.partials, a.partial_rows, a.rows, a.cols, vec);
+          a.rstd, static_cast<T*>(a.grad_in), a.partials, a.partial_rows, a.rows, a.cols);
       return cudaGetLastError();
     });
     if (err != cudaSuccess || a.partials == nullptr) return err;

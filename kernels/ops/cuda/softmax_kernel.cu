@@ -20,9 +20,9 @@ constexpr int kNumClasses = sizeof(kClasses) / sizeof(kClasses[0]);
 
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <typename T, int CLS>
+template <typename T, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(kClasses[CLS].max_threads, 1)
-softmax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t cols, bool vec_ok) {
+softmax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t cols) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = kClasses[CLS].items;
   __shared__ float scratch[32];
@@ -68,10 +68,10 @@ softmax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
   }
 }
 
-template <typename T, int CLS>
+template <typename T, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(kClasses[CLS].max_threads, 1)
 softmax_backward_kernel(const T* __restrict__ dy, const T* __restrict__ y, T* __restrict__ dx, int64_t rows,
-                        int64_t cols, bool vec_ok) {
+                        int64_t cols) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = kClasses[CLS].items;
   // Up to 32 elements a thread, y and dy stay in registers between the two passes. Beyond that
@@ -136,8 +136,10 @@ cudaError_t softmax_forward(const SoftmaxForwardArgs& a, cudaStream_t stream) {
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y});
     return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
-      softmax_forward_kernel<T, decltype(cls)::value><<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols, vec);
+      auto* kernel = vec ? softmax_forward_kernel<T, decltype(cls)::value, true>
+                         : softmax_forward_kernel<T, decltype(cls)::value, false>;
+      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
+          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
       return cudaGetLastError();
     });
   });
@@ -150,9 +152,11 @@ cudaError_t softmax_backward(const SoftmaxBackwardArgs& a, cudaStream_t stream) 
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
     return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
-      softmax_backward_kernel<T, decltype(cls)::value><<<grid_for(a.rows), p.threads, 0, stream>>>(
+      auto* kernel = vec ? softmax_backward_kernel<T, decltype(cls)::value, true>
+                         : softmax_backward_kernel<T, decltype(cls)::value, false>;
+      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
           static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows,
-          a.cols, vec);
+          a.cols);
       return cudaGetLastError();
     });
   });

@@ -35,9 +35,9 @@ constexpr int num_classes() {
   return sizeof(Classes<sizeof(T)>::table) / sizeof(RowClass);
 }
 
-template <typename T, int CLS>
+template <typename T, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
-sparsemax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t cols, bool vec_ok) {
+sparsemax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t cols) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
   __shared__ float scratch[3 * 32];
@@ -103,10 +103,10 @@ sparsemax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t row
   }
 }
 
-template <typename T, int CLS>
+template <typename T, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(Classes<sizeof(T)>::table[CLS].max_threads, 1)
 sparsemax_backward_kernel(const T* __restrict__ dy, const T* __restrict__ y, T* __restrict__ dx, int64_t rows,
-                          int64_t cols, bool vec_ok) {
+                          int64_t cols) {
   constexpr int VEC = rows::vec_of<T>();
   constexpr int ITEMS = Classes<sizeof(T)>::table[CLS].items;
   // Up to 32 elements a thread, y and dy stay in registers between the two passes; beyond that
@@ -179,8 +179,10 @@ cudaError_t sparsemax_forward(const SparsemaxForwardArgs& a, cudaStream_t stream
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y});
     return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-      sparsemax_forward_kernel<T, decltype(cls)::value><<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols, vec);
+      auto* kernel = vec ? sparsemax_forward_kernel<T, decltype(cls)::value, true>
+                         : sparsemax_forward_kernel<T, decltype(cls)::value, false>;
+      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
+          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
       return cudaGetLastError();
     });
   });
@@ -193,9 +195,11 @@ cudaError_t sparsemax_backward(const SparsemaxBackwardArgs& a, cudaStream_t stre
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
     return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-      sparsemax_backward_kernel<T, decltype(cls)::value><<<grid_for(a.rows), p.threads, 0, stream>>>(
+      auto* kernel = vec ? sparsemax_backward_kernel<T, decltype(cls)::value, true>
+                         : sparsemax_backward_kernel<T, decltype(cls)::value, false>;
+      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
           static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows,
-          a.cols, vec);
+          a.cols);
       return cudaGetLastError();
     });
   });
