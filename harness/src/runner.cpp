@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "ligerbench/device.h"
+#include "ligerbench/oom_fallback.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/tolerance.h"
 #include "ligerbench/version.h"
@@ -35,8 +36,6 @@ std::vector<at::Tensor> differentiable(const std::vector<at::Tensor>& ts) {
   return out;
 }
 
-// Upstream gradients for the differentiable outputs: seeded normal values (a random scalar for
-// a loss, as Liger's benchmarks use, so that "multiply by 1.0" shortcuts are not measured).
 // Upstream gradients: seeded random values of each output's shape. With unit_scalar, a scalar
 // output gets exactly 1: full mode is a training step, where the loss is the graph's root
 // (loss.backward(), as Liger's full-mode benchmark calls it), and the gradient-in-forward losses
@@ -63,51 +62,84 @@ KernelInputs make_seeded_inputs(const Case& c) {
   return c.spec->make_inputs(c.config);
 }
 
+// float64 copies of a case's inputs on `device`, requiring gradients where the inputs do.
+KernelInputs float64_copy(const KernelInputs& in, const at::Device& device) {
+  KernelInputs out;
+  out.names = in.names;
+  for (const auto& t : in.tensors) {
+    at::Tensor r = t.detach().to(device, /*non_blocking=*/false, /*copy=*/true);
+    if (at::isFloatingType(r.scalar_type())) r = r.to(at::kDouble);
+    r.set_requires_grad(t.requires_grad());
+    out.tensors.push_back(r);
+  }
+  return out;
+}
+
+at::Tensor moved(const at::Tensor& t, const at::Device& d) { return t.defined() ? t.detach().to(d) : t; }
+
+struct Reference {
+  std::vector<at::Tensor> outs, grads;  // grads: beyond forward mode, of the inputs requiring them
+};
+
+Reference run_reference(const Case& c, const KernelInputs& ref_in, const std::vector<at::Tensor>& gouts) {
+  Reference r;
+  r.outs = c.spec->reference(ref_in, c.config);
+  if (c.mode != Mode::kForward) {
+    std::vector<at::Tensor> dref_ins, gref;
+    for (const auto& t : ref_in.tensors)
+      if (t.requires_grad()) dref_ins.push_back(t);
+    const at::Device device = dref_ins.empty() ? at::Device(at::kCPU) : dref_ins[0].device();
+    for (const auto& g : gouts) gref.push_back(g.to(device, at::kDouble));
+    r.grads = input_grads(differentiable(r.outs), dref_ins, gref, false);
+  }
+  for (auto& t : r.outs) t = t.detach();
+  return r;
+}
+
 // Errors of outputs (and, beyond forward mode, input gradients) against the float64 reference.
+// The reference runs on the case's device; when that device runs out of memory for it, on the
+// CPU (slower, but a large case keeps its accuracy check; Accuracy.reference_device says which).
 v1::Accuracy accuracy_of(const Case& c) {
   v1::Accuracy acc;
   acc.set_checked(true);
   KernelInputs in = make_seeded_inputs(c);
-  KernelInputs ref_in;
-  ref_in.names = in.names;
-  for (const auto& t : in.tensors) {
-    at::Tensor r = t.detach().clone();
-    if (at::isFloatingType(r.scalar_type())) r = r.to(at::kDouble);
-    r.set_requires_grad(t.requires_grad());
-    ref_in.tensors.push_back(r);
-  }
+  // The float64 inputs are copied before the kernel runs: some kernels overwrite theirs.
+  KernelInputs ref_in =
+      on_device_or_cpu(c.config.device, [&](const at::Device& d) { return float64_copy(in, d); });
   const Tolerance tol = tolerance_for(c.config.dtype);
   const auto outs = kernel_fn(c)(in, c.config);
-  const auto ref_outs = c.spec->reference(ref_in, c.config);
-  bool passed = true;
-  for (std::size_t i = 0; i < outs.size() && i < ref_outs.size(); ++i) {
-    auto e = compare_tensors(i == 0 ? "out" : "out" + std::to_string(i), outs[i], ref_outs[i], tol);
-    passed = passed && e.passed();
-    *acc.add_tensors() = e;
-  }
+  std::vector<at::Tensor> grads, gouts;
+  std::vector<std::string> names;
   if (c.mode != Mode::kForward) {
-    const auto douts = differentiable(outs);
-    const auto dref = differentiable(ref_outs);
-    std::vector<at::Tensor> dins, dref_ins;
-    std::vector<std::string> names;
+    std::vector<at::Tensor> dins;
     for (std::size_t i = 0; i < in.tensors.size(); ++i)
       if (in.tensors[i].requires_grad()) {
         dins.push_back(in.tensors[i]);
-        dref_ins.push_back(ref_in.tensors[i]);
         names.push_back(in.names[i]);
       }
-    auto gouts = grad_outputs_for(douts, c.config.seed);
-    std::vector<at::Tensor> gref;
-    for (auto& g : gouts) gref.push_back(g.to(at::kDouble));
+    const auto douts = differentiable(outs);
+    gouts = grad_outputs_for(douts, c.config.seed);
     std::vector<at::Tensor> gouts_copy;  // in-place backwards may overwrite the upstream gradient
     for (auto& g : gouts) gouts_copy.push_back(g.clone());
-    const auto grads = input_grads(douts, dins, gouts_copy, false);
-    const auto ref_grads = input_grads(dref, dref_ins, gref, false);
-    for (std::size_t i = 0; i < grads.size(); ++i) {
-      auto e = compare_tensors("grad_" + names[i], grads[i], ref_grads[i], tol);
-      passed = passed && e.passed();
-      *acc.add_tensors() = e;
-    }
+    grads = input_grads(douts, dins, gouts_copy, false);
+  }
+  const at::Device ref_in_device = ref_in.tensors.empty() ? at::Device(at::kCPU) : ref_in.tensors[0].device();
+  const Reference ref = on_device_or_cpu(ref_in_device, [&](const at::Device& d) {
+    if (d != ref_in_device) ref_in = float64_copy(ref_in, d);
+    return run_reference(c, ref_in, gouts);
+  });
+  const at::Device ref_device = ref.outs.empty() ? at::Device(at::kCPU) : ref.outs[0].device();
+  acc.set_reference_device(ref_device.str());
+  bool passed = true;
+  for (std::size_t i = 0; i < outs.size() && i < ref.outs.size(); ++i) {
+    auto e = compare_tensors(i == 0 ? "out" : "out" + std::to_string(i), moved(outs[i], ref_device), ref.outs[i], tol);
+    passed = passed && e.passed();
+    *acc.add_tensors() = e;
+  }
+  for (std::size_t i = 0; i < grads.size() && i < ref.grads.size(); ++i) {
+    auto e = compare_tensors("grad_" + names[i], moved(grads[i], ref_device), ref.grads[i], tol);
+    passed = passed && e.passed();
+    *acc.add_tensors() = e;
   }
   acc.set_passed(passed);
   return acc;

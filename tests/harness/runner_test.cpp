@@ -4,6 +4,7 @@
 #include "ligerbench/registry.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/device.h"
+#include "ligerbench/oom_fallback.h"
 #include "ligerbench/tolerance.h"
 
 namespace {
@@ -38,6 +39,7 @@ TEST(Runner, RunsRmsNormOnCpuWithAccuracyAndSpeedup) {
     EXPECT_TRUE(r.ok()) << r.key() << ": " << r.error();
     EXPECT_TRUE(r.accuracy().checked());
     EXPECT_TRUE(r.accuracy().passed()) << r.key();
+    EXPECT_EQ(r.accuracy().reference_device(), "cpu");
     EXPECT_GE(r.timing().n(), 3);
     EXPECT_LE(r.timing().n(), 5);
     EXPECT_GT(r.timing().median_ms(), 0);
@@ -127,6 +129,30 @@ TEST(Tolerance, Fp16SubnormalFloorWidensRelL2OnlyThere) {
                                    tolerance_for(at::kHalf));
   EXPECT_FALSE(big.passed());
   EXPECT_TRUE(std::isfinite(big.rel_l2_tol()));
+}
+
+// A device out of memory for the float64 reference: the work runs again on the CPU; an OOM on the
+// CPU itself, or any other error, propagates. (No GPU needed: the device is only a value here.)
+TEST(OomFallback, RetriesOnTheCpuOnlyAfterADeviceOom) {
+  std::vector<std::string> tried;
+  const at::Device gpu(at::kCUDA, 0);
+  const std::string where = on_device_or_cpu(gpu, [&](const at::Device& d) {
+    tried.push_back(d.str());
+    if (!d.is_cpu()) C10_THROW_ERROR(OutOfMemoryError, "fake: CUDA out of memory");
+    return d.str();
+  });
+  EXPECT_EQ(where, "cpu");
+  EXPECT_EQ(tried, (std::vector<std::string>{"cuda:0", "cpu"}));
+  tried.clear();
+  EXPECT_THROW(on_device_or_cpu(at::Device(at::kCPU),
+                                [&](const at::Device& d) -> int {
+                                  tried.push_back(d.str());
+                                  C10_THROW_ERROR(OutOfMemoryError, "fake: host out of memory");
+                                }),
+               c10::OutOfMemoryError);
+  EXPECT_EQ(tried.size(), 1u) << "no second try on the CPU";
+  EXPECT_THROW(on_device_or_cpu(gpu, [](const at::Device&) -> int { throw std::runtime_error("not an OOM"); }),
+               std::runtime_error);
 }
 
 TEST(Measure, SummaryStatistics) {
