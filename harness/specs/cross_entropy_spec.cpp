@@ -78,6 +78,7 @@ KernelSpec cross_entropy() {
   s.baseline = baseline_fn;
   s.reference = reference_fn;
   s.cost = cost;
+  s.backward_note = kRescaleOnceBackward;
   // logits, the baseline's log-softmax and gradient, a spare.
   s.memory_estimate = [](const CaseConfig& c) {
     return 4.0 * static_cast<double>(c.axis("BT")) * static_cast<double>(c.axis("V")) * at::elementSize(c.dtype);

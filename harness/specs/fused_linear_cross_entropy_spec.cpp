@@ -109,6 +109,7 @@ KernelSpec fused_linear_cross_entropy() {
   s.baseline = baseline_fn;
   s.reference = reference_fn;
   s.cost = cost;
+  s.backward_note = kRescaleOnceBackward;
   // The baseline's fp32 logits, their softmax and gradient, plus inputs and weight gradient.
   s.memory_estimate = [](const CaseConfig& c) {
     const double bt = c.axis("BT"), h = c.axis("H"), v = c.axis("V");

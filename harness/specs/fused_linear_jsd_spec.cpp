@@ -137,6 +137,7 @@ KernelSpec fused_linear_jsd() {
   s.baseline = baseline_fn;
   s.reference = reference_fn;
   s.cost = cost;
+  s.backward_note = kRescaleOnlyBackward;
   // Weights and dW, and the baseline's (BT, V) logits, log-probabilities and their gradients.
   s.memory_estimate = [](const CaseConfig& c) {
     const double es = at::elementSize(c.dtype);

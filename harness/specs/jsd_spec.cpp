@@ -103,6 +103,7 @@ KernelSpec jsd() {
   s.baseline = baseline_fn;
   s.reference = reference_fn;
   s.cost = cost;
+  s.backward_note = kRescaleOnlyBackward;
   // Inputs, the stored and the scaled gradient, and the baseline's fp32 temporaries.
   s.memory_estimate = [](const CaseConfig& c) {
     return static_cast<double>(c.axis("BT")) * c.axis("V") * (4 * at::elementSize(c.dtype) + 24);

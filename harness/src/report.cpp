@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include "ligerbench/yaml_proto.h"
@@ -90,7 +91,7 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
                  r.provider(),
                  ok ? fmt("%.4f", r.timing().median_ms()) : "-",
                  ok ? fmt("%.4f", r.timing().p20_ms()) + "-" + fmt("%.4f", r.timing().p80_ms()) : "-",
-                 r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : "",
+                 r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : (r.note().empty() ? "" : "n/a*"),
                  r.memory().measured() ? fmt("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
                  ok && r.throughput().gb_per_s() > 0 ? fmt("%.0f", r.throughput().gb_per_s()) : "-",
                  r.throughput().bandwidth_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().bandwidth_fraction()) : "-",
@@ -109,6 +110,10 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
   };
   line(head);
   for (const auto& row : rows) line(row.cells);
+  std::set<std::string> noted;  // one line per kernel and note
+  for (const auto& r : result.cases())
+    if (!r.note().empty() && noted.insert(r.kernel() + " " + r.mode() + ": " + r.note()).second)
+      os << "* " << r.kernel() << " " << r.mode() << ": " << r.note() << "\n";
   for (const auto& r : result.cases())
     if (!r.ok()) os << "error: " << r.key() << ": " << r.error() << "\n";
   os << result.cases_size() << " cases, " << result.failed_cases() << " failed";

@@ -294,7 +294,10 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
       region->fn();  // first call outside: lazy initialisation is not the kernel's memory
       *r.mutable_memory() = peak_memory(region->fn, c.config.device);
     }
-    if (c.spec->cost) {
+    const bool rescale_only =
+        c.mode == Mode::kBackward && c.provider == Provider::kLiger && !c.spec->backward_note.empty();
+    if (rescale_only) r.set_note(c.spec->backward_note);
+    if (c.spec->cost && !rescale_only) {
       const Cost cost = c.spec->cost(c.config, c.mode);
       auto* tp = r.mutable_throughput();
       const double s = r.timing().median_ms() * 1e-3;
@@ -328,6 +331,7 @@ void PairDeriver::apply(const Case& c, v1::CaseResult& r) {
     baselines_[c.pair_key] = r;
     return;
   }
+  if (!r.note().empty()) return;  // not comparable with the baseline (KernelSpec::backward_note)
   auto it = baselines_.find(c.pair_key);
   if (it == baselines_.end()) return;
   if (r.timing().median_ms() > 0) r.set_speedup(it->second.timing().median_ms() / r.timing().median_ms());

@@ -1,7 +1,10 @@
 // The runner on CPU: a real case end to end, accuracy that can fail, errors that are recorded.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "ligerbench/registry.h"
+#include "ligerbench/report.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/device.h"
 #include "ligerbench/oom_fallback.h"
@@ -51,6 +54,39 @@ TEST(Runner, RunsRmsNormOnCpuWithAccuracyAndSpeedup) {
     // Forward checks the output; backward and full also both gradients.
     EXPECT_EQ(r.accuracy().tensors_size(), r.mode() == "forward" ? 1 : 3) << r.key();
   }
+}
+
+// A loss that computes its gradient in the forward: its backward row times only a rescale, so it
+// carries a note instead of a speedup or throughput, and the table says why.
+TEST(Runner, RescaleOnlyBackwardRowsCarryANoteNotASpeedup) {
+  const auto job = parse_suite(R"(
+measurement: {min_samples: 3, max_samples: 5, min_time_s: 0, timeout_s: 2, warmup_runs: 1}
+cases:
+  - kernel: cross_entropy
+    shape: {BT: 6, V: 50}
+    dtypes: [fp32]
+    modes: [forward, backward]
+)",
+                               "ce.yaml");
+  const auto result = run_cases(job, select_cases(job, {"cpu"}, ""), {});
+  ASSERT_EQ(result.cases_size(), 4);
+  for (const auto& r : result.cases()) {
+    ASSERT_TRUE(r.ok()) << r.key() << ": " << r.error();
+    const bool rescale_row = r.mode() == "backward" && r.provider() == "liger";
+    EXPECT_EQ(r.note().empty(), !rescale_row) << r.key();
+    if (r.provider() != "liger") continue;
+    if (rescale_row) {
+      EXPECT_EQ(r.speedup(), 0) << "no speedup against the baseline's real backward";
+      EXPECT_FALSE(r.has_throughput());
+    } else {
+      EXPECT_GT(r.speedup(), 0);
+    }
+  }
+  std::ostringstream table;
+  print_table(table, result);
+  EXPECT_NE(table.str().find("n/a*"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("* cross_entropy backward: backward times only the rescale"), std::string::npos)
+      << table.str();
 }
 
 TEST(Runner, FilterSelectsByKey) {

@@ -82,6 +82,17 @@ struct KernelSpec {
   std::function<Cost(const CaseConfig&, Mode)> cost;
   // Bytes the inputs and the run need on the device (for admission checks); null: 4x inputs.
   std::function<double(const CaseConfig&)> memory_estimate;
+  // Non-empty for kernels whose forward computes and stores the input gradients (Liger's design
+  // for the losses): their backward only rescales them, so a backward-mode row is not comparable
+  // with the baseline's real backward. The liger row gets this note and no speedup or throughput.
+  std::string backward_note;
 };
+
+// The notes of the gradient-in-forward kernels.
+inline const char* kRescaleOnlyBackward =
+    "backward times only the rescale of the gradient the forward stored; compare full mode";
+inline const char* kRescaleOnceBackward =
+    "backward times only the rescale of the gradient the forward stored, which a repeated backward "
+    "with the same upstream gradient skips; compare full mode";
 
 }  // namespace ligerbench
