@@ -62,8 +62,9 @@ v1::TensorError compare_tensors(const std::string& name, const at::Tensor& actua
   // the intermediate it was computed from) is added to the tolerance, and reported in it.
   double rel_l2_tol = tol.rel_l2;
   if (ref_norm > 0 && at::isFloatingType(actual.scalar_type()) && actual.scalar_type() != at::kDouble) {
-    const at::Tensor rounded = at::where(mask, r, at::zeros_like(r)).to(actual.scalar_type()).to(at::kDouble);
-    const double floor_norm = (rounded - at::where(mask, r, at::zeros_like(r))).norm().item<double>();
+    const at::Tensor finite_ref = at::where(mask, r, at::zeros_like(r));
+    const at::Tensor rounded = finite_ref.to(actual.scalar_type()).to(at::kDouble);
+    const double floor_norm = (rounded - finite_ref).norm().item<double>();
     if (std::isfinite(floor_norm)) rel_l2_tol += 2 * floor_norm / ref_norm;  // overflow: the finite check decides
   }
   e.set_rel_l2_tol(rel_l2_tol);

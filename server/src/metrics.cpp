@@ -1,10 +1,5 @@
 #include "ligerbench/server/metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -21,37 +16,6 @@ using prometheus::BuildHistogram;
 // Seconds from 10 ms to about 3 hours: CPU smoke jobs up to full GPU sweeps.
 prometheus::Histogram::BucketBoundaries seconds_buckets() {
   return {0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000};
-}
-
-// "host:0" becomes "host:N" with N a port free now. CivetWeb binds port 0 itself in some builds
-// and refuses it in others (the one on the GPU node: "null context when constructing
-// CivetServer"); asking the kernel for a free port first works with all of them.
-std::string resolve_port_zero(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos || listen.substr(colon + 1) != "0") return listen;
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    len = sizeof(sockaddr_in6);
-  } else {
-    return listen;  // a host name: let CivetWeb resolve it and report what fails
-  }
-  const int fd = socket(addr.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) return listen;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
-  close(fd);
-  return port > 0 ? listen.substr(0, colon + 1) + std::to_string(port) : listen;
 }
 
 }  // namespace
@@ -104,11 +68,10 @@ Metrics::Metrics(const std::string& listen)
                            .Register(*registry_)
                            .Add({})) {
   if (listen != "off") {
-    const std::string address = resolve_port_zero(listen);
     try {
-      exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+      exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
     } catch (const std::exception& e) {
-      throw std::runtime_error("cannot serve Prometheus metrics on " + address + " (metrics_listen): " + e.what());
+      throw std::runtime_error("cannot serve Prometheus metrics on " + listen + " (metrics_listen): " + e.what());
     }
     exposer_->RegisterCollectable(registry_);
   }
