@@ -4,6 +4,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "ligerbench/server/civetweb_probe.h"
+#include "ligerbench/server/thread_stack_floor.h"
 #include "ligerbench/version.h"
 
 namespace ligerbench::server {
@@ -68,10 +70,14 @@ Metrics::Metrics(const std::string& listen)
                            .Register(*registry_)
                            .Add({})) {
   if (listen != "off") {
+    // civetweb's fixed-size thread stacks must also hold the static TLS (thread_stack_floor.h).
+    static_tls_bytes();
     try {
       exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
     } catch (const std::exception& e) {
-      throw std::runtime_error("cannot serve Prometheus metrics on " + listen + " (metrics_listen): " + e.what());
+      throw std::runtime_error("cannot serve Prometheus metrics on " + listen + " (metrics_listen): " + e.what() +
+                               " [" + civetweb_start_error(listen) +
+                               "; static TLS " + std::to_string(static_tls_bytes()) + " bytes]");
     }
     exposer_->RegisterCollectable(registry_);
   }

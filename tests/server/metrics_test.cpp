@@ -74,3 +74,29 @@ cases:
 }
 
 }  // namespace
+
+// A metrics address that cannot be served fails server start-up with an error that names the
+// address, the config key and civetweb's own reason (prometheus-cpp alone says "null context").
+TEST(Metrics, PortInUseErrorNamesAddressAndCivetwebReason) {
+  TempDir dir;
+  auto first = test_config(dir);
+  first.set_metrics_listen("127.0.0.1:0");
+  InProcess holder(first);
+  const int taken = holder.server().metrics_port();
+  ASSERT_GT(taken, 0);
+
+  TempDir dir2;
+  auto second = test_config(dir2);
+  const std::string address = "127.0.0.1:" + std::to_string(taken);
+  second.set_metrics_listen(address);
+  try {
+    InProcess clash(second);
+    FAIL() << "a second server started its metrics on the taken port " << address;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(address), std::string::npos) << what;
+    EXPECT_NE(what.find("metrics_listen"), std::string::npos) << what;
+    EXPECT_NE(what.find("civetweb error"), std::string::npos) << what;
+    EXPECT_NE(what.find("bind"), std::string::npos) << "civetweb's reason is a bind failure: " << what;
+  }
+}
