@@ -12,23 +12,25 @@
 namespace liger {
 namespace {
 
-// Two int64 of mapped pinned host memory per device and host thread, kept for the thread's life:
-// a call waits for its check before it returns, so one slot a thread is never shared.
-int64_t* bad_index_slot(int device) {
-  thread_local std::unordered_map<int, int64_t*> slots;
-  int64_t*& slot = slots[device];
-  if (slot == nullptr) {
+// Two int64 of mapped pinned host memory per device and host thread, kept for the thread's life
+// with their device address (looked up once): a call waits for its check before it returns, so
+// one slot a thread is never shared.
+struct BadIndexSlot {
+  int64_t* host = nullptr;
+  int64_t* device = nullptr;
+};
+
+const BadIndexSlot& bad_index_slot(int device) {
+  thread_local std::unordered_map<int, BadIndexSlot> slots;
+  BadIndexSlot& slot = slots[device];
+  if (slot.host == nullptr) {
     void* p = nullptr;
     C10_CUDA_CHECK(cudaHostAlloc(&p, 2 * sizeof(int64_t), cudaHostAllocMapped | cudaHostAllocPortable));
-    slot = static_cast<int64_t*>(p);
+    void* d = nullptr;
+    C10_CUDA_CHECK(cudaHostGetDevicePointer(&d, p, 0));
+    slot = {static_cast<int64_t*>(p), static_cast<int64_t*>(d)};
   }
   return slot;
-}
-
-int64_t* device_pointer(int64_t* mapped_host) {
-  void* d = nullptr;
-  C10_CUDA_CHECK(cudaHostGetDevicePointer(&d, mapped_host, 0));
-  return static_cast<int64_t*>(d);
 }
 
 at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& indices,
@@ -49,9 +51,10 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
   // into mapped pinned host memory, the gather is queued right behind it (it writes 0 for an
   // out-of-range row, never reads it), and the host waits for the check only. (The earlier
   // at::aminmax + device-to-host copy put a generic reduction and a copy in front of every gather.)
-  int64_t* bad = bad_index_slot(weight.device().index());
+  const BadIndexSlot& slot = bad_index_slot(weight.device().index());
+  int64_t* bad = slot.host;
   bad[0] = 0;
-  cuda::check_launch(cuda::embedding_find_bad_index(idx.data_ptr<int64_t>(), n, V, device_pointer(bad), stream), op);
+  cuda::check_launch(cuda::embedding_find_bad_index(idx.data_ptr<int64_t>(), n, V, slot.device, stream), op);
   at::cuda::CUDAEvent checked;
   checked.record(at::cuda::getCurrentCUDAStream());
 

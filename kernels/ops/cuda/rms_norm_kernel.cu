@@ -1,14 +1,20 @@
 // RMSNorm forward and backward on CUDA.
 //
 // Memory bound: forward reads x once and writes y once; backward reads x and dy once and writes
-// dx once (plus a small fp32 dW partial per block). One block owns one row at a time; each thread
-// keeps its ITEMS packs of VEC elements (16 bytes a pack when the row allows) in registers, so a
-// row is read from global memory exactly once. The backward grid is persistent (one block per
-// resident slot) so each block accumulates its dW partial in registers over many rows.
+// dx once (plus a small fp32 dW partial per block). A row is read from global memory exactly once
+// and kept in registers (16-byte packs when the row allows).
+// - Forward, 16-byte-aligned rows of 520-4096 16-bit or 260-2048 fp32 elements: one warp a row
+//   (warp_rows.cuh: no block barrier; 0.0433 vs 0.0487 ms for the block kernel at 8192 x 4096
+//   bf16 on the H200).
+// - Otherwise one block owns one row at a time, each thread ITEMS packs of VEC elements. The
+//   backward grid is persistent (one block per resident slot) so each block accumulates its dW
+//   partial in registers over many rows.
 #include <algorithm>
 
 #include "cuda_utils.cuh"
 #include "rms_norm_launch.h"
+#include "row_plan.cuh"
+#include "warp_rows.cuh"
 
 namespace liger::cuda {
 namespace {
@@ -115,6 +121,57 @@ rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __
     }
 #pragma unroll
     for (int i = 0; i < ITEMS; ++i) xv[i] = xn[i];
+  }
+}
+
+// One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: no block barrier,
+// so each warp streams its rows like an element-wise kernel. Up to 128 registers a lane (the row
+// takes ITEMS * 4 of them packed).
+template <typename T, typename TW, int ITEMS>
+__global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
+rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
+                             void* __restrict__ rstd_out, int64_t rows, int64_t cols, float eps, float offset,
+                             RmsCasting casting) {
+  constexpr int VEC = 16 / sizeof(T);
+  const int64_t row = warp_rows::row_of_warp();
+  if (row >= rows) return;
+  Pack<T, VEC> xv[ITEMS];
+  warp_rows::load_row<T, VEC, ITEMS>(x + row * cols, cols, xv);
+  float sum_sq = 0.f;
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    if (warp_rows::col_of<VEC>(i) < cols) {
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) {
+        const float f = to_float(xv[i].v[k]);
+        sum_sq = fmaf(f, f, sum_sq);
+      }
+    }
+  }
+  const float r = row_rstd<T>(warp_sum(sum_sq), cols, eps, casting);
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
+  if ((threadIdx.x & 31) == 0) {
+    if (casting == RmsCasting::kNone) static_cast<T*>(rstd_out)[row] = from_float<T>(r);
+    else static_cast<float*>(rstd_out)[row] = r;
+  }
+  T* yr = y + row * cols;
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    const int64_t c = warp_rows::col_of<VEC>(i);
+    if (c < cols) {
+      float wf[VEC];
+      if (w != nullptr) {
+        rows::load_row_floats<TW, VEC>(w, c, cols, true, 0.f, wf);
+      }
+      Pack<T, VEC> out;
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) {
+        const float w_eff = w != nullptr ? wf[k] + offset : 1.f;
+        out.v[k] = from_float<T>(rms_out<T>(to_float(xv[i].v[k]), r, w_eff, casting));
+      }
+      store_pack<T, VEC>(yr + c, out);
+    }
   }
 }
 
@@ -345,6 +402,20 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   const int es = size_of(a.x_dtype);
   const bool vec = vectorizable(a.cols, es, {a.x, a.y}) &&
                    (a.weight == nullptr || vectorizable(a.cols, size_of(a.w_dtype), {a.weight}));
+  const int warp_items = vec ? warp_rows::items_for(a.cols * es / 16) : 0;
+  if (warp_items > 0) {
+    return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+      using T = decltype(x_tag);
+      using TW = decltype(w_tag);
+      return warp_rows::dispatch_items(warp_items, [&](auto items) {
+        rms_norm_forward_warp_kernel<T, TW, decltype(items)::value>
+            <<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
+                static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y), a.rstd, a.rows,
+                a.cols, a.eps, a.offset, a.casting);
+        return cudaGetLastError();
+      });
+    });
+  }
   const RowPlan p = plan_row(a.cols, es, vec, false);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
   return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
