@@ -205,7 +205,9 @@ layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, con
 
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: mean and M2 by two
 // passes over the lane's registers with a shuffle sum each (exact two-pass statistics, no block
-// barrier), then the output. Up to 128 registers a lane.
+// barrier), then the output. Up to 128 registers a lane. (Lane-local statistics merged once across
+// the warp, Chan et al., to save one chain of shuffles, measured no faster on the H200: 0.0457 vs
+// 0.0459 ms at 8192 x 4096 bf16.)
 template <typename T, typename TW, int ITEMS>
 __global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
 layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
