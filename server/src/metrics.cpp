@@ -70,8 +70,6 @@ Metrics::Metrics(const std::string& listen)
                            .Register(*registry_)
                            .Add({})) {
   if (listen != "off") {
-    // civetweb's fixed-size thread stacks must also hold the static TLS (thread_stack_floor.h).
-    static_tls_bytes();
     try {
       exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
     } catch (const std::exception& e) {

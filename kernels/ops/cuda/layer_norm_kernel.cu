@@ -228,8 +228,7 @@ layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w
     }
   }
   const float mu = warp_sum(s) * inv_cols;
-#pragma unroll
-  for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
+  warp_rows::keep_packed(xv);
   float m2 = 0.f;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
@@ -242,8 +241,7 @@ layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w
     }
   }
   const float rs = rsqrtf(warp_sum(m2) * inv_cols + eps);
-#pragma unroll
-  for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
+  warp_rows::keep_packed(xv);
   if ((threadIdx.x & 31) == 0) {
     mean_out[row] = mu;
     rstd_out[row] = rs;

@@ -151,8 +151,7 @@ rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, 
     }
   }
   const float r = row_rstd<T>(warp_sum(sum_sq), cols, eps, casting);
-#pragma unroll
-  for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
+  warp_rows::keep_packed(xv);
   if ((threadIdx.x & 31) == 0) {
     if (casting == RmsCasting::kNone) static_cast<T*>(rstd_out)[row] = from_float<T>(r);
     else static_cast<float*>(rstd_out)[row] = r;

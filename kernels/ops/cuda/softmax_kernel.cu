@@ -100,10 +100,7 @@ softmax_forward_warp_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t 
   m = warp_max(m);
   auto exp_of = [&](int i, int k) { return exp2f((to_float(xv[i].v[k]) - m) * kLog2e); };
   float e[kKeepExp ? ITEMS : 1][VEC];
-  if constexpr (!kKeepExp) {
-#pragma unroll
-    for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
-  }
+  if constexpr (!kKeepExp) warp_rows::keep_packed(xv);
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
@@ -117,10 +114,7 @@ softmax_forward_warp_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t 
     }
   }
   const float inv = 1.f / warp_sum(s);
-  if constexpr (!kKeepExp) {
-#pragma unroll
-    for (int i = 0; i < ITEMS; ++i) warp_rows::keep_packed(xv[i]);
-  }
+  if constexpr (!kKeepExp) warp_rows::keep_packed(xv);
   T* yr = y + row * cols;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {

@@ -63,19 +63,19 @@ __device__ __forceinline__ void load_row(const T* row, int64_t cols, Pack<T, VEC
   }
 }
 
-}  // namespace liger::cuda::warp_rows
-
-
-namespace liger::cuda::warp_rows {
-// Makes the compiler treat a 16-byte pack as changed, so that element conversions made before
-// this point cannot be reused after it. Without it, a 16-bit row's fp32 conversions from the
+// Makes the compiler treat a row's 16-byte packs as changed, so that element conversions made
+// before this point cannot be reused after it. Without it, a 16-bit row's fp32 conversions from the
 // reduction pass stay live until the output pass (128 extra registers a lane at 16 packs, which
 // for bf16 pushed the kernels to 148 registers and 3 blocks an SM); with it, the output pass
 // converts again from the packed row (one instruction an element, on data in registers).
-template <typename P>
-__device__ __forceinline__ void keep_packed(P& p) {
-  static_assert(sizeof(P) == 16, "a 16-byte pack");
-  uint4& u = reinterpret_cast<uint4&>(p);
-  asm volatile("" : "+r"(u.x), "+r"(u.y), "+r"(u.z), "+r"(u.w));
+template <typename T, int VEC, int ITEMS>
+__device__ __forceinline__ void keep_packed(Pack<T, VEC> (&row)[ITEMS]) {
+  static_assert(sizeof(Pack<T, VEC>) == 16, "16-byte packs");
+#pragma unroll
+  for (int i = 0; i < ITEMS; ++i) {
+    uint4& u = reinterpret_cast<uint4&>(row[i]);
+    asm volatile("" : "+r"(u.x), "+r"(u.y), "+r"(u.z), "+r"(u.w));
+  }
 }
+
 }  // namespace liger::cuda::warp_rows
