@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/matmul_into.h"
 #include "cross_entropy_checks.h"
 
 namespace liger {
@@ -49,36 +50,6 @@ void check_inputs(const at::Tensor& input, const at::Tensor& weight, const at::T
   detail::check_class_weight(ce_weight, weight.size(0), input.device(), kOp);
 }
 
-// acc += a @ b (acc = a @ b when `first`: acc is uninitialised then), accumulated in acc's dtype
-// (which may be wider than the operands'). Overwriting on the first chunk instead of adding to a
-// zeroed dW saves the zero fill (1 GiB at V 128256, H 4096 bf16) and one read of dW.
-void accumulate_mm(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b_in, bool first) {
-  const at::Tensor b = b_in.scalar_type() == a.scalar_type() ? b_in : b_in.to(a.scalar_type());
-  if (acc.scalar_type() == a.scalar_type()) {
-    if (first) at::mm_out(acc, a, b);
-    else acc.addmm_(a, b);
-    return;
-  }
-  if (acc.is_cuda()) {
-    // fp16/bf16 operands into an fp32 accumulator: cuBLAS's fp32-output GEMM (aten::addmm.dtype_out,
-    // PyTorch >= 2.8, looked up at run time so one source builds against both LibTorch versions;
-    // beta 0 ignores acc's contents); otherwise the product in the operands' dtype, added to the
-    // accumulator.
-    static const auto dtype_out = c10::Dispatcher::singleton().findOp({"aten::addmm", "dtype_out"});
-    if (dtype_out && acc.scalar_type() == at::kFloat) {
-      std::vector<c10::IValue> stack = {acc, a, b, static_cast<int64_t>(at::kFloat), c10::Scalar(first ? 0 : 1),
-                                        c10::Scalar(1), acc};
-      dtype_out->callBoxed(&stack);
-      return;
-    }
-    if (first) acc.copy_(at::mm(a, b));
-    else acc.add_(at::mm(a, b));
-    return;
-  }
-  if (first) at::mm_out(acc, a.to(acc.scalar_type()), b.to(acc.scalar_type()));
-  else acc.addmm_(a.to(acc.scalar_type()), b.to(acc.scalar_type()));
-}
-
 ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
                                  const c10::optional<at::Tensor>& bias, const c10::optional<at::Tensor>& ce_weight,
                                  int64_t ignore_index, double lse_square_scale, double label_smoothing,
@@ -104,16 +75,18 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   at::Tensor acc_rows = return_token_accuracy ? at::empty({bt}, opts.dtype(at::kFloat)) : at::Tensor();
   at::Tensor predicted = return_predicted_tokens ? at::empty({bt}, opts.dtype(at::kLong)) : at::Tensor();
   at::Tensor grad_input = want_dx ? at::empty({bt, hidden}, opts) : at::Tensor();
-  // dW is written whole by the first chunk's GEMM (accumulate_mm); zeros only when there is none.
+  // dW is written whole by the first chunk's GEMM (matmul_into); zeros only when there is none.
   const auto dw_opts = opts.dtype(accum_dtype.value_or(weight.scalar_type()));
   at::Tensor grad_weight =
       !want_dw ? at::Tensor() : bt > 0 ? at::empty({vocab, hidden}, dw_opts) : at::zeros({vocab, hidden}, dw_opts);
   at::Tensor grad_bias =
       want_db ? at::zeros({vocab}, opts.dtype(accum_dtype.value_or(bias->scalar_type()))) : at::Tensor();
   const at::Tensor row_grad = grad_output && grad_output->defined() ? grad_output->to(at::kFloat) : at::Tensor();
-  // One GEMM with the bias as its epilogue when dtypes agree; otherwise the bias is added after.
-  const bool fused_bias =
-      has_bias && bias->scalar_type() == input.scalar_type() && weight.scalar_type() == input.scalar_type();
+  // One GEMM with the bias as its epilogue when dtypes agree (and a GEMM exists in that dtype: not
+  // fp16 on CPU); otherwise the bias is added after.
+  const bool fused_bias = has_bias && bias->scalar_type() == input.scalar_type() &&
+                          weight.scalar_type() == input.scalar_type() &&
+                          !(input.is_cpu() && input.scalar_type() == at::kHalf);
   const at::Tensor wt = weight.t();
   const std::string red(reduction);
 
@@ -121,7 +94,7 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   for (int64_t start = 0; start < bt; start += chunk) {
     const int64_t rows = std::min(chunk, bt - start);
     const at::Tensor x = input.narrow(0, start, rows);
-    at::Tensor logits = fused_bias ? at::addmm(*bias, x, wt) : at::mm(x, wt);
+    at::Tensor logits = fused_bias ? at::addmm(*bias, x, wt) : detail::matmul(x, wt);
     if (has_bias && !fused_bias) logits.add_(*bias);
     auto [loss, z, acc, pred] = cross_entropy_forward(
         logits, target.narrow(0, start, rows), ce_weight, stats, ignore_index, lse_square_scale, label_smoothing, red,
@@ -136,12 +109,9 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
     const at::Tensor& dlogits = logits;  // the row kernel wrote the gradient over the logits
     if (want_dx) {
       at::Tensor dx = grad_input.narrow(0, start, rows);
-      if (dlogits.scalar_type() == weight.scalar_type() && dx.scalar_type() == weight.scalar_type())
-        at::mm_out(dx, dlogits, weight);
-      else
-        dx.copy_(at::mm(dlogits, weight));
+      detail::matmul_into(dx, dlogits, weight, /*accumulate=*/false);
     }
-    if (want_dw) accumulate_mm(grad_weight, dlogits.t(), x, /*first=*/start == 0);
+    if (want_dw) detail::matmul_into(grad_weight, dlogits.t(), x, /*accumulate=*/start > 0);
     if (want_db) grad_bias.add_(dlogits.sum(at::IntArrayRef{0}, false, grad_bias.scalar_type()));
   }
 

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 
+#include "common/matmul_into.h"
 #include "divergence_checks.h"
 
 namespace liger {
@@ -42,35 +43,6 @@ int64_t chunk_rows(int64_t bt, int64_t v, int64_t h) {
   int64_t weight_sized = 1;
   while (weight_sized * 2 <= h / 2) weight_sized *= 2;
   return std::max<int64_t>(1, std::min(bt, std::max({liger, kMinChunkRows, weight_sized})));
-}
-
-// The chunk loop's matrix products, in the input dtype with fp32 accumulation. LibTorch 1.13 has
-// no CPU fp16 GEMM: there the operands are multiplied in fp32 and the product rounded to fp16
-// once, which is what cuBLAS does with fp16 operands.
-bool fp32_gemm(const at::Tensor& t) { return t.is_cpu() && t.scalar_type() == at::kHalf; }
-
-at::Tensor gemm(const at::Tensor& a, const at::Tensor& b) {
-  if (fp32_gemm(a)) return at::mm(a.to(at::kFloat), b.to(at::kFloat)).to(at::kHalf);
-  return at::mm(a, b);
-}
-
-// out = a @ b, or out += a @ b with `accumulate`. `out` has the operands' dtype or a wider one
-// (dW's accum_dtype), into which the product, rounded to the operands' dtype, is added.
-void gemm_store(at::Tensor& out, const at::Tensor& a, const at::Tensor& b, bool accumulate) {
-  if (fp32_gemm(a)) {
-    const at::Tensor af = a.to(at::kFloat), bf = b.to(at::kFloat);
-    out.copy_(accumulate ? at::addmm(out.to(at::kFloat), af, bf) : at::mm(af, bf));
-  } else if (out.scalar_type() != a.scalar_type()) {
-    if (accumulate) {
-      out.add_(at::mm(a, b));
-    } else {
-      out.copy_(at::mm(a, b));
-    }
-  } else if (accumulate) {
-    out.addmm_(a, b);
-  } else {
-    at::mm_out(out, a, b);
-  }
 }
 
 void check_inputs(const at::Tensor& xs, const at::Tensor& ws, const at::Tensor& xt, const at::Tensor& wt,
@@ -124,8 +96,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
   for (int64_t start = 0; start < bt; start += chunk) {
     const int64_t rows = std::min(chunk, bt - start);
     const at::Tensor xs_chunk = xs.narrow(0, start, rows);
-    at::Tensor logits = gemm(xs_chunk, ws.t());
-    const at::Tensor teacher_logits = gemm(xt.narrow(0, start, rows), wt.t());
+    at::Tensor logits = detail::matmul(xs_chunk, ws.t());
+    const at::Tensor teacher_logits = detail::matmul(xt.narrow(0, start, rows), wt.t());
     at::Tensor loss_chunk = row_loss.narrow(0, start, rows);
     const c10::optional<at::Tensor> labels_chunk =
         has_labels ? c10::optional<at::Tensor>(labels.narrow(0, start, rows)) : c10::nullopt;
@@ -134,9 +106,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
     // `logits` now holds d loss / d logits, in the input dtype.
     if (input_grad) {
       at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
-      gemm_store(grad_input_chunk, logits, ws, /*accumulate=*/false);
+      detail::matmul_into(grad_input_chunk, logits, ws, /*accumulate=*/false);
     }
-    if (weight_grad) gemm_store(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
+    if (weight_grad) detail::matmul_into(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
   }
   at::Tensor grad_weight;
   if (weight_grad) grad_weight = grad_weight_acc.to(ws.scalar_type());

@@ -437,8 +437,8 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
   return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias}) &&
-                     rows::vec_ok(a.cols, sizeof(TW), {a.weight, a.bias});
+    // (w and b, of T or float, are then 16-byte aligned at every pack too.)
+    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
     if (const int items = vec ? warp_rows::items_for(a.cols * sizeof(T) / 16) : 0; items > 0) {
       return warp_rows::dispatch_items(items, [&](auto it) {
         layer_norm_forward_warp_kernel<T, TW, decltype(it)::value>

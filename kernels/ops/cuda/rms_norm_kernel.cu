@@ -373,13 +373,6 @@ cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
   return cudaErrorInvalidValue;
 }
 
-bool vectorizable(int64_t cols, int elem_size, std::initializer_list<const void*> ptrs) {
-  if ((cols * elem_size) % 16 != 0) return false;
-  for (const void* p : ptrs)
-    if (p != nullptr && !aligned16(p)) return false;
-  return true;
-}
-
 }  // namespace
 
 int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
@@ -401,8 +394,8 @@ int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DT
 cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = vectorizable(a.cols, es, {a.x, a.y}) &&
-                   (a.weight == nullptr || vectorizable(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.y}) &&
+                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
   const int warp_items = vec ? warp_rows::items_for(a.cols * es / 16) : 0;
   if (warp_items > 0) {
     return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
@@ -429,8 +422,8 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
 cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = vectorizable(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
-                   (a.weight == nullptr || vectorizable(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
+                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
   const RowPlan p = plan_row(a.cols, es, vec, true);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
   return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
