@@ -5,7 +5,8 @@
 // once into registers: mean, variance (two passes over the registers, so no E[x^2] - mean^2
 // cancellation) and the output come from that one read.
 // - Forward, 16-byte-aligned rows of 520-4096 16-bit or 260-2048 fp32 elements: one warp a row
-//   (warp_rows.cuh; 0.0462 vs 0.0553 ms for the block kernel at 8192 x 4096 bf16 on the H200).
+//   (warp_rows.cuh; 0.0410 ms at 8192 x 4096 bf16 on the H200, against 0.0553 for the block
+//   kernel and 0.0459 for the warp kernel with bounds tests on FULL rows).
 // - Otherwise one block a row (row_plan.cuh), per-thread statistics merged across the block in one
 //   reduction. Both block grids are persistent: the forward reads w and b per row (L1/L2 hits);
 //   the backward keeps w and its dW/dB sums in registers across the rows it walks.
@@ -205,10 +206,11 @@ layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, con
 
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: mean and M2 by two
 // passes over the lane's registers with a shuffle sum each (exact two-pass statistics, no block
-// barrier), then the output. Up to 128 registers a lane. (Lane-local statistics merged once across
+// barrier), then the output. Up to 128 registers a lane; FULL rows (warp_rows::full_row) load w and
+// b together with the row. (Lane-local statistics merged once across
 // the warp, Chan et al., to save one chain of shuffles, measured no faster on the H200: 0.0457 vs
 // 0.0459 ms at 8192 x 4096 bf16.)
-template <typename T, typename TW, int ITEMS>
+template <typename T, typename TW, int ITEMS, bool FULL>
 __global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
 layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
                                T* __restrict__ y, float* __restrict__ mean_out, float* __restrict__ rstd_out,
@@ -217,12 +219,12 @@ layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w
   const int64_t row = warp_rows::row_of_warp();
   if (row >= rows) return;
   Pack<T, VEC> xv[ITEMS];
-  warp_rows::load_row<T, VEC, ITEMS>(x + row * cols, cols, xv);
+  warp_rows::load_row<T, VEC, ITEMS, FULL>(x + row * cols, cols, xv);
   const float inv_cols = 1.f / static_cast<float>(cols);
   float s = 0.f;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
-    if (warp_rows::col_of<VEC>(i) < cols) {
+    if (FULL || warp_rows::col_of<VEC>(i) < cols) {
 #pragma unroll
       for (int k = 0; k < VEC; ++k) s += to_float(xv[i].v[k]);
     }
@@ -232,7 +234,7 @@ layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w
   float m2 = 0.f;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
-    if (warp_rows::col_of<VEC>(i) < cols) {
+    if (FULL || warp_rows::col_of<VEC>(i) < cols) {
 #pragma unroll
       for (int k = 0; k < VEC; ++k) {
         const float d = to_float(xv[i].v[k]) - mu;
@@ -250,7 +252,7 @@ layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
     const int64_t c = warp_rows::col_of<VEC>(i);
-    if (c < cols) store_normalized<T, TW, VEC>(yr, w, b, c, cols, true, xv[i], mu, rs);
+    if (FULL || c < cols) store_normalized<T, TW, VEC>(yr, w, b, c, cols, true, xv[i], mu, rs);
   }
 }
 
@@ -441,8 +443,11 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
     if (const int items = vec ? warp_rows::items_for(a.cols * sizeof(T) / 16) : 0; items > 0) {
       return warp_rows::dispatch_items(items, [&](auto it) {
-        layer_norm_forward_warp_kernel<T, TW, decltype(it)::value>
-            <<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
+        constexpr int kItems = decltype(it)::value;
+        auto* kernel = warp_rows::full_row<kItems>(a.cols * sizeof(T) / 16)
+                           ? layer_norm_forward_warp_kernel<T, TW, kItems, true>
+                           : layer_norm_forward_warp_kernel<T, TW, kItems, false>;
+        kernel<<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
                 static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<const TW*>(a.bias),
                 static_cast<T*>(a.y), a.mean, a.rstd, a.rows, a.cols, a.eps);
         return cudaGetLastError();

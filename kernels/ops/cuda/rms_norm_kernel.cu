@@ -126,10 +126,12 @@ rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __
 
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: no block barrier,
 // so each warp streams its rows like an element-wise kernel. Up to 128 registers a lane (the row
-// takes ITEMS * 4 of them packed). Tried on the H200 at 8192 x 4096 bf16 and not kept: streaming
-// cache hints on x and y (0.054 vs 0.043 ms); a packed bf16x2 output for llama casting (half the
-// instructions an element; 0.0433 vs 0.0435 ms, so the kernel is not short of issue slots).
-template <typename T, typename TW, int ITEMS>
+// takes ITEMS * 4 of them packed). FULL rows (warp_rows::full_row) have no bounds tests, so the
+// weight loads are issued with the row's: 0.0397 vs 0.0434 ms at 8192 x 4096 bf16 with an fp32
+// weight on the H200. Tried there and not kept: streaming cache hints on x and y (0.054 vs
+// 0.043 ms); a packed bf16x2 output for llama casting (half the instructions an element; 0.0433
+// vs 0.0435 ms); the rounding modes as template parameters (no fewer registers).
+template <typename T, typename TW, int ITEMS, bool FULL>
 __global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
 rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
                              void* __restrict__ rstd_out, int64_t rows, int64_t cols, float eps, float offset,
@@ -138,11 +140,11 @@ rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, 
   const int64_t row = warp_rows::row_of_warp();
   if (row >= rows) return;
   Pack<T, VEC> xv[ITEMS];
-  warp_rows::load_row<T, VEC, ITEMS>(x + row * cols, cols, xv);
+  warp_rows::load_row<T, VEC, ITEMS, FULL>(x + row * cols, cols, xv);
   float sum_sq = 0.f;
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
-    if (warp_rows::col_of<VEC>(i) < cols) {
+    if (FULL || warp_rows::col_of<VEC>(i) < cols) {
 #pragma unroll
       for (int k = 0; k < VEC; ++k) {
         const float f = to_float(xv[i].v[k]);
@@ -160,7 +162,7 @@ rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, 
 #pragma unroll
   for (int i = 0; i < ITEMS; ++i) {
     const int64_t c = warp_rows::col_of<VEC>(i);
-    if (c < cols) {
+    if (FULL || c < cols) {
       float wf[VEC];
       if (w != nullptr) {
         rows::load_row_floats<TW, VEC>(w, c, cols, true, 0.f, wf);
@@ -402,8 +404,11 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
       using T = decltype(x_tag);
       using TW = decltype(w_tag);
       return warp_rows::dispatch_items(warp_items, [&](auto items) {
-        rms_norm_forward_warp_kernel<T, TW, decltype(items)::value>
-            <<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
+        constexpr int kItems = decltype(items)::value;
+        auto* kernel = warp_rows::full_row<kItems>(a.cols * size_of(a.x_dtype) / 16)
+                           ? rms_norm_forward_warp_kernel<T, TW, kItems, true>
+                           : rms_norm_forward_warp_kernel<T, TW, kItems, false>;
+        kernel<<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
                 static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y), a.rstd, a.rows,
                 a.cols, a.eps, a.offset, a.casting);
         return cudaGetLastError();
