@@ -80,8 +80,9 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   const std::vector<Shape> shapes = {{16, 64},   {64, 128}, {1, 1023}, {21, 256}, {1, 1500},  {1536, 128},
                                      {7, 1},     {63, 41},  {30, 123}, {33, 4096}, {5, 4097}, {0, 64},
                                      {20, 8192}, {3, 12345}, {6, 16384},
-                                     // the CUDA warp-per-row forward: 4, 8 and 16 packs a lane
-                                     {7, 520},   {9, 1032}, {6, 2048}};
+                                     // the CUDA warp-per-row forward: 4, 8 and 16 packs a lane;
+                                     // 2048 and 1024 fill every lane (the kernels without bounds tests)
+                                     {7, 520},   {9, 1032}, {6, 2048}, {5, 1024}};
   for (const Shape& shape : shapes) check_case(device_str, dtype, shape, /*bias_grad=*/true, /*fp32_params=*/false);
   // Without the bias gradient, and (16-bit input) with fp32 parameters.
   for (const Shape& shape : {Shape{40, 512}, Shape{9, 123}}) {

@@ -80,13 +80,16 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 }
 
 // {7, 520} and {9, 1032} take the CUDA warp-per-row forward with 4, 8 and 16 packs a lane (16-bit:
-// 65 and 129 packs; fp32: 130 and 258), rows not a multiple of the block's four warps.
+// 65 and 129 packs; fp32: 130 and 258), rows not a multiple of the block's four warps. {5, 1024},
+// {6, 2048} and {3, 4096} fill every lane (warp_rows::full_row): the kernels without bounds tests,
+// with 4, 8 and 16 packs a lane (16-bit; fp32 1024 and 2048: 8 and 16).
 INSTANTIATE_TEST_SUITE_P(
     AllModes, RmsNormTest,
     ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
                        ::testing::Values("llama", "gemma", "none"), ::testing::Values(0.0, 1.0),
                        ::testing::Values(Shape{256, 512}, Shape{615, 123}, Shape{63, 41}, Shape{7, 3000}, Shape{0, 64},
-                                         Shape{7, 520}, Shape{9, 1032}),
+                                         Shape{7, 520}, Shape{9, 1032}, Shape{5, 1024}, Shape{6, 2048},
+                                         Shape{3, 4096}),
                        ::testing::Values(true), ::testing::Values(false)),
     param_name);
 

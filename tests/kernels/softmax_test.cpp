@@ -64,8 +64,9 @@ TEST_P(SoftmaxTest, MatchesFloat64Reference) {
   std::vector<Shape> shapes = {{2, 8},    {4, 16},    {1, 1023}, {21, 256}, {1, 4096},  {67, 1},   {21, 41},
                                {67, 123}, {2, 1500},  {21, 4097}, {5, 4096}, {0, 64},   {3, 8192}, {3, 12345},
                                {3, 16384},
-                               // the CUDA warp-per-row forward: 4, 8 and 16 packs a lane
-                               {7, 520},  {9, 1032},  {6, 2048}};
+                               // the CUDA warp-per-row forward: 4, 8 and 16 packs a lane;
+                               // 2048, 1024 and 512 fill every lane (the kernels without bounds tests)
+                               {7, 520},  {9, 1032},  {6, 2048}, {5, 1024}, {3, 512}};
   if (dtype != at::kFloat) shapes.insert(shapes.end(), {{2, 32767}, {2, 32768}});
   for (const Shape& shape : shapes) check_shape(device_str, dtype, shape);
 }
