@@ -58,11 +58,12 @@ __device__ __forceinline__ int64_t col_of(int i) {
 // tests (FULL). Why: a kernel with parameter vectors (weight, bias) is latency bound per row, and
 // without bounds tests the compiler issues the vectors' loads together with the row's, before
 // the reductions; with them, it waits until after, and every row pays an L2 round trip (x and y
-// stream through L1 and evict the vectors). Measured on the H200, RMSNorm 8192 x 4096 bf16:
-// 0.0378 vs 0.0422 ms (bf16 weight), 0.0391 vs 0.0426 ms (fp32 weight). Tried and slower: an L1
-// prefetch of the vectors after the row's loads (0.061 ms); the row fed by TMA bulk copies into
-// shared memory (0.039-0.043 ms, at best no better); the vector staged in shared memory by
-// persistent blocks (0.049 ms).
+// stream through L1 and evict the vectors). Measured on the H200, rms_norm_forward at 8192 x 4096
+// bf16 in a bare timing loop (scripts/probe_row_forward.cu): 0.0387 vs 0.0428 ms with an fp32
+// weight, 0.0388 vs 0.0426 with a bf16 one; in the harness 0.0397 vs 0.0434. Tried there in a
+// stripped-down copy of the kernel and slower: an L1 prefetch of the vectors after the row's
+// loads (0.061 vs 0.038 ms); the row fed by TMA bulk copies through shared memory (0.039-0.043);
+// the vector staged in shared memory by persistent blocks (0.049).
 template <int ITEMS>
 inline bool full_row(int64_t packs) {
   return packs == int64_t{32} * ITEMS;
