@@ -152,6 +152,12 @@ struct Region {
   std::function<void()> fn;
 };
 
+// A liger backward row of a kernel whose forward stores the gradients (KernelSpec::backward_note):
+// it times only their rescale, so it gets the note instead of a speedup, ratio or throughput.
+bool rescale_only_backward(const Case& c) {
+  return c.mode == Mode::kBackward && c.provider == Provider::kLiger && !c.spec->backward_note.empty();
+}
+
 std::unique_ptr<Region> make_region(const Case& c) {
   auto r = std::make_unique<Region>();
   r->in = make_seeded_inputs(c);
@@ -294,8 +300,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
       region->fn();  // first call outside: lazy initialisation is not the kernel's memory
       *r.mutable_memory() = peak_memory(region->fn, c.config.device);
     }
-    const bool rescale_only =
-        c.mode == Mode::kBackward && c.provider == Provider::kLiger && !c.spec->backward_note.empty();
+    const bool rescale_only = rescale_only_backward(c);
     if (rescale_only) r.set_note(c.spec->backward_note);
     if (c.spec->cost && !rescale_only) {
       const Cost cost = c.spec->cost(c.config, c.mode);
@@ -331,7 +336,7 @@ void PairDeriver::apply(const Case& c, v1::CaseResult& r) {
     baselines_[c.pair_key] = r;
     return;
   }
-  if (!r.note().empty()) return;  // not comparable with the baseline (KernelSpec::backward_note)
+  if (rescale_only_backward(c)) return;  // not comparable with the baseline's real backward
   auto it = baselines_.find(c.pair_key);
   if (it == baselines_.end()) return;
   if (r.timing().median_ms() > 0) r.set_speedup(it->second.timing().median_ms() / r.timing().median_ms());

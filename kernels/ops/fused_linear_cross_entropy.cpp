@@ -82,11 +82,10 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   at::Tensor grad_bias =
       want_db ? at::zeros({vocab}, opts.dtype(accum_dtype.value_or(bias->scalar_type()))) : at::Tensor();
   const at::Tensor row_grad = grad_output && grad_output->defined() ? grad_output->to(at::kFloat) : at::Tensor();
-  // One GEMM with the bias as its epilogue when dtypes agree (and a GEMM exists in that dtype: not
-  // fp16 on CPU); otherwise the bias is added after.
+  // One GEMM with the bias as its epilogue when dtypes agree and LibTorch has that GEMM; otherwise
+  // the bias is added after.
   const bool fused_bias = has_bias && bias->scalar_type() == input.scalar_type() &&
-                          weight.scalar_type() == input.scalar_type() &&
-                          !(input.is_cpu() && input.scalar_type() == at::kHalf);
+                          weight.scalar_type() == input.scalar_type() && detail::has_native_gemm(input);
   const at::Tensor wt = weight.t();
   const std::string red(reduction);
 

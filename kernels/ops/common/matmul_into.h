@@ -19,9 +19,12 @@
 
 namespace liger::detail {
 
+// Whether LibTorch has a GEMM in t's dtype on t's device (not fp16 on CPU).
+inline bool has_native_gemm(const at::Tensor& t) { return !(t.is_cpu() && t.scalar_type() == at::kHalf); }
+
 // a @ b in a's dtype, with the CPU fp16 product computed in fp32 and rounded once.
 inline at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
-  if (a.is_cpu() && a.scalar_type() == at::kHalf) return at::mm(a.to(at::kFloat), b.to(at::kFloat)).to(at::kHalf);
+  if (!has_native_gemm(a)) return at::mm(a.to(at::kFloat), b.to(at::kFloat)).to(at::kHalf);
   return at::mm(a, b);
 }
 
@@ -29,7 +32,7 @@ inline at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
 // out += a @ b. b is cast to a's dtype when it differs.
 inline void matmul_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& b_in, bool accumulate) {
   const at::Tensor b = b_in.scalar_type() == a.scalar_type() ? b_in : b_in.to(a.scalar_type());
-  const bool half_on_cpu = a.is_cpu() && a.scalar_type() == at::kHalf;
+  const bool half_on_cpu = !has_native_gemm(a);
   if (half_on_cpu || (a.is_cpu() && out.scalar_type() != a.scalar_type())) {
     // CPU: the product in out's dtype, or fp32 for fp16 operands.
     const auto t = half_on_cpu && out.scalar_type() == at::kHalf ? at::kFloat : out.scalar_type();
