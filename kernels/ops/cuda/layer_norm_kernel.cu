@@ -441,13 +441,10 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
     using TW = decltype(w_tag);
     // (w and b, of T or float, are then 16-byte aligned at every pack too.)
     const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
-    if (const int items = vec ? warp_rows::items_for(a.cols * sizeof(T) / 16) : 0; items > 0) {
-      return warp_rows::dispatch_items(items, [&](auto it) {
-        constexpr int kItems = decltype(it)::value;
-        auto* kernel = warp_rows::full_row<kItems>(a.cols * sizeof(T) / 16)
-                           ? layer_norm_forward_warp_kernel<T, TW, kItems, true>
-                           : layer_norm_forward_warp_kernel<T, TW, kItems, false>;
-        kernel<<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
+    if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
+      return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
+        layer_norm_forward_warp_kernel<T, TW, decltype(items)::value, decltype(full)::value>
+            <<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
                 static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<const TW*>(a.bias),
                 static_cast<T*>(a.y), a.mean, a.rstd, a.rows, a.cols, a.eps);
         return cudaGetLastError();

@@ -398,17 +398,13 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   const int es = size_of(a.x_dtype);
   const bool vec = rows::vec_ok(a.cols, es, {a.x, a.y}) &&
                    (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
-  const int warp_items = vec ? warp_rows::items_for(a.cols * es / 16) : 0;
-  if (warp_items > 0) {
+  if (const int64_t packs = a.cols * es / 16; vec && warp_rows::items_for(packs) > 0) {
     return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
       using T = decltype(x_tag);
       using TW = decltype(w_tag);
-      return warp_rows::dispatch_items(warp_items, [&](auto items) {
-        constexpr int kItems = decltype(items)::value;
-        auto* kernel = warp_rows::full_row<kItems>(a.cols * size_of(a.x_dtype) / 16)
-                           ? rms_norm_forward_warp_kernel<T, TW, kItems, true>
-                           : rms_norm_forward_warp_kernel<T, TW, kItems, false>;
-        kernel<<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
+      return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
+        rms_norm_forward_warp_kernel<T, TW, decltype(items)::value, decltype(full)::value>
+            <<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
                 static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y), a.rstd, a.rows,
                 a.cols, a.eps, a.offset, a.casting);
         return cudaGetLastError();

@@ -27,17 +27,6 @@ inline int items_for(int64_t packs) {
   return packs <= 128 ? 4 : packs <= 256 ? 8 : 16;
 }
 
-// Calls fn(std::integral_constant<int, ITEMS>{}) for items_for's result.
-template <typename Fn>
-cudaError_t dispatch_items(int items, Fn&& fn) {
-  switch (items) {
-    case 4: return fn(std::integral_constant<int, 4>{});
-    case 8: return fn(std::integral_constant<int, 8>{});
-    case 16: return fn(std::integral_constant<int, 16>{});
-  }
-  return cudaErrorInvalidConfiguration;
-}
-
 inline unsigned grid_for(int64_t rows) {
   return static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
 }
@@ -67,6 +56,22 @@ __device__ __forceinline__ int64_t col_of(int i) {
 template <int ITEMS>
 inline bool full_row(int64_t packs) {
   return packs == int64_t{32} * ITEMS;
+}
+
+// Calls fn(items, full) for a row of `packs` packs that takes the warp path (items_for(packs) > 0),
+// with ITEMS and FULL as compile-time constants (std::integral_constant<int, ITEMS> and
+// std::bool_constant<FULL>), so each launcher picks its kernel in one place.
+template <typename Fn>
+cudaError_t dispatch_row(int64_t packs, Fn&& fn) {
+  auto with = [&](auto items) {
+    return full_row<decltype(items)::value>(packs) ? fn(items, std::true_type{}) : fn(items, std::false_type{});
+  };
+  switch (items_for(packs)) {
+    case 4: return with(std::integral_constant<int, 4>{});
+    case 8: return with(std::integral_constant<int, 8>{});
+    case 16: return with(std::integral_constant<int, 16>{});
+  }
+  return cudaErrorInvalidConfiguration;
 }
 
 // Loads this lane's packs of a row (all loads issued before any is used). FULL: every pack exists.
