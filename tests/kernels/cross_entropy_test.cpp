@@ -204,7 +204,8 @@ TEST(CrossEntropy, AllTargetsIgnored) {
 }
 
 // -inf logits (a masked vocabulary) add exp(-inf) = 0 and get a zero gradient; a row of -inf only,
-// or with a NaN anywhere, gives NaN (as PyTorch), also when the NaNs fill whole 16-byte packs.
+// or with a NaN anywhere, gives NaN (as PyTorch), also when the NaNs fill whole 16-byte packs or
+// one NaN shares its pack with finite logits.
 TEST(CrossEntropy, NonFiniteLogits) {
   for (const std::string device_str : {"cpu", "cuda"}) {
     if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
@@ -213,14 +214,15 @@ TEST(CrossEntropy, NonFiniteLogits) {
     }
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::manual_seed(21);
-    at::Tensor base = at::randn({3, 64}, opts);
+    at::Tensor base = at::randn({4, 64}, opts);
     base[0].narrow(0, 5, 15).fill_(-INFINITY);
     base[1].fill_(-INFINITY);
     base[2].narrow(0, 0, 8).fill_(NAN);
-    const at::Tensor t = at::tensor({30, 3, 40}, opts.dtype(at::kLong));
+    base[3][37] = NAN;
+    const at::Tensor t = at::tensor({30, 3, 40, 5}, opts.dtype(at::kLong));
     at::Tensor x = base.clone().requires_grad_(true);
     const at::Tensor loss = std::get<0>(liger::cross_entropy(x, t, c10::nullopt, -100, 0.0, 0.0, "none"));
-    const at::Tensor grad = torch::autograd::grad({loss}, {x}, {at::ones({3}, opts)})[0].cpu();
+    const at::Tensor grad = torch::autograd::grad({loss}, {x}, {at::ones({4}, opts)})[0].cpu();
     const at::Tensor l = loss.cpu();
     EXPECT_NEAR(
         l[0].item<double>(),
@@ -228,9 +230,11 @@ TEST(CrossEntropy, NonFiniteLogits) {
         1e-5);
     EXPECT_TRUE(std::isnan(l[1].item<double>())) << device_str << ": all -inf row";
     EXPECT_TRUE(std::isnan(l[2].item<double>())) << device_str << ": row with NaN logits";
+    EXPECT_TRUE(std::isnan(l[3].item<double>())) << device_str << ": row with one NaN logit";
     EXPECT_TRUE(at::all(grad[0].narrow(0, 5, 15) == 0).item<bool>()) << "masked classes get no gradient";
     EXPECT_TRUE(at::all(at::isfinite(grad[0])).item<bool>());
     EXPECT_TRUE(at::all(at::isnan(grad[2])).item<bool>());
+    EXPECT_TRUE(at::all(at::isnan(grad[3])).item<bool>());
   }
 }
 

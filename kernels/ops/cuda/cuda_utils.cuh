@@ -48,6 +48,30 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+constexpr float kLog2e = 1.4426950408889634f;
+
+// 2^x with denormal results flushed to zero: one MUFU instruction (exp2f and __expf add
+// instructions an element for denormals, and the row kernels that take exps are close to their
+// instruction budget: a 16-bit row must be consumed at 4 elements a clock an SM to keep pace with
+// the copy bandwidth). A term below 2^-126 of the row's maximum changes no sum it joins.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// max that returns NaN when either operand is NaN (fmaxf drops it), so one compare per pack
+// finds a NaN.
+__device__ __forceinline__ float max_nan(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float y;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(y) : "f"(a), "f"(b));
+  return y;
+#else
+  return (a != a || b != b) ? NAN : fmaxf(a, b);
+#endif
+}
+
 // Sum over the block; every thread gets the result. `scratch` holds 32 floats. Safe to call
 // repeatedly (the trailing barrier protects scratch from the next call).
 __device__ __forceinline__ float block_sum(float v, float* scratch) {
