@@ -15,6 +15,7 @@
 #include <torch/library.h>
 
 #include "cross_entropy_checks.h"
+#include "deferred_target_check.h"
 
 namespace liger {
 namespace {
@@ -34,11 +35,13 @@ Outputs cross_entropy_impl(at::Tensor& input, const at::Tensor& target, const c1
   detail::check_ce_options(label_smoothing, softcap, kOp);
   detail::check_ce_reduction(reduction, kOp);
   const bool per_row = reduction == "none";
-  const at::Tensor stats = cross_entropy_target_stats(target, weight, ignore_index, input.size(1));
+  const at::Tensor stats = cross_entropy_target_stats(target, weight, ignore_index, input.size(1), /*defer_check=*/true);
+  const detail::DeferredTargetCheck target_check(stats, target, input.size(1), ignore_index, kOp);
   auto [loss_rows, z_rows, acc_rows, pred] =
       cross_entropy_forward(input, target, weight, stats, ignore_index, lse_square_scale, label_smoothing,
                             std::string(reduction), softcap, compute_grad, /*use_token_scaling=*/false, c10::nullopt,
                             return_z_loss, return_token_accuracy, return_predicted_tokens);
+  target_check.finish();
   // Liger stores each row's loss in the input dtype, then sums (accumulating in fp32).
   const at::ScalarType dt = input.scalar_type();
   at::Tensor loss = loss_rows.to(dt);
@@ -142,7 +145,9 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
       "float lse_square_scale=0.0, float label_smoothing=0.0, str reduction=\"mean\", float? softcap=None, "
       "bool return_z_loss=False, bool return_token_accuracy=False, bool return_predicted_tokens=False) "
       "-> (Tensor loss, Tensor z_loss, Tensor token_accuracy, Tensor predicted_tokens)");
-  m.def("cross_entropy_target_stats(Tensor target, Tensor? weight, int ignore_index, int num_classes) -> Tensor");
+  m.def(
+      "cross_entropy_target_stats(Tensor target, Tensor? weight, int ignore_index, int num_classes, "
+      "bool defer_check=False) -> Tensor");
   // With compute_grad, input is overwritten by the gradient of the summed row losses.
   m.def(
       "cross_entropy_forward(Tensor(a!) input, Tensor target, Tensor? weight, Tensor stats, int ignore_index, "
@@ -181,11 +186,12 @@ CrossEntropyOutput liger_cross_entropy(const at::Tensor& input, const at::Tensor
 }
 
 at::Tensor cross_entropy_target_stats(const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-                                      int64_t ignore_index, int64_t num_classes) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::cross_entropy_target_stats", "")
-                       .typed<at::Tensor(const at::Tensor&, const c10::optional<at::Tensor>&, int64_t, int64_t)>();
-  return op.call(target, weight, ignore_index, num_classes);
+                                      int64_t ignore_index, int64_t num_classes, bool defer_check) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("liger::cross_entropy_target_stats", "")
+          .typed<at::Tensor(const at::Tensor&, const c10::optional<at::Tensor>&, int64_t, int64_t, bool)>();
+  return op.call(target, weight, ignore_index, num_classes, defer_check);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward(

@@ -65,7 +65,7 @@ inline void check_ce_stats(const at::Tensor& stats, const at::Device& device, co
   TORCH_CHECK(stats.dim() == 1 && stats.size(0) == kCeNumStats && stats.scalar_type() == at::kDouble &&
                   stats.device() == device,
               op,
-              ": stats must be the float64 (3,) tensor from liger::cross_entropy_target_stats on the input's device");
+              ": stats must be the float64 (", kCeNumStats, ",) tensor from liger::cross_entropy_target_stats on the input's device");
 }
 
 inline void check_grad_scale(const c10::optional<at::Tensor>& grad_scale, int64_t rows, const at::Device& device,

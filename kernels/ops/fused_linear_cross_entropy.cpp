@@ -12,6 +12,7 @@
 
 #include "common/matmul_into.h"
 #include "cross_entropy_checks.h"
+#include "deferred_target_check.h"
 
 namespace liger {
 namespace {
@@ -67,7 +68,10 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   const bool any_grad = want_dx || want_dw || want_db;
 
   // Normalisers of the whole batch (N, W_sum), so every chunk divides as the unchunked loss would.
-  const at::Tensor stats = cross_entropy_target_stats(target, ce_weight, ignore_index, vocab);
+  // The targets' check waits until every chunk is queued: a host sync here would leave the GPU
+  // idle while the host prepares the first GEMM (0.3 ms measured on the H200).
+  const at::Tensor stats = cross_entropy_target_stats(target, ce_weight, ignore_index, vocab, /*defer_check=*/true);
+  const detail::DeferredTargetCheck target_check(stats, target, vocab, ignore_index, kOp);
   const auto opts = input.options();
   const auto row_dtype = detail::ce_row_dtype(input.scalar_type());
   at::Tensor loss_rows = at::empty({bt}, opts.dtype(row_dtype));
@@ -114,6 +118,7 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
     if (want_db) grad_bias.add_(dlogits.sum(at::IntArrayRef{0}, false, grad_bias.scalar_type()));
   }
 
+  target_check.finish();
   const bool per_row = reduction == "none";
   at::Tensor loss = per_row ? loss_rows : loss_rows.sum();
   at::Tensor z_loss;

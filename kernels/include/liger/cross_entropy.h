@@ -41,11 +41,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy(
 
 // The pieces the autograd functions (and chunked callers) use.
 
-// float64 (3,): N non-ignored rows, the sum of weight[target] over them, the sum of all weights
-// (see CrossEntropyStat). Checks every target: one out of [0, num_classes) that is not
-// ignore_index raises an error naming it (on CUDA: one flag read back, one sync).
+// float64 (4,): N non-ignored rows, the sum of weight[target] over them, the sum of all weights,
+// the first bad row (see CrossEntropyStat). Checks every target: one out of [0, num_classes) that
+// is not ignore_index raises an error naming it (on CUDA: one value read back, one sync). With
+// defer_check, CUDA leaves the check to the caller (detail::DeferredTargetCheck), which can queue
+// its work first; the row kernel treats bad targets as ignored meanwhile.
 at::Tensor cross_entropy_target_stats(const at::Tensor& target, const c10::optional<at::Tensor>& weight,
-                                      int64_t ignore_index, int64_t num_classes);
+                                      int64_t ignore_index, int64_t num_classes, bool defer_check = false);
 
 // The row kernel. Per-row (loss, z_loss, token_accuracy, predicted_tokens): loss and z_loss in
 // float32 (float64 for float64 input), divided by the batch normalisers of `stats` for "mean".

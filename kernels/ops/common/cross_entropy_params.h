@@ -15,13 +15,15 @@ struct CrossEntropyRowOptions {
   bool token_scaling = false;  // multiply each row's loss and gradient by p_y (FLCE's use_token_scaling)
 };
 
-// Layout of the stats tensor that liger::cross_entropy_target_stats returns (float64, 3 values):
-// the normalisers of the whole batch, which chunked callers (FLCE) pass to every chunk.
+// Layout of the stats tensor that liger::cross_entropy_target_stats returns (float64, 4 values):
+// the normalisers of the whole batch, which chunked callers (FLCE) pass to every chunk, and the
+// first bad target's row, which the callers check after queueing their work (no stall).
 enum CrossEntropyStat : int {
   kCeNonIgnored = 0,       // N: rows whose target is not ignore_index
   kCeTargetWeightSum = 1,  // W_sum: sum of weight[target] over those rows (N when unweighted)
   kCeWeightTotal = 2,      // sum of all class weights (0 when unweighted)
-  kCeNumStats = 3,
+  kCeFirstBadRow = 3,      // first row whose target is outside [0, V) and not ignore_index; rows if none
+  kCeNumStats = 4,
 };
 
 }  // namespace liger

@@ -167,8 +167,9 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
   });
 }
 
+// Checks every target at once whatever defer_check says (no device to wait for).
 at::Tensor target_stats_cpu(const at::Tensor& target, const c10::optional<at::Tensor>& weight, int64_t ignore_index,
-                            int64_t num_classes) {
+                            int64_t num_classes, bool /*defer_check*/) {
   TORCH_CHECK(target.dim() == 1, kOp, ": target must be 1-D, got ", target.sizes());
   detail::check_ce_target(target, target.size(0), target.device(), kOp);
   detail::check_class_weight(weight, num_classes, target.device(), kOp);
@@ -191,6 +192,7 @@ at::Tensor target_stats_cpu(const at::Tensor& target, const c10::optional<at::Te
   sp[kCeNonIgnored] = n;
   sp[kCeTargetWeightSum] = w_sum;
   sp[kCeWeightTotal] = w_total;
+  sp[kCeFirstBadRow] = static_cast<double>(t.size(0));
   return stats;
 }
 

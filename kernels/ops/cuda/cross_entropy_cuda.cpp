@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "../cross_entropy_checks.h"
+#include "../deferred_target_check.h"
 #include "cross_entropy_launch.h"
 #include "cuda_binding.h"
 
@@ -20,7 +21,7 @@ at::Tensor class_weight_fp32(const c10::optional<at::Tensor>& weight) {
 }
 
 at::Tensor target_stats_cuda(const at::Tensor& target, const c10::optional<at::Tensor>& weight, int64_t ignore_index,
-                             int64_t num_classes) {
+                             int64_t num_classes, bool defer_check) {
   TORCH_CHECK(target.dim() == 1, kOp, ": target must be 1-D, got ", target.sizes());
   detail::check_ce_target(target, target.size(0), target.device(), kOp);
   detail::check_class_weight(weight, num_classes, target.device(), kOp);
@@ -28,20 +29,17 @@ at::Tensor target_stats_cuda(const at::Tensor& target, const c10::optional<at::T
   const at::Tensor t = target.to(at::kLong).contiguous();
   const at::Tensor w = class_weight_fp32(weight);
   at::Tensor stats = at::empty({kCeNumStats}, target.options().dtype(at::kDouble));
-  at::Tensor bad_row = at::empty({1}, target.options().dtype(at::kLong));
   cuda::CeStatsArgs a{};
   a.target = t.data_ptr<int64_t>();
   a.weight = w.defined() ? w.data_ptr<float>() : nullptr;
   a.stats = stats.data_ptr<double>();
-  a.bad_row = bad_row.data_ptr<int64_t>();
   a.rows = t.size(0);
   a.classes = num_classes;
   a.ignore_index = ignore_index;
   cuda::check_launch(cuda::ce_target_stats(a, at::cuda::getCurrentCUDAStream()), kOp);
-  // The one host sync of the loss: a single flag (the first bad row), read back.
-  const int64_t bad = bad_row.item<int64_t>();
-  if (bad < a.rows)
-    TORCH_CHECK(false, detail::bad_target_message(kOp, bad, t[bad].item<int64_t>(), num_classes, ignore_index));
+  // Unless the caller defers it (detail::DeferredTargetCheck), the check is a host sync: one
+  // value read back.
+  if (!defer_check) detail::DeferredTargetCheck(stats, t, num_classes, ignore_index, kOp).finish();
   return stats;
 }
 

@@ -8,8 +8,7 @@ namespace liger::cuda {
 struct CeStatsArgs {
   const int64_t* target;  // (rows,)
   const float* weight;    // (classes,) fp32, or nullptr
-  double* stats;          // (kCeNumStats,): N, W_sum, sum of all weights
-  int64_t* bad_row;       // first row whose target is outside [0, classes) and not ignore_index; rows if none
+  double* stats;          // (kCeNumStats,): N, W_sum, sum of all weights, first bad row (rows if none)
   int64_t rows;
   int64_t classes;
   int64_t ignore_index;
