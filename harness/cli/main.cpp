@@ -84,7 +84,9 @@ int cmd_run(const Args& a) {
   if (auto it = a.options.find("--device"); it != a.options.end()) requested.push_back(it->second);
   const auto devices = resolve_devices(job, requested);
   check_case_count(job, devices.size(), static_cast<uint64_t>(max_cases), suite,
-                   "--max-cases raises the limit up to " + std::to_string(kMaxCasesPerJob));
+                   static_cast<uint64_t>(max_cases) < kMaxCasesPerJob
+                       ? "--max-cases raises the limit up to " + std::to_string(kMaxCasesPerJob)
+                       : "the most a run may have; split the suite");
   const std::string filter = a.get("--filter");
   const auto cases = select_cases(job, devices, filter);
   if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");

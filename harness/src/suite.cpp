@@ -94,7 +94,7 @@ void check_range(std::vector<SpecProblem>& out, const std::string& path, bool ha
 
 void check_range(std::vector<SpecProblem>& out, const std::string& path, bool has, int64_t v, int64_t lo, int64_t hi) {
   if (!has || (v >= lo && v <= hi)) return;
-  out.push_back({path, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+  out.push_back({path, "must be at least " + std::to_string(lo) + " and at most " + std::to_string(hi) + ", got " +
                            std::to_string(v)});
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "input_error.h"
 #include "ligerbench/key_filter.h"
 #include "ligerbench/report.h"
 #include "ligerbench/runner.h"
@@ -19,15 +20,8 @@ namespace {
 
 using namespace ligerbench;
 using Clock = std::chrono::steady_clock;
-
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_suite(yaml, "suite.yaml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using ligerbench::testing::error_of;
+using ligerbench::testing::input_error_of;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -62,23 +56,20 @@ TEST(KeyFilter, BadAndOverlongPatternsAreRefusedNamingFilter) {
   EXPECT_FALSE(bad.ok());
   EXPECT_FALSE(bad.matches("("));
   EXPECT_NE(bad.error().find("not a valid RE2 regular expression"), std::string::npos) << bad.error();
-  try {
-    compile_filter("(");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("filter '(': not a valid RE2 regular expression", 0), 0u) << e.what();
+  {
+    const std::string err = input_error_of([&] { compile_filter("("); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_EQ(err.rfind("filter '(': not a valid RE2 regular expression", 0), 0u) << err;
   }
   // Backreferences are not RE2: a clear error, not a silent non-match.
   EXPECT_FALSE(KeyFilter("(a)\\1").ok());
   const std::string longest(kMaxFilterLength, 'a');
   EXPECT_TRUE(KeyFilter(longest).ok());
-  try {
-    compile_filter(longest + "a");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("longer than 1024 characters"), std::string::npos) << msg;
-    EXPECT_LT(msg.size(), 300u) << "the message quotes a truncated pattern";
+  {
+    const std::string err = input_error_of([&] { compile_filter(longest + "a"); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find("longer than 1024 characters"), std::string::npos) << err;
+    EXPECT_LT(err.size(), 300u) << "the message quotes a truncated pattern";
   }
 }
 
@@ -110,13 +101,12 @@ TEST(CaseCount, FourAxesOf65536ValuesSaturatesInsteadOfWrapping) {
   const auto job = parse_suite(yaml, "rope.yaml");
   EXPECT_EQ(sweep_case_count(job.cases(0), 1), UINT64_MAX);
   EXPECT_EQ(job_case_count(job, 1), UINT64_MAX);
-  try {
-    check_case_count(job, 1, 100000, "rope.yaml", "");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("rope.yaml: the job expands to 2^64 or more cases, more than the 100000"),
+  {
+    const std::string err = input_error_of([&] { check_case_count(job, 1, 100000, "rope.yaml", ""); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find("rope.yaml: the job expands to 2^64 or more cases, more than the 100000"),
               std::string::npos)
-        << e.what();
+        << err;
   }
   EXPECT_THROW(expand_cases(job, {"cpu"}), InputError) << "expansion itself refuses past kMaxCasesPerJob";
   EXPECT_LT(seconds_since(t0), 10.0);
@@ -127,11 +117,10 @@ TEST(CaseCount, AliasBombSuiteIsRefusedQuicklyNamingTheFile) {
   const auto t0 = Clock::now();
   const auto job = load_suite(path);  // valid YAML and a valid spec: only its size is wrong
   EXPECT_EQ(job_case_count(job, 1), 2000000u);
-  try {
-    check_case_count(job, 1, 100000, path, "--max-cases raises it");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()),
+  {
+    const std::string err = input_error_of([&] { check_case_count(job, 1, 100000, path, "--max-cases raises it"); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_EQ(err,
               path + ": the job expands to 2000000 cases, more than the 100000 allowed (--max-cases raises it)");
   }
   // A caller's limit is clamped to the hard maximum.
@@ -160,12 +149,11 @@ TEST(YamlBounds, FileSizeIsBounded) {
             std::string::npos);
   const std::string path = ::testing::TempDir() + "/big_suite.yaml";
   std::ofstream(path) << big;
-  try {
-    load_suite(path);
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(path + ": "), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("bytes, more than"), std::string::npos) << e.what();
+  {
+    const std::string err = input_error_of([&] { load_suite(path); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find(path + ": "), std::string::npos) << err;
+    EXPECT_NE(err.find("bytes, more than"), std::string::npos) << err;
   }
   std::remove(path.c_str());
 }
@@ -190,11 +178,11 @@ TEST(Ranges, IntegerOptionsAndPriorityHaveBounds) {
     const char* yaml;
     const char* want;
   } cases[] = {
-      {"measurement: {warmup_runs: -1}", "key 'measurement.warmup_runs': must be between 0 and 10000, got -1"},
-      {"measurement: {min_samples: 0}", "key 'measurement.min_samples': must be between 1 and 1000000"},
-      {"measurement: {max_samples: 2000000}", "key 'measurement.max_samples': must be between 1 and 1000000"},
-      {"measurement: {min_samples: 20, max_samples: 10}", "key 'measurement.max_samples': must be between 20 and"},
-      {"priority: 5000", "key 'priority': must be between -1000 and 1000, got 5000"},
+      {"measurement: {warmup_runs: -1}", "key 'measurement.warmup_runs': must be at least 0 and at most 10000, got -1"},
+      {"measurement: {min_samples: 0}", "key 'measurement.min_samples': must be at least 1 and at most 1000000"},
+      {"measurement: {max_samples: 2000000}", "key 'measurement.max_samples': must be at least 1 and at most 1000000"},
+      {"measurement: {min_samples: 20, max_samples: 10}", "key 'measurement.max_samples': must be at least 20 and"},
+      {"priority: 5000", "key 'priority': must be at least -1000 and at most 1000, got 5000"},
       {"measurement: {min_samples: 99999999999}", "key 'measurement.min_samples': expected an integer, got '99999999999'"},
   };
   for (const auto& c : cases) {
@@ -254,11 +242,10 @@ TEST(ClearErrors, SecondDocumentIsRefused) {
 }
 
 TEST(ClearErrors, DirectoryAsSuiteFile) {
-  try {
-    load_suite(::testing::TempDir());
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("is a directory, not a suite file"), std::string::npos) << e.what();
+  {
+    const std::string err = input_error_of([&] { load_suite(::testing::TempDir()); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find("is a directory, not a suite file"), std::string::npos) << err;
   }
 }
 
@@ -272,19 +259,17 @@ TEST(ClearErrors, ManyProblemsAreListedUpToALimit) {
 }
 
 TEST(ClearErrors, UnwritableOutputIsRefusedBeforeAnyWork) {
-  try {
-    check_writable("/nonexistent/dir/r.json", "--out");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("--out '/nonexistent/dir/r.json': cannot write there (No such file or directory)"),
+  {
+    const std::string err = input_error_of([&] { check_writable("/nonexistent/dir/r.json", "--out"); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find("--out '/nonexistent/dir/r.json': cannot write there (No such file or directory)"),
               std::string::npos)
-        << e.what();
+        << err;
   }
-  try {
-    check_writable(::testing::TempDir(), "--out");
-    FAIL() << "no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  {
+    const std::string err = input_error_of([&] { check_writable(::testing::TempDir(), "--out"); });
+    ASSERT_NE(err, "") << "no error";
+    EXPECT_NE(err.find("is a directory"), std::string::npos) << err;
   }
   const std::string ok = ::testing::TempDir() + "/writable_probe.json";
   EXPECT_NO_THROW(check_writable(ok, "--out"));
