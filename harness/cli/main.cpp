@@ -22,7 +22,8 @@ using cli::parse_args;
 
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
-  ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--quiet]
+  ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
+                 [--quiet]
   ligerbench version
 against a ligerbenchd server (--server HOST:PORT, default $LIGERBENCH_SERVER or 127.0.0.1:50051):
   ligerbench submit SUITE.yaml [--filter REGEX] [--priority N] [--timeout S] [--wait] [--out FILE] [--quiet]
@@ -68,18 +69,28 @@ int cmd_kernels(const Args& a) {
   return 0;
 }
 
+// What `run` expands without --max-cases: the server's default max_cases_per_job.
+constexpr long long kRunDefaultMaxCases = 100000;
+
 int cmd_run(const Args& a) {
   if (a.positional.size() != 1) throw InputError("run needs exactly one suite file");
   const std::string suite = a.positional[0];
+  const long long max_cases =
+      cli::int_flag(a, "--max-cases", kRunDefaultMaxCases, 1, static_cast<long long>(kMaxCasesPerJob));
+  const std::string out = a.get("--out");
+  if (!out.empty()) check_writable(out, "--out");  // before any work, not after the last case
   v1::JobSpec job = load_suite(suite);
   std::vector<std::string> requested;
   if (auto it = a.options.find("--device"); it != a.options.end()) requested.push_back(it->second);
   const auto devices = resolve_devices(job, requested);
-  const std::string filter = a.options.count("--filter") ? a.options.at("--filter") : "";
+  check_case_count(job, devices.size(), static_cast<uint64_t>(max_cases), suite,
+                   static_cast<uint64_t>(max_cases) < kMaxCasesPerJob
+                       ? "--max-cases raises the limit up to " + std::to_string(kMaxCasesPerJob)
+                       : "the most a run may have; split the suite");
+  const std::string filter = a.get("--filter");
   const auto cases = select_cases(job, devices, filter);
-  if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + filter + "'");
+  if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");
   check_backends(cases);
-  const std::string out = a.options.count("--out") ? a.options.at("--out") : "";
   const bool quiet = a.flags.count("--quiet") > 0;
 
   std::cerr << "ligerbench " << kVersion << ": " << cases.size() << " cases of " << suite << " on ";
@@ -108,7 +119,8 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
-    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter"}, {"--quiet"}));
+    if (cmd == "run")
+      return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter", "--max-cases"}, {"--quiet"}));
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";

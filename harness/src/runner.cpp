@@ -8,10 +8,10 @@
 #include <ctime>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <tuple>
 
 #include "ligerbench/device.h"
+#include "ligerbench/key_filter.h"
 #include "ligerbench/oom_fallback.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/tolerance.h"
@@ -253,17 +253,12 @@ void check_backends(const std::vector<Case>& cases) {
 }
 
 std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+  const KeyFilter keep = compile_filter(filter);  // before expanding: a bad pattern costs nothing
   std::vector<Case> all = expand_cases(job, devices);
   if (filter.empty()) return all;
-  std::regex re;
-  try {
-    re = std::regex(filter);
-  } catch (const std::regex_error& e) {
-    throw InputError("--filter '" + filter + "': not a valid regular expression (" + e.what() + ")");
-  }
   std::vector<Case> out;
   for (auto& c : all)
-    if (std::regex_search(c.key, re)) out.push_back(std::move(c));
+    if (keep.matches(c.key)) out.push_back(std::move(c));
   return out;
 }
 

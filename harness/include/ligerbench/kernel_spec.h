@@ -28,6 +28,9 @@ struct AxisSpec {
   std::string name;
   int64_t default_value;
   std::string description;
+  // Smallest value a suite may give. 1: an empty tensor is not a benchmark, and a kernel that
+  // takes one would "pass" with a speedup over nothing. A kernel that supports empty input says 0.
+  int64_t min_value = 1;
 };
 
 struct ParamSpec {
