@@ -6,6 +6,8 @@
 
 #include "ligerbench/key_filter.h"
 #include "ligerbench/registry.h"
+#include "ligerbench/server/config.h"
+#include "ligerbench/server/messages.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/suite.h"
 
@@ -26,12 +28,20 @@ std::string gib(double bytes) {
 
 grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job) {
   const v1::JobSpec& spec = req.spec();
+  // Every sweep is at least one case: a spec with more sweeps than the job may have cases is
+  // refused before any per-sweep work.
+  if (spec.cases_size() > limits.max_cases_per_job)
+    return invalid("spec.cases", std::to_string(spec.cases_size()) + " sweeps: the job would have more than max_cases_per_job (" +
+                                     std::to_string(limits.max_cases_per_job) + ") cases");
   if (const auto problems = validate_job(spec); !problems.empty()) {
     std::string msg;
     for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + ("spec." + p.path) + ": " + p.message;
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
   }
-  if (req.timeout_s() < 0 || !std::isfinite(req.timeout_s())) return invalid("timeout_s", "must be a non-negative number of seconds");
+  if (!(req.timeout_s() >= 0 && req.timeout_s() <= limits.max_job_timeout_s))  // also false for NaN
+    return invalid("timeout_s", "must be a finite number of seconds from 0 to " + format_number(limits.max_job_timeout_s) +
+                                    " (the server's max_job_timeout_s; 0: its default of " +
+                                    format_number(limits.default_timeout_s) + " s), got " + format_number(req.timeout_s()));
 
   // Devices: each must be in the server's pool ("cuda" means cuda:0); none given: the default.
   std::vector<std::string> devices;
@@ -40,7 +50,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
     if (std::find(limits.devices.begin(), limits.devices.end(), d) == limits.devices.end()) {
       std::string pool;
       for (const auto& p : limits.devices) pool += (pool.empty() ? "" : ", ") + p;
-      return invalid("spec.devices[" + std::to_string(i) + "]", "device '" + d + "' is not served here (devices: " + pool + ")");
+      return invalid("spec.devices[" + std::to_string(i) + "]", "device " + quote_input(d) + " is not served here (devices: " + pool + ")");
     }
     if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
   }
@@ -82,7 +92,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
       }
     }
   }
-  if (total == 0) return invalid("filter", "no case of the spec matches '" + req.filter() + "'");
+  if (total == 0) return invalid("filter", "no case of the spec matches " + quote_input(req.filter()));
 
   job->Clear();
   *job->mutable_spec() = spec;

@@ -66,7 +66,7 @@ Metrics::Metrics(const std::string& listen)
                       .Add({}, seconds_buckets())),
       worker_restarts_(BuildCounter()
                            .Name("ligerbench_worker_restarts_total")
-                           .Help("Worker processes that died during a case and were replaced")
+                           .Help("Worker processes that died during a case, or were killed for a hang, a time limit or a cancel, and were replaced")
                            .Register(*registry_)
                            .Add({})) {
   if (listen != "off") {
