@@ -603,8 +603,7 @@ template <typename T>
 cudaError_t forward_typed(const CeForwardArgs& f, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
   const int64_t es = sizeof(T);
-  const bool vec = (f.cols * es) % 16 == 0 && (f.row_stride * es) % 16 == 0 && aligned16(f.logits) &&
-                   (f.weight == nullptr || aligned16(f.weight));
+  const bool vec = rows_allow_packs(f.cols, es, {f.logits, f.weight}) && whole_packs(f.row_stride, es);
   return vec ? launch_rows<T, kVec>(f, stream) : launch_rows<T, 1>(f, stream);
 }
 

@@ -438,7 +438,7 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     // (w and b, of T or float, are then 16-byte aligned at every pack too.)
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
     if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
       return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
         layer_norm_forward_warp_kernel<T, TW, decltype(items)::value, decltype(full)::value>
@@ -467,7 +467,7 @@ cudaError_t layer_norm_backward(const LayerNormBackwardArgs& a, cudaStream_t str
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
     cudaError_t err = rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
       auto* kernel = vec ? layer_norm_backward_kernel<T, TW, decltype(cls)::value, true>
                          : layer_norm_backward_kernel<T, TW, decltype(cls)::value, false>;

@@ -374,11 +374,11 @@ cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
 }  // namespace
 
 int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
-  return (cols * size_of(x_dtype)) % 16 == 0 ? 16LL * kMaxThreads * (16 / size_of(x_dtype)) : 16LL * kMaxThreads;
+  return whole_packs(cols, size_of(x_dtype)) ? 16LL * kMaxThreads * (16 / size_of(x_dtype)) : 16LL * kMaxThreads;
 }
 
 int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
-  const RowPlan p = plan_row(cols, size_of(x_dtype), (cols * size_of(x_dtype)) % 16 == 0, true);
+  const RowPlan p = plan_row(cols, size_of(x_dtype), whole_packs(cols, size_of(x_dtype)), true);
   int result = 1;
   dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
@@ -392,8 +392,8 @@ int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DT
 cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.y}) &&
-                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows_allow_packs(a.cols, es, {a.x, a.y}) &&
+                   (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   if (const int64_t packs = a.cols * es / 16; vec && warp_rows::items_for(packs) > 0) {
     return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
       using T = decltype(x_tag);
@@ -419,8 +419,8 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
 cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
-                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows_allow_packs(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
+                   (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   const RowPlan p = plan_row(a.cols, es, vec, true);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
   return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {

@@ -229,7 +229,7 @@ cudaError_t softmax_forward(const SoftmaxForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
     if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
       return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
         constexpr int kItems = decltype(items)::value;
@@ -257,7 +257,7 @@ cudaError_t softmax_backward(const SoftmaxBackwardArgs& a, cudaStream_t stream) 
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
     return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
       auto* kernel = vec ? softmax_backward_kernel<T, decltype(cls)::value, true>
                          : softmax_backward_kernel<T, decltype(cls)::value, false>;
