@@ -183,10 +183,12 @@ v1::CaseComparison compare_case(const v1::CaseResult& b, const v1::CaseResult& c
   v1::CaseComparison c;
   fill_identity(cur, &c);
   if (!cur.ok() || !b.ok()) {
+    c.mutable_time()->set_baseline_median_ms(b.timing().median_ms());
+    c.mutable_time()->set_current_median_ms(cur.timing().median_ms());
     c.set_verdict(!cur.ok() && b.ok()   ? v1::VERDICT_REGRESSION
                   : cur.ok() && !b.ok() ? v1::VERDICT_IMPROVEMENT
                                         : v1::VERDICT_NOISY);
-    c.add_reasons(!cur.ok() && b.ok() ? "errors now: " + cur.error().substr(0, 300)
+    c.add_reasons(!cur.ok() && b.ok() ? "errors now: " + (cur.error().empty() ? "(no message)" : cur.error().substr(0, 300))
                   : cur.ok()          ? "no longer errors (baseline: " + b.error().substr(0, 200) + ")"
                                       : "errors on both sides: " + cur.error().substr(0, 200));
     return c;

@@ -52,7 +52,9 @@ void send(const PushTarget& t, const std::shared_ptr<prometheus::Registry>& regi
   const HostPort hp = split_url(t.url);
   prometheus::Gateway gateway(hp.host, hp.port, t.job, {{"instance", instance_of(t)}});
   gateway.RegisterCollectable(registry);
-  const int status = replace ? gateway.Push() : gateway.PushAdd();
+  // prometheus-cpp's names are the other way round from the Pushgateway's: its PushAdd() sends
+  // PUT (replace the whole group) and its Push() sends POST (replace same-named metrics only).
+  const int status = replace ? gateway.PushAdd() : gateway.Push();
   if (status < 200 || status >= 300)
     throw std::runtime_error("push to the Pushgateway at " + t.url + " failed (" +
                              (status > 0 ? "HTTP status " + std::to_string(status) : "no connection") + ")");
