@@ -26,6 +26,7 @@ namespace ligerbench {
 namespace {
 
 const std::string kCli = LIGERBENCH_CLI_PATH;
+const std::string kDaemon = LIGERBENCHD_PATH;
 const std::string kSource = LIGERBENCH_SOURCE_DIR;
 const std::string kTinySuite = kSource + "/tests/ci/data/compare_tiny.yaml";
 
@@ -479,6 +480,97 @@ TEST(Pushgateway, RunAndComparePushTheirSeriesWithOurLabels) {
   const std::string log = dir() + "/bad_push.log";
   EXPECT_EQ(sh(kCli + " run " + kTinySuite + " --device cpu --push-gateway ftp://x:1", log), 2);
   EXPECT_NE(slurp(log).find("--push-gateway 'ftp://x:1'"), std::string::npos) << slurp(log);
+}
+
+// A ligerbenchd process on a loopback port with its own database, for the length of one test.
+class Daemon {
+ public:
+  Daemon() {
+    log_ = dir() + "/ligerbenchd.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen(log_.c_str(), "w", stdout);
+      freopen(log_.c_str(), "a", stderr);
+      const std::string db = dir() + "/jobs.db";
+      execl(kDaemon.c_str(), kDaemon.c_str(), "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--db", db.c_str(),
+            "--devices", "cpu", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Its first line names the port: "... BenchService on 127.0.0.1:PORT ...".
+    for (int i = 0; i < 600 && port_ == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const std::string out = slurp(log_);
+      const auto at = out.find("BenchService on ");
+      if (at == std::string::npos) continue;
+      const auto colon = out.find(':', at + 16);
+      if (colon != std::string::npos) port_ = std::atoi(out.c_str() + colon + 1);
+    }
+  }
+  ~Daemon() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  std::string log() const { return slurp(log_); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+TEST(CompareServer, SubmitWaitPushesAndCompareReadsJobsAndLabels) {
+  Pushgateway gw;
+  ASSERT_TRUE(gw.ready());
+  Daemon d;
+  ASSERT_GT(d.port(), 0) << d.log();
+  const std::string submit = "OMP_NUM_THREADS=1 " + kCli + " submit " + kTinySuite + " --server " + d.address() +
+                             " --wait --quiet --out ";
+  // stdout (the job id first) and stderr apart: the id is the file's first line.
+  const std::string s1 = dir() + "/submitted1";
+  ASSERT_EQ(std::system((submit + s1 + ".json --push-gateway " + gw.url() + " --push-instance served >" + s1 +
+                         ".out 2>" + s1 + ".err")
+                            .c_str()),
+            0)
+      << slurp(s1 + ".err") << d.log();
+  const std::string id1 = first_line(s1 + ".out");
+  EXPECT_TRUE(has_series(gw.metrics(), "ligerbench_kernel_latency_seconds",
+                         {"instance=\"served\"", "job=\"ligerbench_nightly\"", "kernel=\"rms_norm\""}))
+      << gw.metrics();
+  const std::string s2 = dir() + "/submitted2";
+  ASSERT_EQ(std::system((submit + s2 + ".json >" + s2 + ".out 2>" + s2 + ".err").c_str()), 0) << slurp(s2 + ".err");
+  const std::string id2 = first_line(s2 + ".out");
+  ASSERT_FALSE(id1.empty());
+  ASSERT_NE(id1, id2);
+
+  // Two stored jobs by id (the verdicts depend on the machine; the sources and cases do not).
+  auto by_id = compare(id1, id2, "by_id", "--server " + d.address());
+  ASSERT_LE(by_id.status, 1) << by_id.log;
+  EXPECT_EQ(by_id.report.baseline_job_id(), id1);
+  EXPECT_EQ(by_id.report.current_job_id(), id2);
+  EXPECT_EQ(by_id.report.cases_size(), read_result_file(s1 + ".json").cases_size());
+  EXPECT_EQ(count(by_id.report, v1::VERDICT_MISSING), 0) << by_id.log;
+
+  // The newest finished job labelled suite=compare-tiny is the second; CURRENT is a local file.
+  auto labelled = compare("", s1 + ".json", "by_label", "--server " + d.address() + " --baseline-label suite=compare-tiny");
+  ASSERT_LE(labelled.status, 1) << labelled.log;
+  EXPECT_EQ(labelled.report.baseline_job_id(), id2);
+  EXPECT_EQ(labelled.report.current(), s1 + ".json");
+
+  auto none = compare("", s1 + ".json", "no_label", "--server " + d.address() + " --baseline-label suite=nope");
+  EXPECT_EQ(none.status, 2) << none.log;
+  EXPECT_NE(none.log.find("no finished job with that label"), std::string::npos) << none.log;
+
+  auto unreachable = compare(id1, id2, "unreachable", "--server 127.0.0.1:1");
+  EXPECT_EQ(unreachable.status, 3) << unreachable.log;
 }
 
 }  // namespace
