@@ -15,22 +15,15 @@
 
 #include "args.h"
 #include "ligerbench/key_filter.h"
+#include "push_cmd.h"
 #include "ligerbench/report.h"
 #include "ligerbench/server/client.h"
 #include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::cli {
-namespace {
 
 using client::ClientOptions;
-
-const std::set<std::string> kConnOptions = {"--server", "--ca", "--cert", "--key", "--token-file", "--server-name"};
-
-// The server refused or could not be reached: exit 3 with its message.
-struct RpcError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 void check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return;
@@ -70,6 +63,8 @@ ClientOptions connection(const Args& a) {
   }
   return o;
 }
+
+namespace {
 
 std::string state_label(v1::JobState s) {
   std::string n = v1::JobState_Name(s);
@@ -191,6 +186,8 @@ int cmd_submit(const Args& a) {
   const std::string suite = a.positional[0];
   const std::string out = a.get("--out");
   if (!out.empty()) check_writable(out, "--out");
+  const auto push = push_target(a);
+  if (push && !a.flags.count("--wait")) throw InputError("--push-gateway on submit needs --wait");
   v1::SubmitJobRequest req;
   SourceLines lines;
   yaml_to_message(load_yaml_file(suite), req.mutable_spec(), suite, &lines);
@@ -213,7 +210,10 @@ int cmd_submit(const Args& a) {
   }
   Progress progress(a.flags.count("--quiet") > 0);
   watch(*stub, o, resp.job_id(), progress);
-  return show_results(fetch(*stub, o, resp.job_id(), true), out);
+  const auto done = fetch(*stub, o, resp.job_id(), true);
+  const int exit_status = show_results(done, out);
+  if (push) push_run(*push, done.result());
+  return exit_status;
 }
 
 int cmd_jobs(const Args& a) {
@@ -283,12 +283,12 @@ int cmd_results(const Args& a) {
   return show_results(fetch(*stub, o, a.positional[0], true), a.get("--out"));
 }
 
+}  // namespace
+
 std::set<std::string> with(std::set<std::string> extra) {
-  extra.insert(kConnOptions.begin(), kConnOptions.end());
+  extra.insert({"--server", "--ca", "--cert", "--key", "--token-file", "--server-name"});
   return extra;
 }
-
-}  // namespace
 
 bool is_client_command(const std::string& cmd) {
   return cmd == "submit" || cmd == "jobs" || cmd == "status" || cmd == "cancel" || cmd == "results";
@@ -297,7 +297,7 @@ bool is_client_command(const std::string& cmd) {
 int run_client_command(const std::string& cmd, int argc, char** argv) {
   try {
     if (cmd == "submit")
-      return cmd_submit(parse_args(argc, argv, 2, with({"--filter", "--priority", "--timeout", "--out"}),
+      return cmd_submit(parse_args(argc, argv, 2, with(with_push_options({"--filter", "--priority", "--timeout", "--out"})),
                                    {"--tls", "--wait", "--quiet"}));
     if (cmd == "jobs") return cmd_jobs(parse_args(argc, argv, 2, with({"--state", "--label", "--limit"}), {"--tls"}));
     if (cmd == "status") return cmd_status(parse_args(argc, argv, 2, with({}), {"--tls"}));

@@ -13,6 +13,8 @@
 #include "ligerbench/version.h"
 #include "args.h"
 #include "client.h"
+#include "compare_cmd.h"
+#include "push_cmd.h"
 
 namespace {
 
@@ -23,10 +25,16 @@ using cli::parse_args;
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
   ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
-                 [--quiet]
+                 [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
+  ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--strict-env]
+                 [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
+      BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
+      the newest finished job with that label on the server as BASELINE (then give CURRENT only)
+      exit status: 0 no regression, 1 a regression, 2 bad input, 3 server unreachable
   ligerbench version
 against a ligerbenchd server (--server HOST:PORT, default $LIGERBENCH_SERVER or 127.0.0.1:50051):
   ligerbench submit SUITE.yaml [--filter REGEX] [--priority N] [--timeout S] [--wait] [--out FILE] [--quiet]
+                 [--push-gateway URL [--push-job NAME] [--push-instance NAME]] (with --wait)
   ligerbench jobs [--state STATE] [--label KEY=VALUE] [--limit N]
   ligerbench status JOB_ID
   ligerbench cancel JOB_ID
@@ -92,6 +100,7 @@ int cmd_run(const Args& a) {
   if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");
   check_backends(cases);
   const bool quiet = a.flags.count("--quiet") > 0;
+  const auto push = cli::push_target(a);
 
   std::cerr << "ligerbench " << kVersion << ": " << cases.size() << " cases of " << suite << " on ";
   for (const auto& d : devices) std::cerr << d << " ";
@@ -106,6 +115,7 @@ int cmd_run(const Args& a) {
     write_json_file(result, out);
     std::cerr << "results written to " << out << "\n";
   }
+  if (push) push_run(*push, result);
   return result.failed_cases() == 0 ? 0 : 1;
 }
 
@@ -120,7 +130,9 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
     if (cmd == "run")
-      return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter", "--max-cases"}, {"--quiet"}));
+      return cmd_run(parse_args(argc, argv, 2, cli::with_push_options({"--device", "--out", "--filter", "--max-cases"}),
+                                {"--quiet"}));
+    if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";
