@@ -117,9 +117,11 @@ TEST_P(MultiTokenAttentionTest, MatchesFloat64Composition) {
       {2, 4, 4, 8, 3, {1, 1, 1, 1}},  {1, 2, 2, 5, 1, {1, 0, 1, 1}},  {3, 6, 6, 6, 3, {1, 1, 1, 1}},
       {1, 2, 2, 13, 5, {1, 2, 1, 1}}, {1, 4, 4, 9, 3, {1, 1, 1, 2}},  {1, 2, 3, 7, 3, {1, 1, 1, 1}},
       {1, 2, 2, 11, 3, {2, 1, 1, 1}}, {1, 2, 2, 10, 3, {1, 2, 2, 1}}, {1, 1, 1, 301, 3, {1, 1, 1, 1}}};
-  // On the GPU (the CPU case stays seconds for CI) lengths above Liger's limit of 1024, neither a
-  // power of two nor a multiple of the block: L 1030 (K 3) and 2053 (K 5, two heads).
+  // On the GPU (the CPU case stays seconds for CI): L 1024 (16-byte packs in every dtype), then
+  // lengths above Liger's limit of 1024, neither a power of two nor a multiple of a pack or the
+  // block: L 1030 (K 3) and 2053 (K 5, two heads).
   if (device_str == "cuda") {
+    shapes.push_back({1, 2, 2, 1024, 3, {1, 1, 1, 1}});
     shapes.push_back({1, 1, 1, 1030, 3, {1, 1, 1, 1}});
     shapes.push_back({1, 2, 2, 2053, 5, {1, 2, 1, 1}});
   }
