@@ -17,6 +17,8 @@ KernelSpec fused_linear_cross_entropy();
 KernelSpec kl_div();
 KernelSpec jsd();
 KernelSpec fused_linear_jsd();
+KernelSpec multi_token_attention();
+KernelSpec matmul_int2xint8();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

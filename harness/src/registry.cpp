@@ -24,6 +24,8 @@ std::vector<KernelSpec>& mutable_registry() {
       specs::kl_div(),
       specs::jsd(),
       specs::fused_linear_jsd(),
+      specs::multi_token_attention(),
+      specs::matmul_int2xint8(),
   };
   return registry;
 }
