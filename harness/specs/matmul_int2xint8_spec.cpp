@@ -60,6 +60,7 @@ KernelSpec matmul_int2xint8() {
   s.axes = {{"M", 64, "rows of the activations (decode: batch x new tokens)"},
             {"K", 4096, "reduction dim (a multiple of 4: liger::matmul names any other K in its error)"},
             {"N", 4096, "output features"}};
+  s.small_axes = {{"M", 5}, {"K", 36}, {"N", 19}};
   s.dtypes = {"int8"};
   s.default_dtype = "int8";
   s.modes = {Mode::kForward};

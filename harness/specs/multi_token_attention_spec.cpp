@@ -93,6 +93,7 @@ KernelSpec multi_token_attention() {
             {"C", 4, "heads (conv in and out channels)"},
             {"L", 1024, "sequence length (scores are L x L)"},
             {"K", 3, "conv kernel size (odd; padding K/2 keeps L)"}};
+  s.small_axes = {{"B", 2}, {"C", 3}, {"L", 13}, {"K", 3}};
   s.params = {{"sparse", "false", {"false", "true"}, nullptr}, {"bias", "true", {"true", "false"}, nullptr}};
   s.dtypes = {"fp32", "fp16", "bf16"};
   s.default_dtype = "bf16";
