@@ -13,6 +13,7 @@
 #include "ligerbench/version.h"
 #include "args.h"
 #include "client.h"
+#include "report_html.h"
 
 namespace {
 
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter"}, {"--quiet"}));
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
+    if (cmd == "report") return cli::run_report_command(argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";
       return 0;

@@ -47,6 +47,26 @@ Metrics::Metrics(const std::string& listen)
                    .Name("ligerbench_kernel_speedup_ratio")
                    .Help("Baseline median latency over liger median latency")
                    .Register(*registry_)),
+      rel_error_tolerance_(BuildGauge()
+                               .Name("ligerbench_kernel_rel_error_tolerance")
+                               .Help("Relative L2 tolerance of the tensor whose error ligerbench_kernel_rel_error reports")
+                               .Register(*registry_)),
+      accuracy_passed_(BuildGauge()
+                           .Name("ligerbench_kernel_accuracy_passed")
+                           .Help("1 when every output and gradient of a case met its tolerance, else 0")
+                           .Register(*registry_)),
+      copy_ratio_(BuildGauge()
+                      .Name("ligerbench_kernel_size_matched_copy_ratio")
+                      .Help("Achieved bandwidth over a device copy of the same bytes timed the same way (%copy)")
+                      .Register(*registry_)),
+      bandwidth_ratio_(BuildGauge()
+                           .Name("ligerbench_kernel_bandwidth_ratio")
+                           .Help("Achieved bandwidth over the node's measured copy bandwidth")
+                           .Register(*registry_)),
+      compute_ratio_(BuildGauge()
+                         .Name("ligerbench_kernel_compute_ratio")
+                         .Help("Achieved FLOP/s over the node's measured bf16 matmul rate")
+                         .Register(*registry_)),
       jobs_(BuildCounter().Name("ligerbench_jobs_total").Help("Jobs that entered each state").Register(*registry_)),
       cases_(BuildCounter().Name("ligerbench_cases_total").Help("Cases run, by outcome").Register(*registry_)),
       queue_depth_(BuildGauge()
@@ -97,11 +117,19 @@ void Metrics::case_finished(const v1::CaseResult& r) {
   latency_.Add(labels).Set(r.timing().median_ms() * 1e-3);
   if (r.memory().measured()) peak_memory_.Add(labels).Set(static_cast<double>(r.memory().peak_bytes()));
   if (r.accuracy().checked()) {
-    double worst = 0;
-    for (const auto& t : r.accuracy().tensors()) worst = std::max(worst, t.rel_l2());
-    rel_error_.Add(labels).Set(worst);
+    const v1::TensorError* worst = nullptr;
+    for (const auto& t : r.accuracy().tensors())
+      if (worst == nullptr || t.rel_l2() > worst->rel_l2()) worst = &t;
+    rel_error_.Add(labels).Set(worst ? worst->rel_l2() : 0);
+    if (worst) rel_error_tolerance_.Add(labels).Set(worst->rel_l2_tol());
+    accuracy_passed_.Add(labels).Set(r.accuracy().passed() ? 1 : 0);
   }
   if (r.speedup() > 0) speedup_.Add(labels).Set(r.speedup());
+  // The roofline fractions are 0 where the ceiling is unknown (no CUDA device): no series then.
+  const auto& tp = r.throughput();
+  if (tp.size_matched_fraction() > 0) copy_ratio_.Add(labels).Set(tp.size_matched_fraction());
+  if (tp.bandwidth_fraction() > 0) bandwidth_ratio_.Add(labels).Set(tp.bandwidth_fraction());
+  if (tp.compute_fraction() > 0) compute_ratio_.Add(labels).Set(tp.compute_fraction());
 }
 
 void Metrics::job_entered(v1::JobState state) { jobs_.Add({{"state", state_name(state)}}).Increment(); }

@@ -20,7 +20,8 @@ class Metrics {
   explicit Metrics(const std::string& listen);
   int port() const;  // the bound port, 0 when not served
 
-  // Per-case gauges (latency, peak memory, worst rel error, speedup) and cases_total{outcome}.
+  // Per-case gauges (latency, peak memory, worst rel error and its tolerance, pass, speedup,
+  // roofline fractions) and cases_total{outcome}.
   void case_finished(const v1::CaseResult& r);
   // jobs_total{state}: every job that entered `state` (queued counts submissions).
   void job_entered(v1::JobState state);
@@ -38,6 +39,11 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& peak_memory_;
   prometheus::Family<prometheus::Gauge>& rel_error_;
   prometheus::Family<prometheus::Gauge>& speedup_;
+  prometheus::Family<prometheus::Gauge>& rel_error_tolerance_;
+  prometheus::Family<prometheus::Gauge>& accuracy_passed_;
+  prometheus::Family<prometheus::Gauge>& copy_ratio_;
+  prometheus::Family<prometheus::Gauge>& bandwidth_ratio_;
+  prometheus::Family<prometheus::Gauge>& compute_ratio_;
   prometheus::Family<prometheus::Counter>& jobs_;
   prometheus::Family<prometheus::Counter>& cases_;
   prometheus::Gauge& queue_depth_;
