@@ -92,10 +92,11 @@ TEST(CaseCount, MatchesExpansionWithDefaults) {
 
 TEST(CaseCount, FourAxesOf65536ValuesSaturatesInsteadOfWrapping) {
   // The 0.5 MB rope suite: 2^64 cases, whose plain product wraps to 0.
-  std::string values = "1";
-  for (int i = 1; i < 65536; ++i) values += ",1";
+  // rope's head size must be even, so D repeats 2 where the other axes repeat 1.
+  std::string values = "1", even_values = "2";
+  for (int i = 1; i < 65536; ++i) values += ",1", even_values += ",2";
   const std::string yaml = "cases:\n  - kernel: rope\n    shape: {T: [" + values + "], HQ: [" + values + "], HKV: [" +
-                           values + "], D: [" + values + "]}\n";
+                           values + "], D: [" + even_values + "]}\n";
   ASSERT_GT(yaml.size(), 500000u);
   const auto t0 = Clock::now();
   const auto job = parse_suite(yaml, "rope.yaml");
