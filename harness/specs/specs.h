@@ -17,6 +17,10 @@ KernelSpec fused_linear_cross_entropy();
 KernelSpec kl_div();
 KernelSpec jsd();
 KernelSpec fused_linear_jsd();
+KernelSpec fused_linear_cpo();
+KernelSpec fused_linear_dpo();
+KernelSpec fused_linear_orpo();
+KernelSpec fused_linear_simpo();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -1,0 +1,98 @@
+// fused_linear_orpo: schemas, registrations and the C++ API; the algorithm is the preference
+// family's (fused_linear_preference.h), registered for CPU and CUDA alike.
+#include "liger/fused_linear_orpo.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include "fused_linear_preference.h"
+
+namespace liger {
+namespace {
+
+using OptT = c10::optional<at::Tensor>;
+
+detail::PreferenceForwardTuple orpo_forward_op(const at::Tensor& input, const at::Tensor& weight,
+                                               const at::Tensor& target, const OptT& bias, const OptT& nll_target,
+                                               int64_t ignore_index, double beta, bool compute_nll_loss,
+                                               int64_t chunk_size, std::array<bool, 3> grad_mask) {
+  detail::PreferenceOptions o;
+  o.method = detail::PreferenceMethod::kORPO;
+  o.op = "liger::fused_linear_orpo";
+  o.ignore_index = ignore_index;
+  o.beta = beta;
+  o.alpha = 1.0;
+  o.compute_nll_loss = compute_nll_loss;
+  o.average_log_prob = true;
+  o.chunk_size = chunk_size;
+  detail::PreferenceTensors t{input, weight, target, bias};
+  t.nll_target = nll_target;
+  return detail::as_tuple(detail::preference_forward(t, o, grad_mask));
+}
+
+detail::PreferenceRunner runner(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
+                                bool compute_nll_loss, int64_t chunk_size) {
+  return [=](std::array<bool, 3> mask) {
+    return detail::from_tuple(fused_linear_orpo_forward(input, weight, target, bias, nll_target, ignore_index, beta,
+                                                        compute_nll_loss, chunk_size, mask));
+  };
+}
+
+detail::PreferenceLossTuple orpo_autograd(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                          const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
+                                          bool compute_nll_loss, int64_t chunk_size) {
+  return detail::preference_autograd(
+      input, weight, bias, runner(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size));
+}
+
+detail::PreferenceLossTuple orpo_no_grad(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                         const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
+                                         bool compute_nll_loss, int64_t chunk_size) {
+  return detail::preference_no_grad(
+      runner(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(liger, m) {
+  m.def(
+      "fused_linear_orpo(Tensor input, Tensor weight, Tensor target, Tensor? bias=None, Tensor? nll_target=None, "
+      "int ignore_index=-100, float beta=0.1, bool compute_nll_loss=True, int chunk_size=1) -> "
+      "(Tensor loss, Tensor[] aux)");
+  m.def(
+      "fused_linear_orpo_forward(Tensor input, Tensor weight, Tensor target, Tensor? bias, Tensor? nll_target, "
+      "int ignore_index, float beta, bool compute_nll_loss, int chunk_size, bool[3] grad_mask) -> "
+      "(Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
+}
+
+TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_orpo", TORCH_FN(orpo_autograd)); }
+TORCH_LIBRARY_IMPL(liger, CPU, m) {
+  m.impl("fused_linear_orpo", TORCH_FN(orpo_no_grad));
+  m.impl("fused_linear_orpo_forward", TORCH_FN(orpo_forward_op));
+}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("fused_linear_orpo", TORCH_FN(orpo_no_grad));
+  m.impl("fused_linear_orpo_forward", TORCH_FN(orpo_forward_op));
+}
+
+PreferenceLossOutput fused_linear_orpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                       const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
+                                       bool compute_nll_loss, int64_t chunk_size) {
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_orpo", "").typed<decltype(orpo_autograd)>();
+  auto [loss, aux] = op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size);
+  return preference_loss_output(loss, aux);
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_orpo_forward(
+    const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const OptT& bias,
+    const OptT& nll_target, int64_t ignore_index, double beta, bool compute_nll_loss, int64_t chunk_size,
+    std::array<bool, 3> grad_mask) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("liger::fused_linear_orpo_forward", "")
+                       .typed<decltype(orpo_forward_op)>();
+  return op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size, grad_mask);
+}
+
+}  // namespace liger
