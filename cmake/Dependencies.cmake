@@ -52,6 +52,10 @@ endfunction()
 ligerbench_hide_torch_protobuf()
 find_package(Threads REQUIRED)
 find_package(yaml-cpp REQUIRED)
+# RE2 for user-supplied patterns (case filters): linear-time matching, unlike std::regex. Debian's
+# libre2-dev ships a pkg-config file, not a CMake config.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 # The service: gRPC (Debian ships its CMake config), prometheus-cpp, SQLite, OpenSSL (test certificates).
 find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)

@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   // The protocol owns stdout; anything a library prints there goes to stderr instead.
   const int in = 0, out = dup(1);
   dup2(2, 1);
+  // The hello: start-up is over, so the server's per-case limit starts with the request.
+  if (!ligerbench::server::write_frame(out, v1::WorkerResponse())) return 1;
   v1::WorkerRequest req;
   while (ligerbench::server::read_frame(in, &req)) {
     v1::WorkerResponse resp;

@@ -1,8 +1,12 @@
 #pragma once
 // Command-line parsing shared by the CLI's commands: --key value options and --flag switches.
+#include <charconv>
+#include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ligerbench/yaml_proto.h"
@@ -52,6 +56,38 @@ inline Args parse_args(int argc, char** argv, int first, const std::set<std::str
     }
   }
   return a;
+}
+
+// The value of option `key` as an integer in [lo, hi], `fallback` when absent. Anything else is an
+// InputError "flag --key: ..." (exit 2), never std::stoi's bare "stoi".
+inline long long int_flag(const Args& a, const std::string& key, long long fallback, long long lo, long long hi) {
+  auto it = a.options.find(key);
+  if (it == a.options.end()) return fallback;
+  const std::string& s = it->second;
+  long long v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  const std::string range = " (between " + std::to_string(lo) + " and " + std::to_string(hi) + ")";
+  if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size())
+    throw InputError("flag " + key + ": expected an integer" + range + ", got '" + quote_truncated(s) + "'");
+  if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+    throw InputError("flag " + key + ": " + quote_truncated(s) + " is out of range" + range);
+  return v;
+}
+
+// The value of option `key` as a finite number in [lo, hi], `fallback` when absent.
+inline double number_flag(const Args& a, const std::string& key, double fallback, double lo, double hi) {
+  auto it = a.options.find(key);
+  if (it == a.options.end()) return fallback;
+  const std::string& s = it->second;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  std::ostringstream range;
+  range << " (a finite number between " << lo << " and " << hi << ")";
+  if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size())
+    throw InputError("flag " + key + ": expected a number" + range.str() + ", got '" + quote_truncated(s) + "'");
+  if (ec == std::errc::result_out_of_range || !std::isfinite(v) || v < lo || v > hi)
+    throw InputError("flag " + key + ": " + quote_truncated(s) + " is out of range" + range.str());
+  return v;
 }
 
 }  // namespace ligerbench::cli

@@ -1,8 +1,11 @@
 #include "client.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,21 +14,16 @@
 #include <thread>
 
 #include "args.h"
+#include "ligerbench/key_filter.h"
+#include "push_cmd.h"
 #include "ligerbench/report.h"
 #include "ligerbench/server/client.h"
+#include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::cli {
-namespace {
 
 using client::ClientOptions;
-
-const std::set<std::string> kConnOptions = {"--server", "--ca", "--cert", "--key", "--token-file", "--server-name"};
-
-// The server refused or could not be reached: exit 3 with its message.
-struct RpcError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 void check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return;
@@ -33,19 +31,31 @@ void check(const grpc::Status& s, const std::string& what) {
   throw RpcError(what + ": " + s.error_message() + " (gRPC status " + std::to_string(s.error_code()) + ")");
 }
 
+// A file named by a connection option must be readable: checked here so that a wrong path is a
+// usage error naming the option and the file (exit 2), not a failure inside the TLS setup.
+std::string readable_file(const Args& a, const std::string& flag) {
+  const std::string path = a.get(flag);
+  if (path.empty()) return path;
+  std::ifstream in(path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !in)
+    throw InputError("flag " + flag + " '" + quote_truncated(path) + "': cannot read the file (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) throw InputError("flag " + flag + " '" + quote_truncated(path) + "': not a regular file");
+  return path;
+}
+
 ClientOptions connection(const Args& a) {
   ClientOptions o;
   const char* env_server = std::getenv("LIGERBENCH_SERVER");
   o.server = a.get("--server", env_server ? env_server : "127.0.0.1:50051");
   o.tls = a.flags.count("--tls") > 0 || a.options.count("--ca") > 0;
-  o.ca_file = a.get("--ca");
-  o.cert_file = a.get("--cert");
-  o.key_file = a.get("--key");
+  o.ca_file = readable_file(a, "--ca");
+  o.cert_file = readable_file(a, "--cert");
+  o.key_file = readable_file(a, "--key");
   if (o.cert_file.empty() != o.key_file.empty()) throw InputError("--cert and --key go together");
   o.server_name = a.get("--server-name");
   if (a.options.count("--token-file")) {
-    std::ifstream in(a.get("--token-file"));
-    if (!in) throw InputError("--token-file '" + a.get("--token-file") + "': cannot open");
+    std::ifstream in(readable_file(a, "--token-file"));
     std::getline(in, o.token);
     while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) o.token.pop_back();
   } else if (const char* t = std::getenv("LIGERBENCH_TOKEN")) {
@@ -53,6 +63,8 @@ ClientOptions connection(const Args& a) {
   }
   return o;
 }
+
+namespace {
 
 std::string state_label(v1::JobState s) {
   std::string n = v1::JobState_Name(s);
@@ -153,19 +165,13 @@ std::string locate(const std::string& message, const std::string& file, const So
   while (std::getline(parts, part, ';')) {
     while (!part.empty() && part[0] == ' ') part.erase(0, 1);
     const auto colon = part.find(": ");
-    std::string path = colon == std::string::npos ? "" : part.substr(0, colon);
+    const std::string path = colon == std::string::npos ? "" : part.substr(0, colon);
     if (path.rfind("spec.", 0) != 0) {
       out += (out.empty() ? "" : "\n") + file + ": " + part;
       continue;
     }
-    path = path.substr(5);
-    const std::string key = path;
-    int line = 0;
-    while (!path.empty() && line == 0) {
-      if (auto it = lines.find(path); it != lines.end()) line = it->second;
-      const auto cut = path.find_last_of(".[");
-      path = cut == std::string::npos ? "" : path.substr(0, cut);
-    }
+    const std::string key = path.substr(5);
+    const int line = line_of(lines, key);
     out += (out.empty() ? "" : "\n") + file + (line ? ":" + std::to_string(line) : "") + ": key '" + key +
            "': " + part.substr(colon + 2);
   }
@@ -178,20 +184,19 @@ int cmd_submit(const Args& a) {
   // The server validates against its own registry (it may know kernels this CLI does not); its
   // answer names the field, which maps back to a line of the file.
   const std::string suite = a.positional[0];
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(suite);
-  } catch (const YAML::BadFile&) {
-    throw InputError(suite + ": cannot open the suite file");
-  } catch (const YAML::ParserException& e) {
-    throw InputError(suite + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
-  }
+  const std::string out = a.get("--out");
+  if (!out.empty()) check_writable(out, "--out");
+  const auto push = push_target(a);
+  if (push && !a.flags.count("--wait")) throw InputError("--push-gateway on submit needs --wait");
   v1::SubmitJobRequest req;
   SourceLines lines;
-  yaml_to_message(root, req.mutable_spec(), suite, &lines);
+  yaml_to_message(load_yaml_file(suite), req.mutable_spec(), suite, &lines);
+  compile_filter(a.get("--filter"));  // the server's check, before any connection
   req.set_filter(a.get("--filter"));
-  if (a.options.count("--priority")) req.mutable_spec()->set_priority(std::stoi(a.get("--priority")));
-  if (a.options.count("--timeout")) req.set_timeout_s(std::stod(a.get("--timeout")));
+  if (a.options.count("--priority"))
+    req.mutable_spec()->set_priority(static_cast<int>(cli::int_flag(a, "--priority", 0, kMinPriority, kMaxPriority)));
+  // The server holds the maximum (and says it); here only what is not a number of seconds at all.
+  req.set_timeout_s(cli::number_flag(a, "--timeout", 0, 0, 1e12));
   auto stub = v1::BenchService::NewStub(client::make_channel(o));
   auto ctx = client::make_context(o, 60);
   v1::SubmitJobResponse resp;
@@ -199,21 +204,23 @@ int cmd_submit(const Args& a) {
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) throw InputError(locate(status.error_message(), suite, lines));
   check(status, "submit " + suite);
   std::cout << resp.job_id() << std::endl;
-  const std::string out = a.get("--out");
   if (!a.flags.count("--wait") && out.empty()) {
     std::cerr << "submitted job " << resp.job_id() << " (" << resp.total_cases() << " cases) to " << o.server << "\n";
     return 0;
   }
   Progress progress(a.flags.count("--quiet") > 0);
   watch(*stub, o, resp.job_id(), progress);
-  return show_results(fetch(*stub, o, resp.job_id(), true), out);
+  const auto done = fetch(*stub, o, resp.job_id(), true);
+  const int exit_status = show_results(done, out);
+  if (push) push_run(*push, done.result());
+  return exit_status;
 }
 
 int cmd_jobs(const Args& a) {
   const ClientOptions o = connection(a);
   auto stub = v1::BenchService::NewStub(client::make_channel(o));
   v1::ListJobsRequest req;
-  req.set_page_size(a.options.count("--limit") ? std::stoi(a.get("--limit")) : 50);
+  req.set_page_size(static_cast<int>(cli::int_flag(a, "--limit", 50, 1, 1000)));  // the server's page size range
   for (auto [it, end] = a.repeated.equal_range("--state"); it != end; ++it) {
     v1::JobState s;
     std::string name = "JOB_STATE_" + it->second;
@@ -270,17 +277,18 @@ int cmd_cancel(const Args& a) {
 
 int cmd_results(const Args& a) {
   if (a.positional.size() != 1) throw InputError("results needs a job id");
+  if (!a.get("--out").empty()) check_writable(a.get("--out"), "--out");
   const ClientOptions o = connection(a);
   auto stub = v1::BenchService::NewStub(client::make_channel(o));
   return show_results(fetch(*stub, o, a.positional[0], true), a.get("--out"));
 }
 
+}  // namespace
+
 std::set<std::string> with(std::set<std::string> extra) {
-  extra.insert(kConnOptions.begin(), kConnOptions.end());
+  extra.insert({"--server", "--ca", "--cert", "--key", "--token-file", "--server-name"});
   return extra;
 }
-
-}  // namespace
 
 bool is_client_command(const std::string& cmd) {
   return cmd == "submit" || cmd == "jobs" || cmd == "status" || cmd == "cancel" || cmd == "results";
@@ -289,7 +297,7 @@ bool is_client_command(const std::string& cmd) {
 int run_client_command(const std::string& cmd, int argc, char** argv) {
   try {
     if (cmd == "submit")
-      return cmd_submit(parse_args(argc, argv, 2, with({"--filter", "--priority", "--timeout", "--out"}),
+      return cmd_submit(parse_args(argc, argv, 2, with(with_push_options({"--filter", "--priority", "--timeout", "--out"})),
                                    {"--tls", "--wait", "--quiet"}));
     if (cmd == "jobs") return cmd_jobs(parse_args(argc, argv, 2, with({"--state", "--label", "--limit"}), {"--tls"}));
     if (cmd == "status") return cmd_status(parse_args(argc, argv, 2, with({}), {"--tls"}));

@@ -13,6 +13,8 @@
 #include "ligerbench/version.h"
 #include "args.h"
 #include "client.h"
+#include "compare_cmd.h"
+#include "push_cmd.h"
 
 namespace {
 
@@ -22,10 +24,17 @@ using cli::parse_args;
 
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
-  ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--quiet]
+  ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
+                 [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
+  ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--strict-env]
+                 [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
+      BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
+      the newest finished job with that label on the server as BASELINE (then give CURRENT only)
+      exit status: 0 no regression, 1 a regression, 2 bad input, 3 server unreachable
   ligerbench version
 against a ligerbenchd server (--server HOST:PORT, default $LIGERBENCH_SERVER or 127.0.0.1:50051):
   ligerbench submit SUITE.yaml [--filter REGEX] [--priority N] [--timeout S] [--wait] [--out FILE] [--quiet]
+                 [--push-gateway URL [--push-job NAME] [--push-instance NAME]] (with --wait)
   ligerbench jobs [--state STATE] [--label KEY=VALUE] [--limit N]
   ligerbench status JOB_ID
   ligerbench cancel JOB_ID
@@ -68,19 +77,30 @@ int cmd_kernels(const Args& a) {
   return 0;
 }
 
+// What `run` expands without --max-cases: the server's default max_cases_per_job.
+constexpr long long kRunDefaultMaxCases = 100000;
+
 int cmd_run(const Args& a) {
   if (a.positional.size() != 1) throw InputError("run needs exactly one suite file");
   const std::string suite = a.positional[0];
+  const long long max_cases =
+      cli::int_flag(a, "--max-cases", kRunDefaultMaxCases, 1, static_cast<long long>(kMaxCasesPerJob));
+  const std::string out = a.get("--out");
+  if (!out.empty()) check_writable(out, "--out");  // before any work, not after the last case
   v1::JobSpec job = load_suite(suite);
   std::vector<std::string> requested;
   if (auto it = a.options.find("--device"); it != a.options.end()) requested.push_back(it->second);
   const auto devices = resolve_devices(job, requested);
-  const std::string filter = a.options.count("--filter") ? a.options.at("--filter") : "";
+  check_case_count(job, devices.size(), static_cast<uint64_t>(max_cases), suite,
+                   static_cast<uint64_t>(max_cases) < kMaxCasesPerJob
+                       ? "--max-cases raises the limit up to " + std::to_string(kMaxCasesPerJob)
+                       : "the most a run may have; split the suite");
+  const std::string filter = a.get("--filter");
   const auto cases = select_cases(job, devices, filter);
-  if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + filter + "'");
+  if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");
   check_backends(cases);
-  const std::string out = a.options.count("--out") ? a.options.at("--out") : "";
   const bool quiet = a.flags.count("--quiet") > 0;
+  const auto push = cli::push_target(a);
 
   std::cerr << "ligerbench " << kVersion << ": " << cases.size() << " cases of " << suite << " on ";
   for (const auto& d : devices) std::cerr << d << " ";
@@ -95,6 +115,7 @@ int cmd_run(const Args& a) {
     write_json_file(result, out);
     std::cerr << "results written to " << out << "\n";
   }
+  if (push) push_run(*push, result);
   return result.failed_cases() == 0 ? 0 : 1;
 }
 
@@ -108,7 +129,10 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
-    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"--device", "--out", "--filter"}, {"--quiet"}));
+    if (cmd == "run")
+      return cmd_run(parse_args(argc, argv, 2, cli::with_push_options({"--device", "--out", "--filter", "--max-cases"}),
+                                {"--quiet"}));
+    if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";

@@ -68,6 +68,7 @@ KernelSpec cross_entropy() {
   s.category = "loss";
   s.description = "cross entropy over (BT, V) logits; the gradient is computed in forward, in place of the logits";
   s.ops = {"liger::cross_entropy_target_stats", "liger::cross_entropy_forward", "liger::rescale_stored_grads_"};
+  s.small_axes = {{"BT", 13}, {"V", 257}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = ce_param_specs();
   s.dtypes = {"fp32", "fp16", "bf16"};

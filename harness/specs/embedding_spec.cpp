@@ -83,6 +83,7 @@ KernelSpec embedding() {
   s.category = "embedding";
   s.description = "Embedding lookup; weight gradient summed in fp32 per distinct index";
   s.ops = {"liger::embedding_forward", "liger::embedding_backward"};
+  s.small_axes = {{"BT", 19}, {"V", 37}, {"D", 24}};
   s.axes = {{"BT", 1024, "tokens (batch x 1024-token sequences)"},
             {"V", 128256, "vocabulary (rows of the table)"},
             {"D", 4096, "embedding dim"}};

@@ -95,6 +95,7 @@ KernelSpec fused_linear_cross_entropy() {
   s.description = "cross entropy of input @ weight^T + bias in row chunks, never materialising the (BT, V) logits";
   s.ops = {"liger::fused_linear_cross_entropy_forward", "liger::cross_entropy_target_stats",
            "liger::cross_entropy_forward", "liger::rescale_stored_grads_"};
+  s.small_axes = {{"BT", 11}, {"H", 24}, {"V", 67}};
   s.axes = {
       {"BT", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}, {"V", 128256, "vocabulary size"}};
   s.params = ce_param_specs();

@@ -115,6 +115,7 @@ KernelSpec fused_linear_jsd() {
   s.category = "loss";
   s.description = "student and teacher lm_head projections fused with their JSD, chunked over rows";
   s.ops = {"liger::fused_linear_jsd_forward", "liger::fused_linear_jsd_backward", "liger::fused_linear_jsd_chunk"};
+  s.small_axes = {{"BT", 11}, {"H", 24}, {"V", 67}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"},
             {"H", 4096, "hidden size (student and teacher)"},
             {"V", 128256, "vocabulary size"}};

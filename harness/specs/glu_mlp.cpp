@@ -45,6 +45,7 @@ KernelSpec glu_spec(const GluActivationSpec& act) {
   s.category = "activation";
   s.description = act.description;
   s.ops = act.ops;
+  s.small_axes = {{"T", 7}, {"H", 24}, {"I", 43}};
   s.axes = {{"T", 1024, "tokens (batch 1 x sequence)"},
             {"H", 4096, "hidden size (mlp scope)"},
             {"I", 14336, "intermediate size"}};

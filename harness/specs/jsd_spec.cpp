@@ -88,6 +88,7 @@ KernelSpec jsd() {
   s.category = "loss";
   s.description = "generalised Jensen-Shannon divergence of student and teacher log-probabilities";
   s.ops = {"liger::jsd_forward", "liger::jsd_backward"};
+  s.small_axes = {{"BT", 13}, {"V", 131}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = {
       {"beta", "0.5", {}, validate_unit_interval},

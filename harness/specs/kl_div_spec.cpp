@@ -89,6 +89,7 @@ KernelSpec kl_div() {
   s.category = "loss";
   s.description = "KL divergence KL(y_true || exp(y_pred)) with nn.KLDivLoss's reductions";
   s.ops = {"liger::kl_div_forward", "liger::kl_div_backward"};
+  s.small_axes = {{"BT", 13}, {"V", 131}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = {
       // Liger's benchmark uses batchmean; the module's default is "mean".

@@ -59,6 +59,7 @@ KernelSpec layer_norm() {
   s.category = "norm";
   s.description = "LayerNorm over the last dim, y = (x - mean) * rstd * w + b";
   s.ops = {"liger::layer_norm_forward", "liger::layer_norm_backward"};
+  s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}};
   s.params = {
       {"eps", "1e-6", {}, validate_positive},

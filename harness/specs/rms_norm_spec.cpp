@@ -83,6 +83,7 @@ KernelSpec rms_norm() {
   s.category = "norm";
   s.description = "RMSNorm over the last dim, y = x * rstd * (offset + w)";
   s.ops = {"liger::rms_norm_forward", "liger::rms_norm_backward"};
+  s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}};
   s.params = {
       {"eps", "1e-6", {}, validate_positive},

@@ -68,6 +68,7 @@ KernelSpec rope() {
   s.category = "attention";
   s.description = "Rotary position embedding of q and k (HF rotate_half convention), one launch";
   s.ops = {"liger::rope_forward", "liger::rope_backward"};
+  s.small_axes = {{"T", 7}, {"B", 2}, {"HQ", 3}, {"HKV", 1}, {"D", 16}};
   s.axes = {{"T", 1024, "sequence length"},
             {"B", 1, "batch"},
             {"HQ", 32, "query heads"},

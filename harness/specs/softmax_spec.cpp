@@ -43,6 +43,7 @@ KernelSpec softmax() {
   s.category = "activation";
   s.description = "softmax over the last dim, fp32 max/exp/sum, y rounded once";
   s.ops = {"liger::softmax_forward", "liger::softmax_backward"};
+  s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "row length"}};
   s.dtypes = {"fp32", "fp16", "bf16"};
   s.default_dtype = "bf16";

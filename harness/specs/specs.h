@@ -21,6 +21,8 @@ KernelSpec fused_linear_cpo();
 KernelSpec fused_linear_dpo();
 KernelSpec fused_linear_orpo();
 KernelSpec fused_linear_simpo();
+KernelSpec multi_token_attention();
+KernelSpec matmul_int2xint8();
 
 // Helpers the specs share.
 std::string validate_number(const std::string& v);

@@ -28,6 +28,8 @@ std::vector<KernelSpec>& mutable_registry() {
       specs::fused_linear_dpo(),
       specs::fused_linear_orpo(),
       specs::fused_linear_simpo(),
+      specs::multi_token_attention(),
+      specs::matmul_int2xint8(),
   };
   return registry;
 }

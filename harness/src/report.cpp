@@ -1,8 +1,13 @@
 #include "ligerbench/report.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -62,6 +67,18 @@ void write_json_file(const google::protobuf::Message& msg, const std::string& pa
     if (!out) throw InputError(path + ": write failed");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot rename " + tmp + " into place");
+}
+
+void check_writable(const std::string& path, const std::string& flag) {
+  const std::string at = flag + " '" + quote_truncated(path) + "': ";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw InputError(at + "is a directory");
+  // The probe is the file write_json_file writes first, so the check is the write itself.
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(at + "cannot write there (" + std::strerror(errno) + ")");
+  ::close(fd);
+  ::unlink(tmp.c_str());
 }
 
 v1::JobResult read_result_file(const std::string& path) {

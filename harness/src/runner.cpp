@@ -8,10 +8,10 @@
 #include <ctime>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <tuple>
 
 #include "ligerbench/device.h"
+#include "ligerbench/key_filter.h"
 #include "ligerbench/oom_fallback.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/tolerance.h"
@@ -106,7 +106,7 @@ v1::Accuracy accuracy_of(const Case& c) {
   // The float64 inputs are copied before the kernel runs: some kernels overwrite theirs.
   KernelInputs ref_in =
       on_device_or_cpu(c.config.device, [&](const at::Device& d) { return float64_copy(in, d); });
-  const Tolerance tol = tolerance_for(c.config.dtype);
+  const Tolerance tol = tolerance_for(*c.spec, c.config.dtype);
   const auto outs = kernel_fn(c)(in, c.config);
   std::vector<at::Tensor> grads, gouts;
   std::vector<std::string> names;
@@ -253,17 +253,12 @@ void check_backends(const std::vector<Case>& cases) {
 }
 
 std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+  const KeyFilter keep = compile_filter(filter);  // before expanding: a bad pattern costs nothing
   std::vector<Case> all = expand_cases(job, devices);
   if (filter.empty()) return all;
-  std::regex re;
-  try {
-    re = std::regex(filter);
-  } catch (const std::regex_error& e) {
-    throw InputError("--filter '" + filter + "': not a valid regular expression (" + e.what() + ")");
-  }
   std::vector<Case> out;
   for (auto& c : all)
-    if (std::regex_search(c.key, re)) out.push_back(std::move(c));
+    if (keep.matches(c.key)) out.push_back(std::move(c));
   return out;
 }
 

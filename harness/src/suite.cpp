@@ -1,7 +1,6 @@
 #include "ligerbench/suite.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -9,8 +8,6 @@
 
 namespace ligerbench {
 namespace {
-
-constexpr int64_t kMaxAxisValue = int64_t{1} << 40;
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -29,7 +26,7 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
   if (spec == nullptr) {
     std::vector<std::string> names;
     for (const auto& k : kernel_registry()) names.push_back(k.name);
-    out.push_back({at + ".kernel", "unknown kernel '" + sweep.kernel() + "' (known: " + join(names) + ")"});
+    out.push_back({at + ".kernel", "unknown kernel '" + quote_truncated(sweep.kernel()) + "' (known: " + join(names) + ")"});
     return;
   }
   for (const auto& [axis, values] : sweep.shape()) {
@@ -37,19 +34,21 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
     if (!known) {
       std::vector<std::string> names;
       for (const auto& a : spec->axes) names.push_back(a.name);
-      out.push_back({at + ".shape." + axis, "kernel " + spec->name + " has no axis '" + axis + "' (axes: " + join(names) + ")"});
+      out.push_back({at + ".shape." + axis, "kernel " + spec->name + " has no axis '" + quote_truncated(axis) + "' (axes: " + join(names) + ")"});
       continue;
     }
     if (values.values_size() == 0) out.push_back({at + ".shape." + axis, "no values given"});
+    const AxisSpec& a = *std::find_if(spec->axes.begin(), spec->axes.end(), [&](const AxisSpec& x) { return x.name == axis; });
     for (int64_t v : values.values())
-      if (v < 0 || v > kMaxAxisValue)
-        out.push_back({at + ".shape." + axis, "value " + std::to_string(v) + " is out of range (0 .. 2^40)"});
+      if (v < a.min_value || v > kMaxAxisValue)
+        out.push_back({at + ".shape." + axis, "value " + std::to_string(v) + " is out of range (" +
+                                                  std::to_string(a.min_value) + " .. 2^40)"});
   }
   for (int i = 0; i < sweep.dtypes_size(); ++i) {
     const std::string& d = sweep.dtypes(i);
     if (std::find(spec->dtypes.begin(), spec->dtypes.end(), d) == spec->dtypes.end())
       out.push_back({at + ".dtypes[" + std::to_string(i) + "]",
-                     "kernel " + spec->name + " does not support dtype '" + d + "' (supported: " + join(spec->dtypes) + ")"});
+                     "kernel " + spec->name + " does not support dtype '" + quote_truncated(d) + "' (supported: " + join(spec->dtypes) + ")"});
   }
   for (int i = 0; i < sweep.modes_size(); ++i) {
     const auto m = parse_mode(sweep.modes(i));
@@ -57,19 +56,19 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
       std::vector<std::string> names;
       for (Mode x : spec->modes) names.push_back(mode_name(x));
       out.push_back({at + ".modes[" + std::to_string(i) + "]",
-                     "unknown mode '" + sweep.modes(i) + "' for " + spec->name + " (modes: " + join(names) + ")"});
+                     "unknown mode '" + quote_truncated(sweep.modes(i)) + "' for " + spec->name + " (modes: " + join(names) + ")"});
     }
   }
   for (int i = 0; i < sweep.providers_size(); ++i)
     if (!parse_provider(sweep.providers(i)))
       out.push_back({at + ".providers[" + std::to_string(i) + "]",
-                     "unknown provider '" + sweep.providers(i) + "' (providers: liger, baseline)"});
+                     "unknown provider '" + quote_truncated(sweep.providers(i)) + "' (providers: liger, baseline)"});
   for (const auto& [name, value] : sweep.params()) {
     auto it = std::find_if(spec->params.begin(), spec->params.end(), [&](const ParamSpec& p) { return p.name == name; });
     if (it == spec->params.end()) {
       std::vector<std::string> names;
       for (const auto& p : spec->params) names.push_back(p.name);
-      out.push_back({at + ".params." + name, "kernel " + spec->name + " has no parameter '" + name + "' (parameters: " +
+      out.push_back({at + ".params." + name, "kernel " + spec->name + " has no parameter '" + quote_truncated(name) + "' (parameters: " +
                                                  (names.empty() ? std::string("none") : join(names)) + ")"});
       continue;
     }
@@ -78,8 +77,49 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
       why = "must be one of " + join(it->choices);
     else if (it->validate)
       why = it->validate(value);
-    if (!why.empty()) out.push_back({at + ".params." + name, "bad value '" + value + "': " + why});
+    if (!why.empty()) out.push_back({at + ".params." + name, "bad value '" + quote_truncated(value) + "': " + why});
   }
+}
+
+// Range checks written so that NaN fails them (every comparison with NaN is false).
+void check_range(std::vector<SpecProblem>& out, const std::string& path, bool has, double v, double lo, double hi,
+                 bool lo_open = false) {
+  if (!has) return;
+  const bool above_lo = lo_open ? v > lo : v >= lo;
+  if (above_lo && v <= hi) return;
+  std::ostringstream os;
+  os << "must be a finite number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << v;
+  out.push_back({path, os.str()});
+}
+
+void check_range(std::vector<SpecProblem>& out, const std::string& path, bool has, int64_t v, int64_t lo, int64_t hi) {
+  if (!has || (v >= lo && v <= hi)) return;
+  out.push_back({path, "must be at least " + std::to_string(lo) + " and at most " + std::to_string(hi) + ", got " +
+                           std::to_string(v)});
+}
+
+uint64_t saturating_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+uint64_t saturating_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+std::string format_problems(const std::vector<SpecProblem>& problems, const std::string& file_name,
+                            const SourceLines& lines) {
+  std::ostringstream os;
+  for (std::size_t i = 0; i < problems.size() && i < kMaxReportedProblems; ++i) {
+    const auto& p = problems[i];
+    const int line = line_of(lines, p.path);  // map keys like shape.T record their own line
+    os << (i ? "\n" : "") << file_name << (line ? ":" + std::to_string(line) : "") << ": key '" << p.path
+       << "': " << p.message;
+  }
+  if (problems.size() > kMaxReportedProblems)
+    os << "\n" << file_name << ": ... and " << problems.size() - kMaxReportedProblems << " more problems";
+  return os.str();
 }
 
 }  // namespace
@@ -90,61 +130,74 @@ std::vector<SpecProblem> validate_job(const v1::JobSpec& job) {
   for (int i = 0; i < job.cases_size(); ++i) validate_sweep(job.cases(i), "cases[" + std::to_string(i) + "]", out);
   for (int i = 0; i < job.devices_size(); ++i)
     if (!valid_device(job.devices(i)))
-      out.push_back({"devices[" + std::to_string(i) + "]", "bad device '" + job.devices(i) + "' (cpu, cuda or cuda:N)"});
+      out.push_back({"devices[" + std::to_string(i) + "]", "bad device '" + quote_truncated(job.devices(i)) + "' (cpu, cuda or cuda:N)"});
+  // The ranges stated in job.proto.
   const auto& m = job.measurement();
-  if (m.has_min_samples() && m.min_samples() < 1) out.push_back({"measurement.min_samples", "must be at least 1"});
-  if (m.has_max_samples() && m.max_samples() < std::max(1, m.min_samples()))
-    out.push_back({"measurement.max_samples", "must be at least min_samples"});
-  if (m.has_warmup_runs() && m.warmup_runs() < 0) out.push_back({"measurement.warmup_runs", "must not be negative"});
-  if (m.has_timeout_s() && m.timeout_s() <= 0) out.push_back({"measurement.timeout_s", "must be positive"});
-  if (m.has_max_noise() && m.max_noise() <= 0) out.push_back({"measurement.max_noise", "must be positive"});
-  if (m.has_min_time_s() && m.min_time_s() < 0) out.push_back({"measurement.min_time_s", "must not be negative"});
+  check_range(out, "measurement.warmup_runs", m.has_warmup_runs(), int64_t{m.warmup_runs()}, 0, 10000);
+  check_range(out, "measurement.min_samples", m.has_min_samples(), int64_t{m.min_samples()}, 1, 1000000);
+  check_range(out, "measurement.max_samples", m.has_max_samples(), int64_t{m.max_samples()},
+              std::max(1, m.has_min_samples() ? m.min_samples() : 1), 1000000);
+  check_range(out, "measurement.min_time_s", m.has_min_time_s(), m.min_time_s(), 0.0, 3600.0);
+  check_range(out, "measurement.max_noise", m.has_max_noise(), m.max_noise(), 0.0, 1.0, /*lo_open=*/true);
+  check_range(out, "measurement.timeout_s", m.has_timeout_s(), m.timeout_s(), 0.0, 3600.0, /*lo_open=*/true);
+  check_range(out, "priority", true, int64_t{job.priority()}, kMinPriority, kMaxPriority);
   return out;
 }
 
-v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_name) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(file_name + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " + e.msg);
-  }
+namespace {
+
+v1::JobSpec to_job(const YAML::Node& root, const std::string& file_name) {
   v1::JobSpec job;
   SourceLines lines;
   yaml_to_message(root, &job, file_name, &lines);
-  const auto problems = validate_job(job);
-  if (!problems.empty()) {
-    std::ostringstream os;
-    for (const auto& p : problems) {
-      // The nearest enclosing path that has a line (map keys like shape.T record their own).
-      std::string path = p.path;
-      int line = 0;
-      while (!path.empty()) {
-        if (auto it = lines.find(path); it != lines.end()) {
-          line = it->second;
-          break;
-        }
-        const auto cut = path.find_last_of(".[");
-        path = cut == std::string::npos ? "" : path.substr(0, cut);
-      }
-      os << file_name << (line ? ":" + std::to_string(line) : "") << ": key '" << p.path << "': " << p.message << "\n";
-    }
-    std::string msg = os.str();
-    msg.pop_back();
-    throw InputError(msg);
-  }
+  if (const auto problems = validate_job(job); !problems.empty()) throw InputError(format_problems(problems, file_name, lines));
   return job;
 }
 
-v1::JobSpec load_suite(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the suite file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_suite(ss.str(), path);
+}  // namespace
+
+v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_name) {
+  return to_job(parse_yaml(yaml_text, file_name), file_name);
+}
+
+v1::JobSpec load_suite(const std::string& path) { return to_job(load_yaml_file(path), path); }
+
+uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices) {
+  const KernelSpec* spec = find_kernel(sweep.kernel());
+  if (spec == nullptr) return 0;  // expand_cases skips it; validate_job reports it
+  // The same defaults as expand_cases: an axis, dtype, mode or provider list not given counts
+  // as its default.
+  uint64_t n = devices;
+  for (const auto& a : spec->axes) {
+    auto it = sweep.shape().find(a.name);
+    n = saturating_mul(n, it == sweep.shape().end() ? 1 : std::max(1, it->second.values_size()));
+  }
+  n = saturating_mul(n, std::max(1, sweep.dtypes_size()));
+  n = saturating_mul(n, sweep.modes_size() ? sweep.modes_size() : spec->modes.size());
+  n = saturating_mul(n, sweep.providers_size() ? sweep.providers_size() : 2);
+  return n;
+}
+
+uint64_t job_case_count(const v1::JobSpec& job, std::size_t devices) {
+  uint64_t n = 0;
+  for (const auto& sweep : job.cases()) n = saturating_add(n, sweep_case_count(sweep, devices));
+  return n;
+}
+
+void check_case_count(const v1::JobSpec& job, std::size_t devices, uint64_t max_cases, const std::string& where,
+                      const std::string& raise_hint) {
+  max_cases = std::min(max_cases, kMaxCasesPerJob);
+  const uint64_t n = job_case_count(job, devices);
+  if (n <= max_cases) return;
+  throw InputError(where + ": the job expands to " + (n == UINT64_MAX ? std::string("2^64 or more") : std::to_string(n)) +
+                   " cases, more than the " + std::to_string(max_cases) + " allowed" +
+                   (raise_hint.empty() ? "" : " (" + raise_hint + ")"));
 }
 
 std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::string>& devices) {
+  // Callers check their own (lower) limit first, with a message of their own; this one keeps
+  // every caller from allocating without bound.
+  check_case_count(job, devices.size(), kMaxCasesPerJob, "job", "");
   std::vector<Case> cases;
   const uint64_t seed = job.measurement().seed();
   for (const auto& sweep : job.cases()) {

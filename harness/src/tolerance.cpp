@@ -17,6 +17,11 @@ Tolerance tolerance_for(at::ScalarType dtype) {
   }
 }
 
+Tolerance tolerance_for(const KernelSpec& spec, at::ScalarType dtype) {
+  if (const auto it = spec.tolerances.find(dtype_name(dtype)); it != spec.tolerances.end()) return it->second;
+  return tolerance_for(dtype);
+}
+
 v1::TensorError compare_tensors(const std::string& name, const at::Tensor& actual, const at::Tensor& expected,
                                 const Tolerance& tol) {
   v1::TensorError e;

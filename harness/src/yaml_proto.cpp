@@ -32,8 +32,24 @@ struct Walker {
     try {
       return node.as<T>();
     } catch (const YAML::Exception&) {
-      fail(node, path, std::string("expected ") + type_name + ", got '" + node.Scalar() + "'");
+      fail(node, path, std::string("expected ") + type_name + ", got '" + quote_truncated(node.Scalar()) + "'");
     }
+  }
+
+  // A mapping key: a scalar (a list or mapping as a key names nothing here).
+  std::string key(const YAML::Node& k, const std::string& path) const {
+    if (!k.IsScalar())
+      fail(k, path, std::string("a key must be a plain name, not a ") +
+                        (k.IsMap() ? "mapping" : k.IsSequence() ? "list" : "null"));
+    return k.Scalar();
+  }
+
+  // Refuses a key seen before in the same mapping (yaml-cpp keeps both; the last would win).
+  void unique(std::map<std::string, int>& seen, const YAML::Node& k, const std::string& name,
+              const std::string& path) const {
+    const int line = k.Mark().line + 1;
+    auto [it, fresh] = seen.emplace(name, line);
+    if (!fresh) fail(k, path, "duplicate key (first given on line " + std::to_string(it->second) + ")");
   }
 
   // A message whose only field is repeated may be written as that list directly.
@@ -53,10 +69,12 @@ struct Walker {
       if (node.IsNull()) return;
       fail(node, path, "expected a mapping of " + desc->name() + " fields");
     }
+    std::map<std::string, int> seen;
     for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
-      const std::string sub = path.empty() ? key : path + "." + key;
-      const FieldDescriptor* f = desc->FindFieldByName(key);
+      const std::string name = key(kv.first, path);
+      const std::string sub = path.empty() ? name : path + "." + name;
+      unique(seen, kv.first, name, sub);
+      const FieldDescriptor* f = desc->FindFieldByName(name);
       if (f == nullptr) {
         std::string known;
         for (int i = 0; i < desc->field_count(); ++i) known += (i ? ", " : "") + desc->field(i)->name();
@@ -71,16 +89,18 @@ struct Walker {
     const auto* refl = msg->GetReflection();
     if (f->is_map()) {
       if (!node.IsMap()) fail(node, path, "expected a mapping");
+      std::map<std::string, int> seen;
       for (const auto& kv : node) {
-        const std::string key = kv.first.as<std::string>();
+        const std::string sub = path + "." + key(kv.first, path);
+        unique(seen, kv.first, kv.first.Scalar(), sub);
         Message* entry = refl->AddMessage(msg, f);
         const auto* ed = entry->GetDescriptor();
-        scalar(kv.first, entry, ed->FindFieldByNumber(1), path + "." + key, false);
+        scalar(kv.first, entry, ed->FindFieldByNumber(1), sub, false);
         const FieldDescriptor* vf = ed->FindFieldByNumber(2);
         if (vf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE)
-          message(kv.second, entry->GetReflection()->MutableMessage(entry, vf), path + "." + key);
+          message(kv.second, entry->GetReflection()->MutableMessage(entry, vf), sub);
         else
-          scalar(kv.second, entry, vf, path + "." + key, false);
+          scalar(kv.second, entry, vf, sub, false);
       }
       return;
     }
@@ -156,7 +176,7 @@ struct Walker {
       case FieldDescriptor::CPPTYPE_ENUM: {
         auto name = as<std::string>(node, path, "an enum name");
         const auto* ev = f->enum_type()->FindValueByName(name);
-        if (ev == nullptr) fail(node, path, "unknown value '" + name + "'");
+        if (ev == nullptr) fail(node, path, "unknown value '" + quote_truncated(name) + "'");
         add ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
         break;
       }
@@ -171,6 +191,20 @@ struct Walker {
 void yaml_to_message(const YAML::Node& node, google::protobuf::Message* msg, const std::string& file,
                      SourceLines* lines) {
   Walker{file, lines}.message(node, msg, "");
+}
+
+int line_of(const SourceLines& lines, std::string path) {
+  while (!path.empty()) {
+    if (auto it = lines.find(path); it != lines.end()) return it->second;
+    const auto cut = path.find_last_of(".[");
+    path = cut == std::string::npos ? "" : path.substr(0, cut);
+  }
+  return 0;
+}
+
+std::string quote_truncated(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
 }
 
 }  // namespace ligerbench

@@ -13,6 +13,7 @@
 #include "common/matmul_into.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
+#include "fused_linear_autocast.h"
 
 namespace liger {
 namespace {
@@ -45,6 +46,8 @@ void check_inputs(const at::Tensor& input, const at::Tensor& weight, const at::T
   if (bias && bias->defined()) {
     TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), kOp, ": bias must have shape (", weight.size(0),
                 ",), got ", bias->sizes());
+    TORCH_CHECK(at::isFloatingType(bias->scalar_type()), kOp, ": bias must be floating point, got ",
+                bias->scalar_type());
     TORCH_CHECK(bias->device() == input.device(), kOp, ": bias is on ", bias->device(), " but input is on ",
                 input.device());
   }
@@ -85,12 +88,16 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
       !want_dw ? at::Tensor() : bt > 0 ? at::empty({vocab, hidden}, dw_opts) : at::zeros({vocab, hidden}, dw_opts);
   at::Tensor grad_bias =
       want_db ? at::zeros({vocab}, opts.dtype(accum_dtype.value_or(bias->scalar_type()))) : at::Tensor();
-  const at::Tensor row_grad = grad_output && grad_output->defined() ? grad_output->to(at::kFloat) : at::Tensor();
+  // The per-row upstream gradient in the row kernel's precision (float64 for float64 input).
+  const at::Tensor row_grad =
+      grad_output && grad_output->defined() ? grad_output->to(row_dtype) : at::Tensor();
   // One GEMM with the bias as its epilogue when dtypes agree and LibTorch has that GEMM; otherwise
   // the bias is added after.
-  const bool fused_bias = has_bias && bias->scalar_type() == input.scalar_type() &&
-                          weight.scalar_type() == input.scalar_type() && detail::has_native_gemm(input);
-  const at::Tensor wt = weight.t();
+  // The GEMMs run in the input's dtype; a weight of another dtype (fp32 master weights under
+  // autocast) is cast for them, its gradient accumulated and returned in its own dtype.
+  const at::Tensor w_mm = detail::weight_for_matmul(weight, input);
+  const bool fused_bias = has_bias && bias->scalar_type() == input.scalar_type() && detail::has_native_gemm(input);
+  const at::Tensor wt = w_mm.t();
   const std::string red(reduction);
 
   const int64_t chunk = fused_linear_cross_entropy_chunk_rows(bt, hidden, vocab, input.element_size(), chunk_size);
@@ -112,7 +119,7 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
     const at::Tensor& dlogits = logits;  // the row kernel wrote the gradient over the logits
     if (want_dx) {
       at::Tensor dx = grad_input.narrow(0, start, rows);
-      detail::matmul_into(dx, dlogits, weight, /*accumulate=*/false);
+      detail::matmul_into(dx, dlogits, w_mm, /*accumulate=*/false);
     }
     if (want_dw) detail::matmul_into(grad_weight, dlogits.t(), x, /*accumulate=*/start > 0);
     if (want_db) grad_bias.add_(dlogits.sum(at::IntArrayRef{0}, false, grad_bias.scalar_type()));
@@ -267,6 +274,20 @@ Outputs flce_no_grad(const at::Tensor& input, const at::Tensor& weight, const at
   return {std::get<0>(out), std::get<1>(out), std::get<2>(out), std::get<3>(out)};
 }
 
+// torch.autocast on: an fp32 input in autocast's dtype; weight, bias and class weights as they are.
+Outputs flce_autocast(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                      const c10::optional<at::Tensor>& bias, const c10::optional<at::Tensor>& ce_weight,
+                      int64_t ignore_index, double lse_square_scale, double label_smoothing, c10::string_view reduction,
+                      c10::optional<double> softcap, bool return_z_loss, c10::optional<at::ScalarType> accum_dtype,
+                      bool use_token_scaling, bool return_token_accuracy, bool return_predicted_tokens,
+                      int64_t chunk_size) {
+  const at::Tensor x = detail::autocast_activation(input);
+  const detail::BelowAutocast below;
+  return fused_linear_cross_entropy(x, weight, target, bias, ce_weight, ignore_index, lse_square_scale,
+                                    label_smoothing, std::string(reduction), softcap, return_z_loss, accum_dtype,
+                                    use_token_scaling, return_token_accuracy, return_predicted_tokens, chunk_size);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -286,6 +307,8 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
 }
 
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autograd)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autocast)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autocast)); }
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
   m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_op));

@@ -18,6 +18,7 @@
 
 #include "common/matmul_into.h"
 #include "divergence_checks.h"
+#include "fused_linear_autocast.h"
 
 namespace liger {
 namespace {
@@ -55,11 +56,11 @@ void check_inputs(const at::Tensor& xs, const at::Tensor& ws, const at::Tensor& 
               ", H_t), got ", xt.sizes());
   TORCH_CHECK(wt.dim() == 2 && wt.size(0) == ws.size(0) && wt.size(1) == xt.size(1), kOp,
               ": teacher_weight must have shape (", ws.size(0), ", ", xt.size(1), "), got ", wt.sizes());
-  detail::check_floating(xs, kOp, "student_input");
-  for (auto [t, name] : {std::pair{&ws, "student_weight"}, std::pair{&xt, "teacher_input"},
-                         std::pair{&wt, "teacher_weight"}}) {
-    TORCH_CHECK(t->scalar_type() == xs.scalar_type(), kOp, ": ", name, " has dtype ", t->scalar_type(),
-                " but student_input has dtype ", xs.scalar_type(), "; all four must match");
+  // Each weight may differ from its input's dtype (fp32 master weights under autocast): the
+  // GEMMs run in the input's dtype (fused_linear_autocast.h).
+  for (auto [t, name] : {std::pair{&xs, "student_input"}, std::pair{&ws, "student_weight"},
+                         std::pair{&xt, "teacher_input"}, std::pair{&wt, "teacher_weight"}}) {
+    detail::check_floating(*t, kOp, name);
     detail::check_same_device(*t, xs, kOp, name, "student_input");
   }
   detail::check_shift_labels(labels, xs, kOp);
@@ -78,7 +79,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
                accum_dtype);
   at::AutoDispatchBelowADInplaceOrView no_graph;  // the GEMMs below are this op's internals
   const at::Tensor xs = student_input.contiguous(), ws = student_weight.contiguous();
-  const at::Tensor xt = teacher_input.contiguous(), wt = teacher_weight.contiguous();
+  const at::Tensor xt = teacher_input.contiguous();
+  // The GEMM operands: each weight in its input's dtype.
+  const at::Tensor ws_mm = detail::weight_for_matmul(ws, xs);
+  const at::Tensor wt_mm = detail::weight_for_matmul(teacher_weight, xt).contiguous();
   const int64_t bt = xs.size(0), h = xs.size(1), v = ws.size(0);
   const bool has_labels = shift_labels && shift_labels->defined();
   const at::Tensor labels = has_labels ? shift_labels->contiguous() : at::Tensor();
@@ -96,8 +100,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
   for (int64_t start = 0; start < bt; start += chunk) {
     const int64_t rows = std::min(chunk, bt - start);
     const at::Tensor xs_chunk = xs.narrow(0, start, rows);
-    at::Tensor logits = detail::matmul(xs_chunk, ws.t());
-    const at::Tensor teacher_logits = detail::matmul(xt.narrow(0, start, rows), wt.t());
+    at::Tensor logits = detail::matmul(xs_chunk, ws_mm.t());
+    // A teacher of another dtype: its logits in the student's, which the chunk kernel reads both in.
+    const at::Tensor teacher_logits = detail::matmul(xt.narrow(0, start, rows), wt_mm.t()).to(logits.scalar_type());
     at::Tensor loss_chunk = row_loss.narrow(0, start, rows);
     const c10::optional<at::Tensor> labels_chunk =
         has_labels ? c10::optional<at::Tensor>(labels.narrow(0, start, rows)) : c10::nullopt;
@@ -106,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
     // `logits` now holds d loss / d logits, in the input dtype.
     if (input_grad) {
       at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
-      detail::matmul_into(grad_input_chunk, logits, ws, /*accumulate=*/false);
+      detail::matmul_into(grad_input_chunk, logits, ws_mm, /*accumulate=*/false);
     }
     if (weight_grad) detail::matmul_into(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
   }
@@ -172,6 +177,20 @@ at::Tensor fused_linear_jsd_no_grad(const at::Tensor& student_input, const at::T
                                               false));
 }
 
+// torch.autocast on: fp32 activations in autocast's dtype, the weights as they are (the op casts
+// them for its GEMMs and returns their gradients in their own dtype).
+at::Tensor fused_linear_jsd_autocast(const at::Tensor& student_input, const at::Tensor& student_weight,
+                                     const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                                     const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+                                     int64_t ignore_index, double temperature,
+                                     c10::optional<at::ScalarType> accum_dtype) {
+  const at::Tensor xs = detail::autocast_activation(student_input);
+  const at::Tensor xt = detail::autocast_activation(teacher_input);
+  const detail::BelowAutocast below;
+  return fused_linear_jsd(xs, student_weight, xt, teacher_weight, shift_labels, jsd_beta, ignore_index, temperature,
+                          accum_dtype);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -188,6 +207,8 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
 }
 
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autograd)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autocast)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autocast)); }
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
   m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));

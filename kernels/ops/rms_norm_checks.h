@@ -35,4 +35,27 @@ inline at::ScalarType rstd_dtype(at::ScalarType x, RmsCasting c) {
   return at::kFloat;
 }
 
+// The backward's relations between its tensors: grad_out shaped like input on its device, and
+// rstd as rms_norm_forward returns it (one value per row, in rstd_dtype), which the kernels read
+// raw: a shorter or narrower rstd would be read past its end.
+inline void check_rms_backward(const at::Tensor& grad_out, const at::Tensor& x, const c10::optional<at::Tensor>& w,
+                               const at::Tensor& rstd, RmsCasting casting) {
+  constexpr const char* op = "liger::rms_norm_backward";
+  check_rms_inputs(x, w);
+  TORCH_CHECK(grad_out.sizes() == x.sizes(), op, ": grad_out has shape ", grad_out.sizes(), " but input has shape ",
+              x.sizes());
+  TORCH_CHECK(grad_out.device() == x.device(), op, ": grad_out is on ", grad_out.device(), " but input is on ",
+              x.device());
+  TORCH_CHECK(at::isFloatingType(grad_out.scalar_type()), op, ": grad_out must be floating point, got ",
+              grad_out.scalar_type());
+  // One per row, also when rows are empty (rms_norm_forward's rstd has input's leading shape).
+  const int64_t rows = c10::multiply_integers(x.sizes().slice(0, x.dim() - 1));
+  TORCH_CHECK(rstd.defined() && rstd.numel() == rows, op, ": rstd must hold one value per row of input (", rows,
+              " for input of shape ", x.sizes(), "), got shape ", rstd.defined() ? rstd.sizes() : at::IntArrayRef{});
+  TORCH_CHECK(rstd.scalar_type() == rstd_dtype(x.scalar_type(), casting), op, ": rstd must be ",
+              rstd_dtype(x.scalar_type(), casting), " for ", x.scalar_type(),
+              " input in this casting mode (as rms_norm_forward returns it), got ", rstd.scalar_type());
+  TORCH_CHECK(rstd.device() == x.device(), op, ": rstd is on ", rstd.device(), " but input is on ", x.device());
+}
+
 }  // namespace liger::detail

@@ -5,12 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "args.h"  // the CLI's option parser (harness/cli)
 #include "ligerbench/server/client.h"
 #include "ligerbench/suite.h"
 
@@ -37,16 +37,17 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   client::ClientOptions opts;
-  int clients = 20, jobs = 200;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    if (a == "--server") opts.server = argv[i + 1];
-    else if (a == "--clients") clients = std::atoi(argv[i + 1]);
-    else if (a == "--jobs") jobs = std::atoi(argv[i + 1]);
-    else {
-      std::fprintf(stderr, "usage: ligerbench-loadbench [--server HOST:PORT] [--clients N] [--jobs N]\n");
-      return 2;
-    }
+  int clients = 0, jobs = 0;
+  try {
+    const cli::Args a = cli::parse_args(argc, argv, 1, {"--server", "--clients", "--jobs"}, {});
+    if (!a.positional.empty()) throw InputError("unexpected argument '" + quote_truncated(a.positional[0]) + "'");
+    opts.server = a.get("--server", opts.server);
+    clients = static_cast<int>(cli::int_flag(a, "--clients", 20, 1, 1000));
+    jobs = static_cast<int>(cli::int_flag(a, "--jobs", 200, 1, 1000000));
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "ligerbench-loadbench: %s\nusage: ligerbench-loadbench [--server HOST:PORT] [--clients N] [--jobs N]\n",
+                 e.what());
+    return 2;
   }
   v1::SubmitJobRequest req;
   *req.mutable_spec() = parse_suite(kSmallJob, "loadbench");

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 
+#include "ligerbench/key_filter.h"
 #include "ligerbench/registry.h"
+#include "ligerbench/server/config.h"
+#include "ligerbench/server/messages.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/suite.h"
 
@@ -26,12 +28,20 @@ std::string gib(double bytes) {
 
 grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job) {
   const v1::JobSpec& spec = req.spec();
+  // Every sweep is at least one case: a spec with more sweeps than the job may have cases is
+  // refused before any per-sweep work.
+  if (spec.cases_size() > limits.max_cases_per_job)
+    return invalid("spec.cases", std::to_string(spec.cases_size()) + " sweeps: the job would have more than max_cases_per_job (" +
+                                     std::to_string(limits.max_cases_per_job) + ") cases");
   if (const auto problems = validate_job(spec); !problems.empty()) {
     std::string msg;
     for (const auto& p : problems) msg += (msg.empty() ? "" : "; ") + ("spec." + p.path) + ": " + p.message;
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
   }
-  if (req.timeout_s() < 0 || !std::isfinite(req.timeout_s())) return invalid("timeout_s", "must be a non-negative number of seconds");
+  if (!(req.timeout_s() >= 0 && req.timeout_s() <= limits.max_job_timeout_s))  // also false for NaN
+    return invalid("timeout_s", "must be a finite number of seconds from 0 to " + format_number(limits.max_job_timeout_s) +
+                                    " (the server's max_job_timeout_s; 0: its default of " +
+                                    format_number(limits.default_timeout_s) + " s), got " + format_number(req.timeout_s()));
 
   // Devices: each must be in the server's pool ("cuda" means cuda:0); none given: the default.
   std::vector<std::string> devices;
@@ -40,40 +50,34 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
     if (std::find(limits.devices.begin(), limits.devices.end(), d) == limits.devices.end()) {
       std::string pool;
       for (const auto& p : limits.devices) pool += (pool.empty() ? "" : ", ") + p;
-      return invalid("spec.devices[" + std::to_string(i) + "]", "device '" + d + "' is not served here (devices: " + pool + ")");
+      return invalid("spec.devices[" + std::to_string(i) + "]", "device " + quote_input(d) + " is not served here (devices: " + pool + ")");
     }
     if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
   }
   if (devices.empty()) devices.push_back(limits.devices.at(0));
 
-  if (!req.filter().empty()) {
-    try {
-      std::regex re(req.filter());
-    } catch (const std::regex_error& e) {
-      return invalid("filter", "not a valid regular expression (" + std::string(e.what()) + ")");
-    }
-  }
+  // RE2, compiled once: matching is linear in the key whatever the pattern (issue: std::regex
+  // on '(.*)*Q' never returned and held a callback thread).
+  const KeyFilter keep(req.filter());
+  if (!keep.ok()) return invalid("filter", "'" + quote_truncated(req.filter()) + "': " + keep.error());
 
   // Sweep by sweep, so a problem names its sweep.
   int total = 0;
-  const std::regex re(req.filter().empty() ? std::string(".*") : req.filter());
+  const uint64_t max_cases = std::min<uint64_t>(static_cast<uint64_t>(std::max(0, limits.max_cases_per_job)), kMaxCasesPerJob);
   for (int i = 0; i < spec.cases_size(); ++i) {
     const std::string at = "spec.cases[" + std::to_string(i) + "]";
     v1::JobSpec one;
     *one.add_cases() = spec.cases(i);
     *one.mutable_measurement() = spec.measurement();
-    // Count before expanding: a huge sweep is refused without allocating its cases.
-    int64_t n = static_cast<int64_t>(devices.size());
-    const auto& sw = spec.cases(i);
-    const KernelSpec* k = find_kernel(sw.kernel());
-    for (const auto& [axis, values] : sw.shape()) n *= std::max(1, values.values_size());
-    n *= std::max(1, sw.dtypes_size()) * std::max<int64_t>(1, sw.modes_size() ? sw.modes_size() : k->modes.size()) *
-         std::max(1, sw.providers_size() ? sw.providers_size() : 2);
-    if (n + total > limits.max_cases_per_job)
-      return invalid(at, "the job expands to more than max_cases_per_job (" + std::to_string(limits.max_cases_per_job) +
-                             ") cases");
+    // Counted (saturating: 2^64 cases must not wrap to 0) before expanding, so a huge sweep is
+    // refused without allocating its cases. total <= max_cases here, so the subtraction is safe.
+    const uint64_t n = sweep_case_count(spec.cases(i), devices.size());
+    if (n > max_cases - static_cast<uint64_t>(total))
+      return invalid(at, "the job expands to more than max_cases_per_job (" + std::to_string(max_cases) +
+                             ") cases (this sweep: " + (n == UINT64_MAX ? std::string("2^64 or more") : std::to_string(n)) +
+                             ")");
     for (const Case& c : expand_cases(one, devices)) {
-      if (!std::regex_search(c.key, re)) continue;
+      if (!keep.matches(c.key)) continue;
       ++total;
       const auto backends = kernel_backends(*c.spec);
       const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
@@ -88,7 +92,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
       }
     }
   }
-  if (total == 0) return invalid("filter", "no case of the spec matches '" + req.filter() + "'");
+  if (total == 0) return invalid("filter", "no case of the spec matches " + quote_input(req.filter()));
 
   job->Clear();
   *job->mutable_spec() = spec;

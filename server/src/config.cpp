@@ -1,11 +1,18 @@
 #include "ligerbench/server/config.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::server {
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 std::string read_file(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
@@ -42,6 +49,9 @@ void apply_defaults(v1::ServerConfig& c, const std::string& self_exe) {
   if (c.max_cases_per_job() == 0) c.set_max_cases_per_job(100000);
   if (c.max_queued_jobs() == 0) c.set_max_queued_jobs(10000);
   if (c.shutdown_grace_s() == 0) c.set_shutdown_grace_s(30);
+  if (c.max_job_timeout_s() == 0) c.set_max_job_timeout_s(7 * 24 * 3600);
+  if (c.max_case_timeout_s() == 0) c.set_max_case_timeout_s(900);
+  if (c.case_timeout_margin_s() == 0) c.set_case_timeout_margin_s(60);
 }
 
 bool is_loopback_address(const std::string& host_port) {
@@ -63,8 +73,20 @@ void check_config(const v1::ServerConfig& c) {
   if (!tls && !c.insecure_listen_any() && !is_loopback_address(c.listen()))
     throw InputError("listen '" + c.listen() +
                      "': a non-loopback address without TLS is refused; configure tls or pass --insecure-listen-any");
+  // /metrics is plain HTTP whatever the gRPC side uses, so TLS does not excuse it.
+  if (c.metrics_listen() != "off" && !c.insecure_listen_any() && !is_loopback_address(c.metrics_listen()))
+    throw InputError("metrics_listen '" + c.metrics_listen() +
+                     "': /metrics is plain HTTP; a non-loopback address is refused without --insecure-listen-any");
   if (c.max_request_bytes() < 1024) throw InputError("max_request_bytes: must be at least 1024");
-  if (c.default_job_timeout_s() < 0) throw InputError("default_job_timeout_s: must not be negative");
+  auto in_range = [](const char* key, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi))  // also false for NaN
+      throw InputError(std::string(key) + ": must be between " + format_number(lo) + " and " + format_number(hi));
+  };
+  in_range("max_job_timeout_s", c.max_job_timeout_s(), 1, 365.0 * 24 * 3600);
+  in_range("default_job_timeout_s", c.default_job_timeout_s(), 0, c.max_job_timeout_s());
+  in_range("max_case_timeout_s", c.max_case_timeout_s(), 1, 86400);
+  in_range("case_timeout_margin_s", c.case_timeout_margin_s(), 0.1, 86400);
+  in_range("shutdown_grace_s", c.shutdown_grace_s(), 0, 86400);
   if (c.max_cases_per_job() < 1) throw InputError("max_cases_per_job: must be at least 1");
   for (int i = 0; i < c.devices_size(); ++i) {
     const std::string& d = c.devices(i);

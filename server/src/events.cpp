@@ -51,8 +51,11 @@ void Events::publish(const v1::Job& job, v1::JobEvent e) {
   if (final) last_seq_.erase(job.id());  // a finished job gets no more events
 }
 
-int Events::subscribe(const std::string& job_id, int64_t after_seq, Callback cb) {
+int Events::subscribe(const std::string& job_id, int64_t after_seq, Callback cb, bool* ended) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Under the bus lock no event is being published: a job that has ended now gets no more.
+  const auto state = store_.job_state(job_id);
+  *ended = !state || (*state != v1::JOB_STATE_QUEUED && *state != v1::JOB_STATE_RUNNING);
   for (const auto& e : store_.events_after(job_id, after_seq)) cb(e);
   const int id = next_sub_++;
   subs_[id] = Sub{job_id, std::move(cb)};

@@ -6,7 +6,6 @@
 
 #include "ligerbench/server/civetweb_probe.h"
 #include "ligerbench/server/thread_stack_floor.h"
-#include "ligerbench/version.h"
 
 namespace ligerbench::server {
 namespace {
@@ -31,22 +30,7 @@ std::string state_name(v1::JobState s) {
 
 Metrics::Metrics(const std::string& listen)
     : registry_(std::make_shared<prometheus::Registry>()),
-      latency_(BuildGauge()
-                   .Name("ligerbench_kernel_latency_seconds")
-                   .Help("Median latency of the last run of a case")
-                   .Register(*registry_)),
-      peak_memory_(BuildGauge()
-                       .Name("ligerbench_kernel_peak_memory_bytes")
-                       .Help("Peak memory allocated during a case above what was allocated before it")
-                       .Register(*registry_)),
-      rel_error_(BuildGauge()
-                     .Name("ligerbench_kernel_rel_error")
-                     .Help("Worst relative L2 error of a case's outputs and gradients against float64")
-                     .Register(*registry_)),
-      speedup_(BuildGauge()
-                   .Name("ligerbench_kernel_speedup_ratio")
-                   .Help("Baseline median latency over liger median latency")
-                   .Register(*registry_)),
+      case_gauges_(*registry_),
       jobs_(BuildCounter().Name("ligerbench_jobs_total").Help("Jobs that entered each state").Register(*registry_)),
       cases_(BuildCounter().Name("ligerbench_cases_total").Help("Cases run, by outcome").Register(*registry_)),
       queue_depth_(BuildGauge()
@@ -66,7 +50,7 @@ Metrics::Metrics(const std::string& listen)
                       .Add({}, seconds_buckets())),
       worker_restarts_(BuildCounter()
                            .Name("ligerbench_worker_restarts_total")
-                           .Help("Worker processes that died during a case and were replaced")
+                           .Help("Worker processes that died during a case, or were killed for a hang, a time limit or a cancel, and were replaced")
                            .Register(*registry_)
                            .Add({})) {
   if (listen != "off") {
@@ -90,18 +74,7 @@ int Metrics::port() const {
 void Metrics::case_finished(const v1::CaseResult& r) {
   std::string outcome = !r.ok() ? "error" : (r.accuracy().checked() && !r.accuracy().passed()) ? "failed" : "passed";
   cases_.Add({{"outcome", outcome}}).Increment();
-  if (!r.ok()) return;
-  const std::map<std::string, std::string> labels = {
-      {"kernel", r.kernel()}, {"provider", r.provider()}, {"mode", r.mode()},       {"dtype", r.dtype()},
-      {"shape", r.shape_label()}, {"device", r.device()}, {"version", kVersion}};
-  latency_.Add(labels).Set(r.timing().median_ms() * 1e-3);
-  if (r.memory().measured()) peak_memory_.Add(labels).Set(static_cast<double>(r.memory().peak_bytes()));
-  if (r.accuracy().checked()) {
-    double worst = 0;
-    for (const auto& t : r.accuracy().tensors()) worst = std::max(worst, t.rel_l2());
-    rel_error_.Add(labels).Set(worst);
-  }
-  if (r.speedup() > 0) speedup_.Add(labels).Set(r.speedup());
+  case_gauges_.set(r);
 }
 
 void Metrics::job_entered(v1::JobState state) { jobs_.Add({{"state", state_name(state)}}).Increment(); }

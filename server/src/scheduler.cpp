@@ -1,5 +1,7 @@
 #include "ligerbench/server/scheduler.h"
 
+#include <cstdio>
+
 #include "ligerbench/runner.h"
 
 namespace ligerbench::server {
@@ -37,16 +39,44 @@ v1::JobEvent state_event(v1::JobState s, const std::string& message) {
   return e;
 }
 
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", s);
+  return buf;
+}
+
+// The selected cases that have no result, into job.skipped_cases; returns how many.
+int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::set<int>& done) {
+  job.clear_skipped_cases();
+  for (int i = 0; i < static_cast<int>(cases.size()); ++i)
+    if (!done.count(i)) job.add_skipped_cases(cases[i].key);
+  return job.skipped_cases_size();
+}
+
+std::string never_ran(int n) {
+  return n == 0 ? "" : "; " + std::to_string(n) + (n == 1 ? " case never ran" : " cases never ran") + " (skipped_cases)";
+}
+
 }  // namespace
 
-Scheduler::Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node)
-    : store_(store), events_(events), metrics_(metrics), pool_(pool), node_(std::move(node)) {}
+double CaseLimits::for_options(const v1::MeasurementOptions& m) const {
+  const double derived = margin_s + 3 * resolve_options(m).timeout_s;
+  return derived < max_s ? derived : max_s;  // a NaN or infinite timeout_s gets the maximum
+}
+
+Scheduler::Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node,
+                     CaseLimits case_limits)
+    : store_(store), events_(events), metrics_(metrics), pool_(pool), node_(std::move(node)), case_limits_(case_limits) {}
 
 Scheduler::~Scheduler() { stop(0); }
 
 void Scheduler::start() {
   std::lock_guard<std::mutex> lock(mu_);
   for (v1::Job job : store_.jobs_in_states({v1::JOB_STATE_RUNNING, v1::JOB_STATE_QUEUED})) {
+    if (store_.cancel_requested(job.id())) {
+      finish_cancelled_after_restart(std::move(job));
+      continue;
+    }
     if (job.state() == v1::JOB_STATE_RUNNING) {
       job.set_state(v1::JOB_STATE_QUEUED);
       job.set_message("re-queued after a server restart; its " + std::to_string(job.done_cases()) +
@@ -60,6 +90,24 @@ void Scheduler::start() {
   dispatcher_ = std::thread([this] { dispatch_loop(); });
 }
 
+void Scheduler::finish_cancelled_after_restart(v1::Job job) {
+  std::set<int> done;
+  for (const auto& [i, r] : store_.results(job.id())) done.insert(i);
+  std::vector<Case> cases;
+  try {
+    cases = select_cases(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()), job.filter());
+  } catch (const std::exception&) {
+    // It could not run anyway; it ends without a list of what it skipped.
+  }
+  job.clear_spec();
+  const int skipped = list_skipped(job, cases, done);
+  job.set_state(v1::JOB_STATE_CANCELLED);
+  job.set_finished_at(now_rfc3339());
+  job.set_message("cancelled by a client; the server stopped before the job did" + never_ran(skipped));
+  events_.publish(job, state_event(v1::JOB_STATE_CANCELLED, job.message()));
+  metrics_.job_entered(v1::JOB_STATE_CANCELLED);
+}
+
 void Scheduler::enqueue_locked(const v1::Job& job) {
   queue_.insert(QueueItem{job.spec().priority(), next_order_++, job.id(),
                           std::vector<std::string>(job.devices().begin(), job.devices().end()), Clock::now()});
@@ -69,7 +117,8 @@ void Scheduler::submit(v1::Job job) {
   job.set_state(v1::JOB_STATE_QUEUED);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    events_.create(job, "queued");
+    const int ahead = static_cast<int>(queue_.size() + running_.size());
+    events_.create(job, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
     enqueue_locked(job);
     metrics_.queue_depth(static_cast<int>(queue_.size()));
   }
@@ -83,7 +132,7 @@ Scheduler::CancelOutcome Scheduler::cancel(const std::string& id, v1::JobState* 
     if (it->id != id) continue;
     queue_.erase(it);
     metrics_.queue_depth(static_cast<int>(queue_.size()));
-    v1::Job job = *store_.get_job(id);
+    v1::Job job = *store_.get_job(id, /*with_spec=*/false);
     job.set_state(v1::JOB_STATE_CANCELLED);
     job.set_finished_at(now_rfc3339());
     job.set_message("cancelled before it started");
@@ -93,13 +142,15 @@ Scheduler::CancelOutcome Scheduler::cancel(const std::string& id, v1::JobState* 
     return CancelOutcome::kCancelled;
   }
   if (auto it = running_.find(id); it != running_.end()) {
+    store_.request_cancel(id);  // first: a server killed from here on does not resume the job
     it->second->cancel = true;
+    if (it->second->worker) it->second->worker->kill();
     *state = v1::JOB_STATE_RUNNING;
     return CancelOutcome::kCancelling;
   }
-  const auto job = store_.get_job(id);
-  if (!job) return CancelOutcome::kNotFound;
-  *state = job->state();
+  const auto job_state = store_.job_state(id);
+  if (!job_state) return CancelOutcome::kNotFound;
+  *state = *job_state;
   return CancelOutcome::kAlreadyFinished;
 }
 
@@ -188,19 +239,25 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   try {
     cases = select_cases(job.spec(), devices, job.filter());
   } catch (const std::exception& e) {
+    job.clear_spec();
     job.set_state(v1::JOB_STATE_FAILED);
     job.set_message(std::string("cannot expand the job: ") + e.what());
     job.set_finished_at(now_rfc3339());
     events_.publish(job, state_event(job.state(), job.message()));
     return true;
   }
+  // From here on the job is its header: the store keeps the spec apart and never rewrites it.
+  const v1::MeasurementOptions measurement = job.spec().measurement();
+  job.clear_spec();
   // A resumed job keeps its finished cases; its liger rows still pair with stored baselines.
   const std::map<int, v1::CaseResult> stored = store_.results(job.id());
+  std::set<int> done;
   PairDeriver pairs;
   for (const auto& [i, r] : stored)
     if (i < static_cast<int>(cases.size())) {
       v1::CaseResult copy = r;
       pairs.apply(cases[i], copy);
+      done.insert(i);
     }
   job.set_state(v1::JOB_STATE_RUNNING);
   job.set_attempts(job.attempts() + 1);
@@ -210,27 +267,39 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   events_.publish(job, state_event(v1::JOB_STATE_RUNNING, job.message()));
 
   const auto start = Clock::now();
-  const auto deadline = job.timeout_s() > 0
-                            ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(job.timeout_s()))
-                            : start + std::chrono::hours(24 * 365);
+  // Admission bounds timeout_s; a year caps what an older store may hold, so the time point
+  // cannot overflow (1e10 s in nanoseconds does) and time the job out at once.
+  constexpr double kYear = 365.0 * 24 * 3600;
+  const double timeout_s = job.timeout_s() > 0 && job.timeout_s() < kYear ? job.timeout_s() : kYear;
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  const double limit_s = case_limits_.for_options(measurement);
+  const auto limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
+  const std::string job_timeout = "the job's timeout of " + seconds(job.timeout_s()) + " expired";
   v1::JobState final_state = v1::JOB_STATE_FINISHED;
   std::string final_message;
+  auto cancelled = [&] {
+    final_state = v1::JOB_STATE_CANCELLED;
+    final_message = "cancelled by a client after " + std::to_string(job.done_cases()) + " cases";
+  };
   for (int i = 0; i < static_cast<int>(cases.size()); ++i) {
-    if (stored.count(i)) continue;
-    if (stopping_) break;
+    if (done.count(i)) continue;
     if (rj->cancel) {
-      final_state = v1::JOB_STATE_CANCELLED;
-      final_message = "cancelled by a client after " + std::to_string(job.done_cases()) + " cases";
+      cancelled();
       break;
     }
+    if (stopping_) break;
     if (Clock::now() >= deadline) {
       final_state = v1::JOB_STATE_TIMED_OUT;
-      final_message = "the job's timeout of " + std::to_string(job.timeout_s()) + " s expired";
+      final_message = job_timeout;
       break;
     }
     const Case& c = cases[i];
-    Worker::Outcome out = worker.call(case_request(c, job.spec().measurement()), deadline);
-    if (!out.ok && out.killed && stopping_) break;  // shutdown: this case runs again after the restart
+    Worker::Outcome out = worker.call(case_request(c, measurement), deadline, limit);
+    if (!out.ok && out.killed && !rj->cancel) break;  // shutdown: this case runs again after the restart
+    if (!out.ok && out.killed && !out.started) {      // cancelled before the case began
+      cancelled();
+      break;
+    }
     v1::CaseResult r;
     if (out.ok && out.response.has_case_result()) {
       r = out.response.case_result();
@@ -243,15 +312,23 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
       r.set_ok(false);
       if (out.ok) {
         r.set_error("worker: " + out.response.error());
-      } else if (out.timed_out) {
-        r.set_error("the job's timeout of " + std::to_string(job.timeout_s()) + " s expired during this case; " +
-                    out.failure);
       } else {
-        r.set_error("the case crashed its worker: " + out.failure);
+        if (out.killed) {
+          r.set_error("cancelled by a client while this case ran; its worker was killed and replaced");
+        } else if (out.case_limit) {
+          r.set_error("the case ran past its limit of " + seconds(limit_s) +
+                      " (case_timeout_margin_s + 3 x measurement timeout_s, at most max_case_timeout_s); its worker was "
+                      "killed and replaced");
+        } else if (out.timed_out) {
+          r.set_error(job_timeout + " during this case; its worker was killed and replaced");
+        } else {
+          r.set_error("the case crashed its worker: " + out.failure);
+        }
         metrics_.worker_restarted();
       }
     }
     pairs.apply(c, r);
+    done.insert(i);
     job.set_done_cases(job.done_cases() + 1);
     if (case_failed(r)) job.set_failed_cases(job.failed_cases() + 1);
     metrics_.case_finished(r);
@@ -259,18 +336,24 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     *e.mutable_case_result() = std::move(r);
     e.set_case_index(i);
     events_.publish(job, std::move(e));
-    if (out.timed_out) {
+    if (out.killed) {
+      cancelled();
+      break;
+    }
+    if (out.timed_out && !out.case_limit) {
       final_state = v1::JOB_STATE_TIMED_OUT;
-      final_message = "the job's timeout of " + std::to_string(job.timeout_s()) + " s expired";
+      final_message = job_timeout;
       break;
     }
   }
-  if (stopping_ && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) {
+  if (stopping_ && !rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) {
     job.set_state(v1::JOB_STATE_QUEUED);
     job.set_message("re-queued: the server stopped; " + std::to_string(job.done_cases()) + " finished cases are kept");
     events_.publish(job, state_event(v1::JOB_STATE_QUEUED, job.message()));
     return false;
   }
+  if (rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) cancelled();
+  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, cases, done));
   job.set_state(final_state);
   job.set_message(final_message);
   job.set_finished_at(now_rfc3339());

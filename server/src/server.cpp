@@ -4,7 +4,6 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
-#include <openssl/crypto.h>
 
 #include <deque>
 #include <random>
@@ -13,12 +12,18 @@
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
+#include "ligerbench/server/messages.h"
+#include "ligerbench/server/reflection_guard.h"
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::server {
 namespace {
 
 constexpr const char* kServiceName = "ligerbench.v1.BenchService";
+// Admission threads and how many submissions may wait for one: enough for bursts of small jobs
+// from many clients, few enough that a flood of large specs is refused rather than held.
+constexpr int kAdmissionThreads = 2;
+constexpr int kAdmissionBacklog = 64;
 
 std::string new_job_id() {
   static std::mutex mu;
@@ -35,10 +40,14 @@ bool is_final(v1::JobState s) { return s != v1::JOB_STATE_QUEUED && s != v1::JOB
 // the final state. Events arrive from the bus under its lock; writes go out one at a time.
 class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  WatchReactor(Events& events, const std::string& job_id, int64_t after_seq) : events_(events) {
-    const int sub = events_.subscribe(job_id, after_seq, [this](const v1::JobEvent& e) { push(e); });
+  WatchReactor(Events& events, const std::string& job_id, int64_t after_seq) : events_(events), after_seq_(after_seq) {
+    bool ended = false;
+    const int sub = events_.subscribe(job_id, after_seq, [this](const v1::JobEvent& e) { push(e); }, &ended);
     std::lock_guard<std::mutex> lock(mu_);
     sub_ = sub;
+    // A job that had ended sends nothing more: the stream ends once the replayed events are out,
+    // also when the client was already past the last one.
+    if (ended) final_seen_ = true;
     constructing_ = false;
     next_locked();
   }
@@ -67,8 +76,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   void push(const v1::JobEvent& e) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
-    queue_.push_back(e);
     if (e.has_state_change() && is_final(e.state_change())) final_seen_ = true;
+    if (e.seq() > after_seq_) queue_.push_back(e);  // a live event the client has seen already is not sent again
     if (!constructing_) next_locked();
   }
 
@@ -91,6 +100,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
   }
 
   Events& events_;
+  const int64_t after_seq_;
   std::mutex mu_;
   int sub_ = 0;
   bool constructing_ = true, writing_ = false, finished_ = false, final_seen_ = false;
@@ -100,37 +110,53 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobEvent> {
 
 class FailedWatch : public grpc::ServerWriteReactor<v1::JobEvent> {
  public:
-  explicit FailedWatch(const grpc::Status& s) { Finish(s); }
+  explicit FailedWatch(const grpc::Status& s) { Finish(grpc::Status(s.error_code(), cap_message(s.error_message()))); }
   void OnDone() override { delete this; }
 };
 
+// Runs `body` (which returns a Status), turning an exception into INTERNAL, with the message capped.
+template <typename F>
+grpc::Status guarded(F&& body) {
+  grpc::Status s;
+  try {
+    s = body();
+  } catch (const std::exception& e) {
+    s = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+  }
+  return s.ok() ? s : grpc::Status(s.error_code(), cap_message(s.error_message()));
+}
+
 class Service final : public v1::BenchService::CallbackService {
  public:
-  Service(Store& store, Events& events, Scheduler& scheduler, const AdmissionLimits& limits,
+  Service(Store& store, Events& events, Scheduler& scheduler, AdmissionQueue& admission, const AdmissionLimits& limits,
           const v1::NodeInfo& node, std::string token, int max_queued)
       : store_(store),
         events_(events),
         scheduler_(scheduler),
+        admission_(admission),
         limits_(limits),
         node_(node),
         token_(std::move(token)),
         max_queued_(max_queued) {}
 
+  // Admission runs on the admission queue's threads; the reactor finishes from there.
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx, const v1::SubmitJobRequest* req,
                                       v1::SubmitJobResponse* resp) override {
-    return reply(ctx, [&] {
-      v1::Job job;
-      if (auto s = admit(*req, limits_, &job); !s.ok()) return s;
-      if (scheduler_.queued() >= max_queued_)
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "the queue is full (" + std::to_string(max_queued_) + " jobs); try again later");
-      job.set_id(new_job_id());
-      job.set_submitted_at(now_rfc3339());
-      resp->set_job_id(job.id());
-      resp->set_total_cases(job.total_cases());
-      scheduler_.submit(std::move(job));
-      return grpc::Status::OK;
+    auto* r = ctx->DefaultReactor();
+    if (auto s = authorize(ctx); !s.ok()) {
+      r->Finish(s);
+      return r;
+    }
+    const auto posted = admission_.post([this, req, resp, r](bool run) {
+      r->Finish(run ? guarded([&] { return submit(*req, resp); })
+                    : grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     });
+    if (posted == AdmissionQueue::Posted::kFull)
+      r->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             std::to_string(admission_.max_pending()) + " submissions are waiting to be checked; try again later"));
+    else if (posted == AdmissionQueue::Posted::kStopped)
+      r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    return r;
   }
 
   grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* ctx, const v1::GetJobRequest* req,
@@ -157,7 +183,7 @@ class Service final : public v1::BenchService::CallbackService {
                                                    const v1::WatchJobRequest* req) override {
     if (auto s = authorize(ctx); !s.ok()) return new FailedWatch(s);
     if (req->after_seq() < 0) return new FailedWatch(invalid("after_seq", "must not be negative"));
-    if (!store_.get_job(req->job_id())) return new FailedWatch(not_found(req->job_id()));
+    if (!store_.job_state(req->job_id())) return new FailedWatch(not_found(req->job_id()));
     return new WatchReactor(events_, req->job_id(), req->after_seq());
   }
 
@@ -170,7 +196,7 @@ class Service final : public v1::BenchService::CallbackService {
           return not_found(req->job_id());
         case Scheduler::CancelOutcome::kAlreadyFinished:
           return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                              "job_id: job '" + req->job_id() + "' has already ended (" + state_name(state) + ")");
+                              "job_id: job " + quote_input(req->job_id()) + " has already ended (" + state_name(state) + ")");
         default:
           resp->set_state(state);
           return grpc::Status::OK;
@@ -202,6 +228,7 @@ class Service final : public v1::BenchService::CallbackService {
       int64_t next = 0;
       for (auto& job : store_.list_jobs(before, states, labels, req->page_size() ? req->page_size() : 50, &next)) {
         job.mutable_spec()->clear_cases();
+        job.clear_skipped_cases();
         *resp->add_jobs() = std::move(job);
       }
       if (next > 0) resp->set_next_page_token(std::to_string(next));
@@ -239,37 +266,38 @@ class Service final : public v1::BenchService::CallbackService {
   }
 
  private:
+  grpc::Status submit(const v1::SubmitJobRequest& req, v1::SubmitJobResponse* resp) {
+    v1::Job job;
+    if (auto s = admit(req, limits_, &job); !s.ok()) return s;
+    if (scheduler_.queued() >= max_queued_)
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the queue is full (" + std::to_string(max_queued_) + " jobs); try again later");
+    job.set_id(new_job_id());
+    job.set_submitted_at(now_rfc3339());
+    resp->set_job_id(job.id());
+    resp->set_total_cases(job.total_cases());
+    scheduler_.submit(std::move(job));
+    return grpc::Status::OK;
+  }
+
   static grpc::Status invalid(const std::string& field, const std::string& msg) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, field + ": " + msg);
   }
   static grpc::Status not_found(const std::string& id) {
     if (id.empty()) return invalid("job_id", "is empty");
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, "job_id: no job '" + id + "'");
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "job_id: no job " + quote_input(id));
   }
 
   // The bearer token, when configured, in constant time.
   grpc::Status authorize(grpc::CallbackServerContext* ctx) const {
-    if (token_.empty()) return grpc::Status::OK;
-    const auto& md = ctx->client_metadata();
-    auto it = md.find("authorization");
-    const std::string want = "Bearer " + token_;
-    if (it != md.end() && it->second.size() == want.size() &&
-        CRYPTO_memcmp(it->second.data(), want.data(), want.size()) == 0)
-      return grpc::Status::OK;
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "a bearer token is required (metadata 'authorization: Bearer TOKEN')");
+    if (token_.empty() || bearer_matches(ctx->client_metadata(), token_)) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRequired);
   }
 
   template <typename F>
   grpc::ServerUnaryReactor* reply(grpc::CallbackServerContext* ctx, F&& body) {
     grpc::Status s = authorize(ctx);
-    if (s.ok()) {
-      try {
-        s = body();
-      } catch (const std::exception& e) {
-        s = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
-      }
-    }
+    if (s.ok()) s = guarded(body);
     auto* r = ctx->DefaultReactor();
     r->Finish(s);
     return r;
@@ -278,17 +306,30 @@ class Service final : public v1::BenchService::CallbackService {
   Store& store_;
   Events& events_;
   Scheduler& scheduler_;
+  AdmissionQueue& admission_;
   const AdmissionLimits& limits_;
   const v1::NodeInfo& node_;
   const std::string token_;
   const int max_queued_;
 };
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
+// The token file holds one line: the token, optionally followed by a line break. Anything else
+// (a second line, spaces or control characters inside) would never match what a client sends
+// in its header, so it is refused here rather than failing every call later.
+std::string read_token(const std::string& path) {
+  std::string t = read_file(path, "auth_token_file");
+  if (!t.empty() && t.back() == '\n') t.pop_back();
+  if (!t.empty() && t.back() == '\r') t.pop_back();
+  if (t.empty()) throw InputError("auth_token_file '" + path + "': the file is empty");
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(t[i]);
+    if (c == '\n' || c == '\r')
+      throw InputError("auth_token_file '" + path + "': the file has more than one line; it must hold only the token");
+    if (c <= 0x20 || c == 0x7f)
+      throw InputError("auth_token_file '" + path + "': the token has a space or control character at byte " +
+                       std::to_string(i + 1) + "; it must be one printable word");
+  }
+  return t;
 }
 
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const v1::TlsConfig& tls) {
@@ -334,16 +375,15 @@ Server::Server(v1::ServerConfig config) : config_(std::move(config)) {
   pool_->release(limits_.devices[0], std::move(probe));  // it runs the first job on the default device
   limits_.max_cases_per_job = config_.max_cases_per_job();
   limits_.default_timeout_s = config_.default_job_timeout_s();
+  limits_.max_job_timeout_s = config_.max_job_timeout_s();
 
   metrics_ = std::make_unique<Metrics>(config_.metrics_listen());
   events_ = std::make_unique<Events>(*store_);
-  scheduler_ = std::make_unique<Scheduler>(*store_, *events_, *metrics_, *pool_, node_);
-  std::string token;
-  if (!config_.auth_token_file().empty()) {
-    token = trim(read_file(config_.auth_token_file(), "auth_token_file"));
-    if (token.empty()) throw InputError("auth_token_file '" + config_.auth_token_file() + "': the file is empty");
-  }
-  service_ = std::make_unique<Service>(*store_, *events_, *scheduler_, limits_, node_, token,
+  scheduler_ = std::make_unique<Scheduler>(*store_, *events_, *metrics_, *pool_, node_,
+                                           CaseLimits{config_.max_case_timeout_s(), config_.case_timeout_margin_s()});
+  if (!config_.auth_token_file().empty()) token_ = read_token(config_.auth_token_file());
+  admission_ = std::make_unique<AdmissionQueue>(kAdmissionThreads, kAdmissionBacklog);
+  service_ = std::make_unique<Service>(*store_, *events_, *scheduler_, *admission_, limits_, node_, token_,
                                        config_.max_queued_jobs());
 }
 
@@ -356,6 +396,11 @@ void Server::start() {
   builder.AddListeningPort(config_.listen(), server_credentials(config_.tls()), &port_);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(config_.max_request_bytes());
+  if (!token_.empty() && !config_.reflection_open()) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> guards;
+    guards.push_back(reflection_guard(token_));
+    builder.experimental().SetInterceptorCreators(std::move(guards));
+  }
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port_ == 0) throw std::runtime_error("cannot listen on '" + config_.listen() + "'");
   grpc_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
@@ -366,10 +411,11 @@ void Server::start() {
 void Server::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (grpc_) {
-    grpc_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING from now on
-    grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  }
+  if (grpc_) grpc_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING from now on
+  // Submissions still waiting are answered UNAVAILABLE; the one being checked finishes (its work
+  // is bounded by max_request_bytes and max_cases_per_job). gRPC's Shutdown waits for them.
+  if (admission_) admission_->stop();
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (scheduler_) scheduler_->stop(config_.shutdown_grace_s());
 }
 

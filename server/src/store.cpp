@@ -1,5 +1,11 @@
 #include "ligerbench/server/store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace ligerbench::server {
@@ -31,6 +37,10 @@ class Stmt {
     fail("step");
   }
   int64_t col_int(int i) { return sqlite3_column_int64(s_, i); }
+  std::string col_text(int i) {
+    const unsigned char* p = sqlite3_column_text(s_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, i))) : "";
+  }
   std::string col_blob(int i) {
     const void* p = sqlite3_column_blob(s_, i);
     return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, i)));
@@ -57,9 +67,26 @@ std::string in_list(const std::vector<v1::JobState>& states) {
   return s;
 }
 
+// The database holds every job and result: its files are the server user's alone (0600, and
+// the directory 0700 when it is created here). SQLite gives its -wal and -shm files the mode of
+// the database file.
+void create_private(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0 && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      throw std::runtime_error("database '" + path + "': cannot create its directory: " + std::strerror(errno));
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("database '" + path + "': " + std::strerror(errno));
+  ::close(fd);
+}
+
 }  // namespace
 
 Store::Store(const std::string& path) {
+  create_private(path);
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -77,7 +104,10 @@ Store::Store(const std::string& path) {
            id TEXT NOT NULL UNIQUE,
            state INTEGER NOT NULL,
            priority INTEGER NOT NULL,
-           job BLOB NOT NULL))");
+           job BLOB NOT NULL,
+           spec BLOB,
+           cancel_requested INTEGER NOT NULL DEFAULT 0))");
+  migrate_spec_column();
   exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
   exec(R"(CREATE TABLE IF NOT EXISTS events (
            job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -111,20 +141,63 @@ void Store::exec(const char* sql) {
   }
 }
 
+// The job row without its spec, which has a column of its own written once.
+std::string Store::job_bytes(const v1::Job& job) {
+  if (!job.has_spec()) return job.SerializeAsString();
+  v1::Job header;
+  header.CopyFrom(job);
+  header.clear_spec();
+  return header.SerializeAsString();
+}
+
 void Store::write_job_row(const v1::Job& job, bool insert) {
   if (insert) {
-    Stmt(db_, "INSERT INTO jobs(id, state, priority, job) VALUES (?, ?, ?, ?)")
+    Stmt(db_, "INSERT INTO jobs(id, state, priority, job, spec) VALUES (?, ?, ?, ?, ?)")
         .text(1, job.id())
         .integer(2, job.state())
         .integer(3, job.spec().priority())
-        .blob(4, job.SerializeAsString())
+        .blob(4, job_bytes(job))
+        .blob(5, job.spec().SerializeAsString())
         .step();
   } else {
     Stmt(db_, "UPDATE jobs SET state = ?, job = ? WHERE id = ?")
         .integer(1, job.state())
-        .blob(2, job.SerializeAsString())
+        .blob(2, job_bytes(job))
         .text(3, job.id())
         .step();
+  }
+}
+
+// Databases from before the spec column kept the spec inside the job blob: move it out once.
+void Store::migrate_spec_column() {
+  bool has_spec = false, has_cancel = false;
+  {
+    Stmt info(db_, "PRAGMA table_info(jobs)");
+    while (info.step()) {
+      const std::string col = info.col_text(1);
+      has_spec = has_spec || col == "spec";
+      has_cancel = has_cancel || col == "cancel_requested";
+    }
+  }
+  if (!has_spec) exec("ALTER TABLE jobs ADD COLUMN spec BLOB");
+  if (!has_cancel) exec("ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0");
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::vector<std::pair<std::string, v1::Job>> old;
+    {
+      Stmt s(db_, "SELECT id, job FROM jobs WHERE spec IS NULL");
+      while (s.step()) old.emplace_back(s.col_text(0), parse<v1::Job>(s.col_blob(1)));
+    }
+    for (const auto& [id, job] : old)
+      Stmt(db_, "UPDATE jobs SET job = ?, spec = ? WHERE id = ?")
+          .blob(1, job_bytes(job))
+          .blob(2, job.spec().SerializeAsString())
+          .text(3, id)
+          .step();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
   }
 }
 
@@ -179,12 +252,34 @@ void Store::append_event(const v1::Job& job, const v1::JobEvent& event) {
   }
 }
 
-std::optional<v1::Job> Store::get_job(const std::string& id) {
+std::optional<v1::Job> Store::get_job(const std::string& id, bool with_spec) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT job FROM jobs WHERE id = ?");
+  Stmt s(db_, with_spec ? "SELECT job, spec FROM jobs WHERE id = ?" : "SELECT job FROM jobs WHERE id = ?");
   s.text(1, id);
   if (!s.step()) return std::nullopt;
-  return parse<v1::Job>(s.col_blob(0));
+  v1::Job job = parse<v1::Job>(s.col_blob(0));
+  if (with_spec) *job.mutable_spec() = parse<v1::JobSpec>(s.col_blob(1));
+  return job;
+}
+
+std::optional<v1::JobState> Store::job_state(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT state FROM jobs WHERE id = ?");
+  s.text(1, id);
+  if (!s.step()) return std::nullopt;
+  return static_cast<v1::JobState>(s.col_int(0));
+}
+
+void Store::request_cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt(db_, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?").text(1, id).step();
+}
+
+bool Store::cancel_requested(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT cancel_requested FROM jobs WHERE id = ?");
+  s.text(1, id);
+  return s.step() && s.col_int(0) != 0;
 }
 
 std::vector<v1::JobEvent> Store::events_after(const std::string& id, int64_t after_seq) {
@@ -215,16 +310,19 @@ std::map<int, v1::CaseResult> Store::results(const std::string& id) {
 
 std::vector<v1::Job> Store::jobs_in_states(const std::vector<v1::JobState>& states) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, ("SELECT job FROM jobs WHERE state IN (" + in_list(states) + ") ORDER BY seq").c_str());
+  Stmt s(db_, ("SELECT job, spec FROM jobs WHERE state IN (" + in_list(states) + ") ORDER BY seq").c_str());
   std::vector<v1::Job> out;
-  while (s.step()) out.push_back(parse<v1::Job>(s.col_blob(0)));
+  while (s.step()) {
+    out.push_back(parse<v1::Job>(s.col_blob(0)));
+    *out.back().mutable_spec() = parse<v1::JobSpec>(s.col_blob(1));
+  }
   return out;
 }
 
 std::vector<v1::Job> Store::list_jobs(int64_t before_seq, const std::vector<v1::JobState>& states,
                                       const std::map<std::string, std::string>& labels, int limit, int64_t* next_seq) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string sql = "SELECT seq, job FROM jobs WHERE seq < ?";
+  std::string sql = "SELECT seq, job, spec FROM jobs WHERE seq < ?";
   if (!states.empty()) sql += " AND state IN (" + in_list(states) + ")";
   sql += " ORDER BY seq DESC";
   Stmt s(db_, sql.c_str());
@@ -234,6 +332,7 @@ std::vector<v1::Job> Store::list_jobs(int64_t before_seq, const std::vector<v1::
   while (s.step()) {
     // Labels live inside the spec: filter here rather than in SQL.
     v1::Job job = parse<v1::Job>(s.col_blob(1));
+    *job.mutable_spec() = parse<v1::JobSpec>(s.col_blob(2));
     bool match = true;
     for (const auto& [k, v] : labels) {
       auto it = job.spec().labels().find(k);

@@ -99,7 +99,7 @@ Worker::~Worker() {
   if (pid_.load() > 0) reap();
 }
 
-void Worker::spawn() {
+std::string Worker::spawn(Clock::time_point deadline) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     throw std::runtime_error(std::string("worker: socketpair: ") + std::strerror(errno));
@@ -122,9 +122,11 @@ void Worker::spawn() {
     throw std::runtime_error("worker: cannot start '" + path_ + "': " + std::strerror(rc));
   }
   fd_ = sv[0];
-  kill_requested_ = false;
   pid_ = pid;
   ++starts_;
+  v1::WorkerResponse hello;
+  if (!(wait_readable(fd_, deadline) && read_frame(fd_, &hello))) return "did not start";
+  return "";
 }
 
 std::string Worker::reap() {
@@ -156,8 +158,18 @@ void Worker::kill() {
   if (pid > 0) ::kill(pid, SIGKILL);
 }
 
-Worker::Outcome Worker::call(const v1::WorkerRequest& request, Clock::time_point deadline) {
+void Worker::rearm() {
+  if (kill_requested_ && pid_.load() > 0) reap();
+  kill_requested_ = false;
+}
+
+Worker::Outcome Worker::call(const v1::WorkerRequest& request, Clock::time_point deadline, Clock::duration limit) {
   Outcome out;
+  if (kill_requested_) {
+    out.killed = true;
+    out.failure = "the call was stopped before it started";
+    return out;
+  }
   if (pid_.load() > 0) {
     // An idle worker that ended meanwhile (killed from outside): replace it quietly.
     int status = 0;
@@ -167,14 +179,33 @@ Worker::Outcome Worker::call(const v1::WorkerRequest& request, Clock::time_point
       fd_ = -1;
     }
   }
-  if (pid_.load() <= 0) spawn();
-  if (write_frame(fd_, request) && wait_readable(fd_, deadline) && read_frame(fd_, &out.response)) {
+  if (pid_.load() <= 0) {
+    if (const std::string why = spawn(deadline); !why.empty()) {
+      out.killed = kill_requested_;
+      out.timed_out = !out.killed && Clock::now() >= deadline;
+      if (out.timed_out) ::kill(pid_.load(), SIGKILL);
+      out.failure = "worker process " + why + ": " + reap();
+      return out;
+    }
+  }
+  // kill() stores its flag before it reads the pid and spawn() stores the pid before this read:
+  // a kill that raced with the start is seen here or reached the new process.
+  if (kill_requested_) {
+    out.killed = true;
+    out.failure = "worker process " + reap();
+    return out;
+  }
+  const auto now = Clock::now();
+  const auto until = limit >= deadline - now ? deadline : now + limit;
+  out.started = true;
+  if (write_frame(fd_, request) && wait_readable(fd_, until) && read_frame(fd_, &out.response)) {
     out.ok = true;
     if (out.response.exiting()) reap();  // the next call starts a fresh process
     return out;
   }
-  if (Clock::now() >= deadline && !kill_requested_) {
+  if (Clock::now() >= until && !kill_requested_) {
     out.timed_out = true;
+    out.case_limit = until < deadline;
     ::kill(pid_.load(), SIGKILL);
   }
   out.killed = kill_requested_;
@@ -195,6 +226,7 @@ std::unique_ptr<Worker> WorkerPool::acquire(const std::string& key) {
 }
 
 void WorkerPool::release(const std::string& key, std::unique_ptr<Worker> w) {
+  w->rearm();
   std::lock_guard<std::mutex> lock(mu_);
   idle_.emplace(key, std::move(w));
 }

@@ -3,21 +3,14 @@
 
 #include <cstdio>
 
+#include "input_error.h"
 #include "ligerbench/report.h"
 #include "ligerbench/suite.h"
 
 namespace {
 
 using namespace ligerbench;
-
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_suite(yaml, "suite.yaml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using ligerbench::testing::error_of;
 
 TEST(Suite, ParsesSweepsWithShorthands) {
   const auto job = parse_suite(R"(

@@ -141,6 +141,74 @@ TEST_P(GluOnDevice, RoundingPointsAreLigers) {
     EXPECT_LE(mismatch(liger::geglu_forward(ag, b), round_to(round_to(gelu, dtype) * b64, dtype)), 0.002);
     auto [da, db] = liger::geglu_backward(dc, ag, b, false);
     EXPECT_LE(mismatch(db, round_to(dc64 * round_to(gelu, dtype), dtype)), 0.002) << "geglu db";
+    // da: dc * b rounded to the storage dtype before the derivative, as Liger's kernel and the
+    // PyTorch MLP (mul's backward, then gelu's) round it; unrounded, about a third would differ.
+    const at::Tensor t = at::tanh(std::sqrt(2.0 / M_PI) * (ag64 + 0.044715 * ag64.pow(3)));
+    const at::Tensor dgelu =
+        0.5 * (1 + t) + 0.5 * ag64 * (1 - t * t) * (std::sqrt(2.0 / M_PI) * (1 + 3 * 0.044715 * ag64 * ag64));
+    EXPECT_LE(mismatch(da, round_to(round_to(dc64 * b64, dtype) * dgelu, dtype)), 0.002) << "geglu da";
+  }
+}
+
+// Liger's GeGLU MLP test: LigerGEGLUMLP against the same MLP in plain PyTorch bf16 (HF's LlamaMLP
+// with gelu_pytorch_tanh), randn inputs and weights, elementwise |x - ref| <= 1e-2 + 1e-2 |ref|
+// on y, dx and every weight gradient. The gate_proj gradient sums thousands of per-token gate
+// gradients: a rounding point that differs from PyTorch's moves it out of this tolerance where
+// the sum cancels. Liger's shapes on CUDA; on CPU a smaller one of the same kind (odd sizes),
+// against the same MLP with CUDA's elementwise precision (each op in fp32, rounded once to bf16):
+// CPU LibTorch 1.13's own bf16 gelu and gelu_backward round differently (about 10% of their
+// values differ from the fp32 result rounded once), so the CPU's plain bf16 MLP is no reference.
+void expect_within(const std::string& what, const at::Tensor& x, const at::Tensor& ref, double atol, double rtol) {
+  const at::Tensor a = x.detach().cpu().to(at::kDouble), r = ref.detach().cpu().to(at::kDouble);
+  const at::Tensor diff = (a - r).abs();
+  const at::Tensor bad = diff > atol + rtol * r.abs();
+  const int64_t n = bad.sum().item<int64_t>();
+  EXPECT_EQ(n, 0) << what << ": " << n << " of " << bad.numel() << " elements outside atol " << atol << " rtol "
+                  << rtol << "; max abs diff " << diff.max().item<double>();
+}
+
+TEST_P(GluOnDevice, GegluMlpBf16MatchesPytorchBf16) {
+  const std::string& device_str = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  const at::Device dev = to_device(device_str);
+  struct MlpShape { int64_t B, T, H, I; };
+  const std::vector<MlpShape> shapes = device_str == "cuda"
+                                           ? std::vector<MlpShape>{{2, 2048, 2048, 4096}, {9, 41, 341, 4231}}
+                                           : std::vector<MlpShape>{{3, 41, 341, 1031}};
+  for (const MlpShape& s : shapes) {
+    SCOPED_TRACE(device_str + " (" + std::to_string(s.B) + ", " + std::to_string(s.T) + ", " + std::to_string(s.H) +
+                 ", " + std::to_string(s.I) + ")");
+    at::manual_seed(17);
+    const auto o = at::TensorOptions().device(dev).dtype(at::kBFloat16);
+    liger::LigerGEGLUMLP mlp(liger::LigerGEGLUMLPOptions(s.H, s.I));
+    mlp->to(dev, at::kBFloat16);
+    {
+      at::NoGradGuard no_grad;
+      for (auto& p : mlp->parameters()) p.normal_();
+    }
+    const at::Tensor x0 = at::randn({s.B, s.T, s.H}, o);
+    at::Tensor x = x0.clone().requires_grad_(true), xr = x0.clone().requires_grad_(true);
+    std::vector<at::Tensor> w, wr;
+    for (const auto& p : {mlp->gate_proj->weight, mlp->up_proj->weight, mlp->down_proj->weight}) {
+      w.push_back(p);
+      wr.push_back(p.detach().clone().requires_grad_(true));
+    }
+    const at::Tensor y = mlp->forward(x);
+    const at::Tensor gate = at::linear(xr, wr[0]), up = at::linear(xr, wr[1]);
+    at::Tensor h;
+    if (device_str == "cuda") {
+      h = at::gelu(gate, "tanh") * up;
+    } else {
+      const at::Tensor g = at::gelu(gate.to(at::kFloat), "tanh").to(at::kBFloat16);
+      h = (g.to(at::kFloat) * up.to(at::kFloat)).to(at::kBFloat16);
+    }
+    const at::Tensor yr = at::linear(h, wr[2]);
+    const at::Tensor dy = at::randn_like(y);
+    const auto g = torch::autograd::grad({y}, {x, w[0], w[1], w[2]}, {dy.clone()});
+    const auto gr = torch::autograd::grad({yr}, {xr, wr[0], wr[1], wr[2]}, {dy.clone()});
+    expect_within("y", y, yr, 1e-2, 1e-2);
+    const char* names[] = {"dx", "d gate_proj", "d up_proj", "d down_proj"};
+    for (int i = 0; i < 4; ++i) expect_within(names[i], g[i], gr[i], 1e-2, 1e-2);
   }
 }
 

@@ -260,6 +260,35 @@ void expect_error(const std::function<void()>& f, const std::string& what) {
   }
 }
 
+// Issue 13's case: q, k (9, 41, 7, 41) fp32 and cos, sin (9, 7, 42) as HF's LlamaRotaryEmbedding
+// builds them for head_dim 41. Every entry (the autograd op with and without gradients, the
+// forward and backward ops) on every device must raise the head_dim error before touching data.
+TEST_P(RopeOnDevice, OddHeadDimWithHfTableIsAClearErrorOnEveryEntry) {
+  const std::string& device_str = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device_str);
+  const at::Device dev = to_device(device_str);
+  auto [c0, s0] = rotary_table({0, 1, 2, 3, 4, 5, 6, 7, 8}, 7, 41);
+  ASSERT_EQ(c0.sizes(), (std::vector<int64_t>{9, 7, 42}));
+  const at::Tensor c = c0.to(dev), s = s0.to(dev);
+  for (const bool grad : {false, true}) {
+    const at::Tensor q = at::randn({9, 41, 7, 41}, dev).requires_grad_(grad);
+    const at::Tensor k = at::randn({9, 41, 7, 41}, dev).requires_grad_(grad);
+    expect_error([&] { liger::rope(q, k, c, s); }, "head_dim must be even");
+    expect_error([&] { liger::liger_rotary_pos_emb(q, k, c, s); }, "head_dim must be even");
+    expect_error([&] { liger::rope_forward(q.detach(), k.detach(), c, s); }, "head_dim must be even");
+    expect_error([&] { liger::rope_backward(q.detach(), k.detach(), c, s); }, "head_dim must be even");
+    expect_error([&] { liger::rope_backward(c10::nullopt, k.detach(), c, s); }, "head_dim must be even");
+  }
+  // Even head_dim with the odd table's cos/sin: the shape relation is named, with both shapes.
+  const at::Tensor q = at::randn({9, 41, 7, 40}, dev), k = at::randn({9, 3, 7, 40}, dev);
+  expect_error([&] { liger::rope(q, k, c, s); }, "(1 or batch, seq_len, head_dim) = (1 or 9, 7, 40), got [9, 7, 42]");
+  expect_error([&] { liger::rope_backward(q, c10::nullopt, c, s); }, "got [9, 7, 42]");
+  if (device_str == "cuda") {
+    expect_error([&] { liger::rope(q, k, c.cpu().narrow(2, 0, 40), s.cpu().narrow(2, 0, 40)); },
+                 "but the rotated tensors are on cuda");
+  }
+}
+
 TEST(Rope, ClearErrors) {
   auto [c, s] = rotary_table({0}, 8, 64);
   const at::Tensor q = at::randn({2, 4, 8, 64}), k = at::randn({2, 2, 8, 64});

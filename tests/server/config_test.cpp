@@ -1,6 +1,8 @@
 // ServerConfig from YAML: unknown keys name file:line:key; defaults; the listen-address rule.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ligerbench/server/config.h"
 #include "ligerbench/yaml_proto.h"
 
@@ -63,6 +65,32 @@ TEST(ServerConfig, NonLoopbackWithoutTlsNeedsInsecureListenAny) {
   EXPECT_NO_THROW(check_config(c)) << "TLS may listen anywhere";
   c.mutable_tls()->set_require_client_cert(true);
   EXPECT_EQ(error_of([&] { check_config(c); }), "tls.require_client_cert: needs client_ca_file");
+}
+
+TEST(ServerConfig, MetricsOffLoopbackAndTimeLimitsOutsideTheirRangeAreRefused) {
+  v1::ServerConfig c;
+  apply_defaults(c, "");
+  EXPECT_EQ(c.max_job_timeout_s(), 604800);
+  EXPECT_EQ(c.max_case_timeout_s(), 900);
+  EXPECT_EQ(c.case_timeout_margin_s(), 60);
+  EXPECT_NO_THROW(check_config(c));
+  c.set_metrics_listen("0.0.0.0:9464");
+  EXPECT_NE(error_of([&] { check_config(c); }).find("metrics_listen '0.0.0.0:9464': /metrics is plain HTTP"),
+            std::string::npos);
+  c.mutable_tls()->set_cert_file("s.pem");
+  c.mutable_tls()->set_key_file("s.key");
+  EXPECT_NE(error_of([&] { check_config(c); }).find("metrics_listen"), std::string::npos) << "TLS does not cover /metrics";
+  c.set_insecure_listen_any(true);
+  EXPECT_NO_THROW(check_config(c));
+  c.set_metrics_listen("off");
+  c.set_insecure_listen_any(false);
+  EXPECT_NO_THROW(check_config(c));
+
+  c.set_default_job_timeout_s(1e10);
+  EXPECT_EQ(error_of([&] { check_config(c); }), "default_job_timeout_s: must be between 0 and 604800");
+  c.set_default_job_timeout_s(3600);
+  c.set_max_case_timeout_s(std::nan(""));
+  EXPECT_EQ(error_of([&] { check_config(c); }), "max_case_timeout_s: must be between 1 and 86400");
 }
 
 }  // namespace

@@ -2,39 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <sstream>
 
-#include "http_get.h"
+#include "metrics_text.h"
 #include "server_fixture.h"
 
 namespace {
 
 using namespace ligerbench;
 using namespace ligerbench::testing;
-
-// Prometheus text format: "name{labels} value" lines (comments skipped) -> value.
-std::map<std::string, double> parse_metrics(const std::string& body) {
-  std::map<std::string, double> out;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto space = line.rfind(' ');
-    if (space == std::string::npos) continue;
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
-double find(const std::map<std::string, double>& m, const std::string& name, const std::vector<std::string>& labels) {
-  for (const auto& [k, v] : m) {
-    if (k.rfind(name, 0) != 0 || (k.size() > name.size() && k[name.size()] != '{')) continue;
-    bool all = true;
-    for (const auto& l : labels) all = all && k.find(l) != std::string::npos;
-    if (all) return v;
-  }
-  return -1;
-}
 
 TEST(Metrics, ScrapedOverHttpAndParsed) {
   TempDir dir;
@@ -56,21 +31,21 @@ cases:
   const auto m = parse_metrics(resp.substr(resp.find("\r\n\r\n") + 4));
   const std::vector<std::string> liger = {"kernel=\"rms_norm\"", "provider=\"liger\"", "mode=\"forward\"",
                                           "dtype=\"fp32\"",      "shape=\"T=4,H=8\"",  "device=\"cpu\"", "version=\""};
-  EXPECT_GT(find(m, "ligerbench_kernel_latency_seconds", liger), 0);
-  EXPECT_GT(find(m, "ligerbench_kernel_speedup_ratio", liger), 0);
-  EXPECT_GE(find(m, "ligerbench_kernel_rel_error", liger), 0);
-  EXPECT_LT(find(m, "ligerbench_kernel_rel_error", liger), 1e-5);
-  EXPECT_EQ(find(m, "ligerbench_kernel_peak_memory_bytes", liger), -1) << "not measured on CPU, so not exported";
-  EXPECT_EQ(find(m, "ligerbench_jobs_total", {"state=\"queued\""}), 1);
-  EXPECT_EQ(find(m, "ligerbench_jobs_total", {"state=\"running\""}), 1);
-  EXPECT_EQ(find(m, "ligerbench_jobs_total", {"state=\"finished\""}), 1);
-  EXPECT_EQ(find(m, "ligerbench_cases_total", {"outcome=\"passed\""}), 2);
-  EXPECT_EQ(find(m, "ligerbench_cases_total", {"outcome=\"error\""}), 1);
-  EXPECT_EQ(find(m, "ligerbench_worker_restarts_total", {}), 1);
-  EXPECT_EQ(find(m, "ligerbench_queue_depth", {}), 0);
-  EXPECT_EQ(find(m, "ligerbench_job_duration_seconds_count", {}), 1);
-  EXPECT_EQ(find(m, "ligerbench_queue_wait_seconds_count", {}), 1);
-  EXPECT_EQ(find(m, "ligerbench_job_duration_seconds_bucket", {"le=\"+Inf\""}), 1);
+  EXPECT_GT(find_metric(m, "ligerbench_kernel_latency_seconds", liger), 0);
+  EXPECT_GT(find_metric(m, "ligerbench_kernel_speedup_ratio", liger), 0);
+  EXPECT_GE(find_metric(m, "ligerbench_kernel_rel_error", liger), 0);
+  EXPECT_LT(find_metric(m, "ligerbench_kernel_rel_error", liger), 1e-5);
+  EXPECT_EQ(find_metric(m, "ligerbench_kernel_peak_memory_bytes", liger), -1) << "not measured on CPU, so not exported";
+  EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"queued\""}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"running\""}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"finished\""}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_cases_total", {"outcome=\"passed\""}), 2);
+  EXPECT_EQ(find_metric(m, "ligerbench_cases_total", {"outcome=\"error\""}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_worker_restarts_total", {}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_queue_depth", {}), 0);
+  EXPECT_EQ(find_metric(m, "ligerbench_job_duration_seconds_count", {}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_queue_wait_seconds_count", {}), 1);
+  EXPECT_EQ(find_metric(m, "ligerbench_job_duration_seconds_bucket", {"le=\"+Inf\""}), 1);
 }
 
 }  // namespace

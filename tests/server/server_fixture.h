@@ -131,6 +131,26 @@ class Client {
     return resp;
   }
 
+  grpc::Status cancel(const std::string& id, v1::JobState* state = nullptr) {
+    v1::CancelJobRequest req;
+    req.set_job_id(id);
+    v1::CancelJobResponse resp;
+    auto c = ctx();
+    auto s = stub_->CancelJob(c.get(), req, &resp);
+    if (state) *state = resp.state();
+    return s;
+  }
+
+  // Polls until the job is in `state` (or the time is up); false when it never got there.
+  bool wait_for_state(const std::string& id, v1::JobState state, double seconds = 30) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (get(id).job().state() == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
   // Polls until the job ends (or the time is up); returns its final record with results.
   v1::GetJobResponse wait(const std::string& id, double seconds = 60) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -212,6 +232,20 @@ class Daemon {
     waitpid(pid_, &status, 0);
     pid_ = 0;
     return status;
+  }
+  // Sends sig and waits up to `seconds`; true and *status when it ended, false (and SIGKILL) when not.
+  bool stop_within(int sig, double seconds, int* status) {
+    kill(pid_, sig);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (waitpid(pid_, status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    stop(SIGKILL);
+    return false;
   }
   // The rest of its output (after it ended).
   std::string rest() {

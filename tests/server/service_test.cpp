@@ -52,7 +52,7 @@ TEST_F(ServiceTest, EveryBadSubmitNamesItsField) {
        grpc::StatusCode::INVALID_ARGUMENT, "spec.devices[0]", "not served here"},
       {"filter regex", [](auto& r) { r.set_filter("(["); }, grpc::StatusCode::INVALID_ARGUMENT, "filter", "regular expression"},
       {"filter empty", [](auto& r) { r.set_filter("no-such-case"); }, grpc::StatusCode::INVALID_ARGUMENT, "filter", "no case"},
-      {"timeout", [](auto& r) { r.set_timeout_s(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "timeout_s", "non-negative"},
+      {"timeout", [](auto& r) { r.set_timeout_s(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "timeout_s", "finite number of seconds"},
       {"too large for the device",
        [](auto& r) {
          auto& shape = *r.mutable_spec()->mutable_cases(0)->mutable_shape();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct AxisSpec {
   std::string name;
   int64_t default_value;
   std::string description;
+  // Smallest value a suite may give. 1: an empty tensor is not a benchmark, and a kernel that
+  // takes one would "pass" with a speedup over nothing. A kernel that supports empty input says 0.
+  int64_t min_value = 1;
 };
 
 struct ParamSpec {
@@ -56,6 +60,14 @@ struct KernelInputs {
   std::vector<std::string> names;   // "input", "weight", ...
 };
 
+// Pass criterion against float64 (harness/src/tolerance.cpp applies it):
+// |x - ref| <= atol * max(1, rms(ref)) + rtol * |ref| everywhere, and rel_l2 <= rel_l2.
+struct Tolerance {
+  double atol;
+  double rtol;
+  double rel_l2;
+};
+
 // Minimum traffic and arithmetic of one call in each mode, for roofline figures.
 struct Cost {
   double bytes = 0;
@@ -82,6 +94,15 @@ struct KernelSpec {
   std::function<Cost(const CaseConfig&, Mode)> cost;
   // Bytes the inputs and the run need on the device (for admission checks); null: 4x inputs.
   std::function<double(const CaseConfig&)> memory_estimate;
+  // Axis values small enough for the conformance test on a CPU in CI (every axis of `axes`,
+  // odd sizes where the kernel allows them). Required: the conformance test fails without it.
+  std::vector<std::pair<std::string, int64_t>> small_axes;
+  // Per-dtype tolerances ("bf16" -> ...) where this kernel needs other than the dtype table
+  // (tolerance_for); docs/KERNELS.md section 0 states the table and each kernel's overrides.
+  std::map<std::string, Tolerance> tolerances;
+  // Dtypes in which the baseline itself misses the float64 reference (its own rounding), so the
+  // conformance test does not hold the baseline to it there; each spec says why.
+  std::set<std::string> baseline_inexact_dtypes;
   // Non-empty for kernels whose forward computes and stores the input gradients (Liger's design
   // for the losses): their backward only rescales them, so a backward-mode row is not comparable
   // with the baseline's real backward. The liger row gets this note and no speedup or throughput.

@@ -13,6 +13,10 @@ std::string to_json(const google::protobuf::Message& msg);
 void from_json(const std::string& json, google::protobuf::Message* msg, const std::string& what);
 
 void write_json_file(const google::protobuf::Message& msg, const std::string& path);
+// Throws InputError "<flag> '<path>': ..." unless write_json_file could write `path` (its folder
+// exists and takes a new file; the path is not a folder). Called before any work, so a run never
+// ends in an unwritable output.
+void check_writable(const std::string& path, const std::string& flag);
 v1::JobResult read_result_file(const std::string& path);
 
 // One line per case: kernel, shape, dtype, mode, provider, median, p20-p80, speedup, peak memory,

@@ -47,7 +47,8 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt);
 // Runs the cases (already expanded and filtered) and derives speedups per liger/baseline pair.
 v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb);
 
-// Cases of the job whose key matches `filter` (an ECMAScript regex; empty: all).
+// Cases of the job whose key matches `filter` (an RE2 regex, unanchored; empty: all). Throws
+// InputError naming `filter` for a bad pattern, or a job over kMaxCasesPerJob.
 std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter);
 
 // Host, versions, devices and measured ceilings (copy bandwidth, bf16 matmul) of this node.

@@ -64,7 +64,12 @@ LIGER_HOST_DEVICE Acc glu_forward(Acc a, Acc b, Acc gm, Acc dm, Round round) {
 
 // Backward, recomputed from a and b.
 // SwiGLU: z = a gm, s = sigmoid(z), v = z s, g = dc dm: db = g v, da = g b (v (1 - s) + s) gm.
-// GeGLU:  db = dc round(gelu(a)); da = dc b (0.5 (1 + t) + 0.5 a (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 a^2)).
+// GeGLU:  db = dc round(gelu(a)); da = round(dc b) (0.5 (1 + t) + 0.5 a (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 a^2)).
+// GeGLU's dc b is rounded to the storage dtype because both Liger's kernel (a product of two
+// 16-bit loads) and the PyTorch MLP (mul's backward hands gelu's backward a 16-bit gradient) round
+// it there; an unrounded fp32 product gives a gate gradient one 16-bit ulp away from theirs at
+// random elements, and the gate_proj weight gradient, a sum of thousands of them, drifts out of
+// Liger's bf16 tolerance (1e-2) where the sum cancels.
 template <GluActivation ACT, typename Acc, typename Round>
 LIGER_HOST_DEVICE void glu_backward(Acc dc, Acc a, Acc b, Acc gm, Acc dm, Round round, Acc& da, Acc& db) {
   if (ACT == GluActivation::kSiLU) {
@@ -77,7 +82,7 @@ LIGER_HOST_DEVICE void glu_backward(Acc dc, Acc a, Acc b, Acc gm, Acc dm, Round 
   } else {
     const Acc t = gelu_tanh_t(a);
     db = dc * round(Acc(0.5) * a * (Acc(1) + t));
-    da = dc * b *
+    da = round(dc * b) *
          (Acc(0.5) * (Acc(1) + t) +
           Acc(0.5) * a * (Acc(1) - t * t) * (Acc(kSqrt2OverPi) * (Acc(1) + Acc(3 * kGeluCoef) * a * a)));
   }

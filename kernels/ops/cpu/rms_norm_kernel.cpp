@@ -106,10 +106,8 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cpu(const at::Tensor& grad_
                                                          const at::Tensor& rstd, double offset,
                                                          c10::string_view casting_mode, bool in_place,
                                                          bool weight_grad) {
-  detail::check_rms_inputs(input, weight);
   const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
-  TORCH_CHECK(grad_out.sizes() == input.sizes(), "liger::rms_norm_backward: grad_out has shape ", grad_out.sizes(),
-              " but input has shape ", input.sizes());
+  detail::check_rms_backward(grad_out, input, weight, rstd, casting);
   const at::Tensor x = input.contiguous();
   at::Tensor dy = grad_out.to(x.scalar_type()).contiguous();
   const bool write_into_dy = in_place && dy.data_ptr() == grad_out.data_ptr();

@@ -14,10 +14,8 @@
 //
 // Without softcap, smoothing or class weights (the common case) both passes take a fast path of
 // about 5 instructions an element (exp2 by one FMA and one MUFU, one NaN-propagating max a
-// pack, the target's pack found once): FLCE's bf16 chunks (2048 x 128256) went from 0.555 to
-// 0.37 ms on the H200, the fp32 loss (8192 x 128256) from 2.90 to 2.60 ms in full mode. Measured
-// and not taken (scripts/probe_ce_split.cu: cluster, slice and CTA size swept): 8 CTAs of 32 KB and
-// 256 threads for the bf16 chunk, 0.3405 vs 0.3602 ms; every other split was slower.
+// pack, the target's pack found once). The figures, and the row splits swept with
+// scripts/probe_ce_split.cu and not taken: docs/perf/cross_entropy.md.
 #include <cooperative_groups.h>
 #include <cuda_pipeline_primitives.h>
 
@@ -222,7 +220,7 @@ __global__ void __launch_bounds__(kMaxThreads, 3) ce_forward_kernel(RowKernelArg
   Partial part = empty_partial();
   // The common case (no softcap, no label smoothing) in few instructions an element: a bf16 row
   // must be consumed at 4 elements a clock an SM to keep pace with the copy bandwidth, and the
-  // general loop below (about 15 instructions an element) held FLCE's bf16 chunks to 45% of it.
+  // general loop below takes about 15 instructions an element, three times too many.
   // Folds pack p into `part` and returns true, or returns false (a NaN in the pack) to leave the
   // pack to the general loop, which keeps its exact NaN and argmax rules.
   const bool plain_stats = !capped && !smoothing;
@@ -605,8 +603,7 @@ template <typename T>
 cudaError_t forward_typed(const CeForwardArgs& f, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
   const int64_t es = sizeof(T);
-  const bool vec = (f.cols * es) % 16 == 0 && (f.row_stride * es) % 16 == 0 && aligned16(f.logits) &&
-                   (f.weight == nullptr || aligned16(f.weight));
+  const bool vec = rows_allow_packs(f.cols, es, {f.logits, f.weight}) && whole_packs(f.row_stride, es);
   return vec ? launch_rows<T, kVec>(f, stream) : launch_rows<T, 1>(f, stream);
 }
 

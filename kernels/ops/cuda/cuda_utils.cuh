@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "launch_common.h"
+#include "vector_access.h"
 
 namespace liger::cuda {
 
@@ -106,8 +107,6 @@ template <> struct DTypeOf<__half> { static constexpr DType value = DType::kF16;
 template <> struct DTypeOf<__nv_bfloat16> { static constexpr DType value = DType::kBF16; };
 
 inline int size_of(DType t) { return t == DType::kF32 ? 4 : 2; }
-
-inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 inline int num_sms() {
   int dev = 0, sms = 0;

@@ -113,13 +113,6 @@ cudaError_t dispatch(DType dt, Fn&& fn) {
   return cudaErrorInvalidValue;
 }
 
-bool vectorizable(int64_t dim, DType dt, std::initializer_list<const void*> ptrs) {
-  if ((dim * size_of(dt)) % 16 != 0) return false;
-  for (const void* p : ptrs)
-    if (!aligned16(p)) return false;
-  return true;
-}
-
 template <typename T, int VEC>
 cudaError_t forward_typed(const EmbeddingForwardArgs& a, cudaStream_t s) {
   const int64_t packs = a.dim / VEC;
@@ -174,7 +167,7 @@ cudaError_t embedding_find_bad_index(const int64_t* indices, int64_t n, int64_t 
 
 cudaError_t embedding_forward(const EmbeddingForwardArgs& a, cudaStream_t stream) {
   if (a.n == 0 || a.dim == 0) return cudaSuccess;
-  const bool vec = vectorizable(a.dim, a.dtype, {a.weight, a.out});
+  const bool vec = rows_allow_packs(a.dim, size_of(a.dtype), {a.weight, a.out});
   return dispatch(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     return vec ? forward_typed<T, 16 / sizeof(T)>(a, stream) : forward_typed<T, 1>(a, stream);
@@ -210,7 +203,7 @@ cudaError_t embedding_backward(const EmbeddingBackwardArgs& a, cudaStream_t stre
                                                       static_cast<int>(a.n), 0, key_bits(a.num_embeddings), stream);
       e != cudaSuccess)
     return e;
-  const bool vec = vectorizable(a.dim, a.dtype, {a.grad_out, a.grad_weight});
+  const bool vec = rows_allow_packs(a.dim, size_of(a.dtype), {a.grad_out, a.grad_weight});
   return dispatch(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     return vec ? segments_typed<T, 16 / sizeof(T)>(a, keys_sorted, pos_sorted, stream)

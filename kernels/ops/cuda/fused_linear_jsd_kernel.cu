@@ -206,7 +206,7 @@ cudaError_t launch(const JsdChunkArgs& a, cudaStream_t stream) {
 template <typename T>
 cudaError_t launch_typed(const JsdChunkArgs& a, cudaStream_t stream) {
   constexpr int V = 16 / sizeof(T);
-  const bool vec = (a.cols * sizeof(T)) % 16 == 0 && aligned16(a.student_logits) && aligned16(a.teacher_logits);
+  const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.student_logits, a.teacher_logits});
   return vec ? launch<T, V>(a, stream) : launch<T, 1>(a, stream);
 }
 

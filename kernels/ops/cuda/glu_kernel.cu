@@ -118,17 +118,11 @@ cudaError_t dispatch(DType dt, GluActivation act, Fn&& fn) {
   return cudaErrorInvalidValue;
 }
 
-bool all_aligned(std::initializer_list<const void*> ptrs) {
-  for (const void* p : ptrs)
-    if (!aligned16(p)) return false;
-  return true;
-}
-
 }  // namespace
 
 cudaError_t glu_forward(const GluForwardArgs& a, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
-  const bool vec = all_aligned({a.a, a.b, a.c});
+  const bool vec = all_aligned16({a.a, a.b, a.c});
   return dispatch(a.dtype, a.act, [&](auto tag, auto act) {
     using T = decltype(tag);
     constexpr GluActivation ACT = decltype(act)::value;
@@ -138,7 +132,7 @@ cudaError_t glu_forward(const GluForwardArgs& a, cudaStream_t stream) {
 
 cudaError_t glu_backward(const GluBackwardArgs& a, cudaStream_t stream) {
   if (a.n == 0) return cudaSuccess;
-  const bool vec = all_aligned({a.grad_out, a.a, a.b, a.grad_a, a.grad_b});
+  const bool vec = all_aligned16({a.grad_out, a.a, a.b, a.grad_a, a.grad_b});
   return dispatch(a.dtype, a.act, [&](auto tag, auto act) {
     using T = decltype(tag);
     constexpr GluActivation ACT = decltype(act)::value;

@@ -93,8 +93,7 @@ cudaError_t launch(const JsdForwardArgs& a, cudaStream_t s) {
 template <typename T>
 cudaError_t launch_typed(const JsdForwardArgs& a, cudaStream_t s) {
   constexpr int V = 16 / sizeof(T);
-  const bool vec = (a.cols * sizeof(T)) % 16 == 0 && aligned16(a.input) && aligned16(a.target) &&
-                   aligned16(a.grad_input);
+  const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.input, a.target, a.grad_input});
   return vec ? launch<T, V>(a, s) : launch<T, 1>(a, s);
 }
 

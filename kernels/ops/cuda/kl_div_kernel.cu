@@ -130,8 +130,6 @@ constexpr int vec_of() {
   return 16 / static_cast<int>(sizeof(A) > sizeof(B) ? sizeof(A) : sizeof(B));
 }
 
-bool aligned(const void* p, int bytes) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) % bytes) == 0; }
-
 int64_t step_blocks(int64_t n, int vec) { return (n / vec + kThreads * kUnroll - 1) / (kThreads * kUnroll); }
 
 template <typename TP, typename TT, int VEC>
@@ -162,8 +160,8 @@ cudaError_t kl_div_forward(const KlDivForwardArgs& a, cudaStream_t stream) {
     using TP = decltype(p_tag);
     using TT = decltype(t_tag);
     constexpr int V = vec_of<TP, TT>();
-    const bool vec = aligned(a.y_pred, V * sizeof(TP)) && aligned(a.y_true, V * sizeof(TT)) &&
-                     (!a.elementwise || aligned(a.out, 16));
+    const bool vec = aligned_to(a.y_pred, V * sizeof(TP)) && aligned_to(a.y_true, V * sizeof(TT)) &&
+                     (!a.elementwise || aligned16(a.out));
     return vec ? forward_vec<TP, TT, V>(a, stream) : forward_vec<TP, TT, 1>(a, stream);
   });
 }
@@ -174,8 +172,8 @@ cudaError_t kl_div_backward(const KlDivBackwardArgs& a, cudaStream_t stream) {
     using TG = decltype(g_tag);
     using TT = decltype(t_tag);
     constexpr int V = vec_of<TG, TT>();
-    const bool vec = aligned(a.y_true, V * sizeof(TT)) && aligned(a.grad, V * sizeof(TG)) &&
-                     (!a.elementwise || aligned(a.grad_out, 16));
+    const bool vec = aligned_to(a.y_true, V * sizeof(TT)) && aligned_to(a.grad, V * sizeof(TG)) &&
+                     (!a.elementwise || aligned16(a.grad_out));
     return vec ? backward_vec<TT, TG, V>(a, stream) : backward_vec<TT, TG, 1>(a, stream);
   });
 }

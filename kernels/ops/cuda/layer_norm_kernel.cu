@@ -5,8 +5,8 @@
 // once into registers: mean, variance (two passes over the registers, so no E[x^2] - mean^2
 // cancellation) and the output come from that one read.
 // - Forward, 16-byte-aligned rows of 520-4096 16-bit or 260-2048 fp32 elements: one warp a row
-//   (warp_rows.cuh; 0.0410 ms at 8192 x 4096 bf16 on the H200, against 0.0553 for the block
-//   kernel and 0.0459 for the warp kernel with bounds tests on FULL rows).
+//   (warp_rows.cuh; faster than the block kernel, and FULL rows without bounds tests faster
+//   still: docs/perf/norms.md).
 // - Otherwise one block a row (row_plan.cuh), per-thread statistics merged across the block in one
 //   reduction. Both block grids are persistent: the forward reads w and b per row (L1/L2 hits);
 //   the backward keeps w and its dW/dB sums in registers across the rows it walks.
@@ -149,11 +149,10 @@ constexpr int forward_min_blocks() {
   return 65536 / (threads * 128) > 0 ? 65536 / (threads * 128) : 1;
 }
 
-// w and b are read per row from global memory (L1/L2 hits): staging them in shared memory was
-// measured slower on the H200 (0.093 vs 0.088 ms at 8192 x 4096 bf16), as for RMSNorm.
-// vec_ok is a template parameter: with 16-byte access known at compile time, the hot path carries
-// none of the element-wise fallback (as a runtime flag it made this kernel 1.6x slower on the
-// H200: 0.090 vs 0.055 ms at 8192 x 4096 bf16).
+// w and b are read per row from global memory (L1/L2 hits): staging them in shared memory
+// measured slower, as for RMSNorm. vec_ok is a template parameter: with 16-byte access known at
+// compile time, the hot path carries none of the element-wise fallback (as a runtime flag it
+// was much slower). Figures: docs/perf/norms.md.
 template <typename T, typename TW, int CLS, bool vec_ok>
 __global__ void __launch_bounds__(FwdClasses<sizeof(T)>::table[CLS].max_threads, forward_min_blocks<T, CLS>())
 layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
@@ -207,9 +206,8 @@ layer_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, con
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: mean and M2 by two
 // passes over the lane's registers with a shuffle sum each (exact two-pass statistics, no block
 // barrier), then the output. Up to 128 registers a lane; FULL rows (warp_rows::full_row) load w and
-// b together with the row. (Lane-local statistics merged once across
-// the warp, Chan et al., to save one chain of shuffles, measured no faster on the H200: 0.0457 vs
-// 0.0459 ms at 8192 x 4096 bf16.)
+// b together with the row. (Lane-local statistics merged once across the warp, Chan et al.,
+// measured no faster: docs/perf/norms.md.)
 template <typename T, typename TW, int ITEMS, bool FULL>
 __global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
 layer_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, const TW* __restrict__ b,
@@ -440,7 +438,7 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     // (w and b, of T or float, are then 16-byte aligned at every pack too.)
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y, a.weight, a.bias});
     if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
       return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
         layer_norm_forward_warp_kernel<T, TW, decltype(items)::value, decltype(full)::value>
@@ -469,7 +467,7 @@ cudaError_t layer_norm_backward(const LayerNormBackwardArgs& a, cudaStream_t str
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.grad_out, a.grad_in, a.weight});
     cudaError_t err = rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
       auto* kernel = vec ? layer_norm_backward_kernel<T, TW, decltype(cls)::value, true>
                          : layer_norm_backward_kernel<T, TW, decltype(cls)::value, false>;

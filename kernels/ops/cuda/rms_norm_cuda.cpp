@@ -59,10 +59,8 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cuda(const at::Tensor& grad
                                                           const at::Tensor& rstd, double offset,
                                                           c10::string_view casting_mode, bool in_place,
                                                           bool weight_grad) {
-  detail::check_rms_inputs(input, weight);
   const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
-  TORCH_CHECK(grad_out.sizes() == input.sizes(), "liger::rms_norm_backward: grad_out has shape ", grad_out.sizes(),
-              " but input has shape ", input.sizes());
+  detail::check_rms_backward(grad_out, input, weight, rstd, casting);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous();
   const at::Tensor dy = grad_out.to(x.scalar_type()).contiguous();

@@ -4,8 +4,7 @@
 // dx once (plus a small fp32 dW partial per block). A row is read from global memory exactly once
 // and kept in registers (16-byte packs when the row allows).
 // - Forward, 16-byte-aligned rows of 520-4096 16-bit or 260-2048 fp32 elements: one warp a row
-//   (warp_rows.cuh: no block barrier; 0.0433 vs 0.0487 ms for the block kernel at 8192 x 4096
-//   bf16 on the H200).
+//   (warp_rows.cuh: no block barrier; faster than the block kernel, docs/perf/norms.md).
 // - Otherwise one block owns one row at a time, each thread ITEMS packs of VEC elements. The
 //   backward grid is persistent (one block per resident slot) so each block accumulates its dW
 //   partial in registers over many rows.
@@ -59,9 +58,8 @@ __device__ __forceinline__ float rms_out(float x, float r, float w_eff, RmsCasti
 }
 
 // Persistent: each block walks rows blockIdx.x, blockIdx.x + gridDim.x, ...
-// Persistent: each block walks rows blockIdx.x, blockIdx.x + gridDim.x, ...
-// (Staging (offset + w) in shared memory once per block was tried and measured slower on the
-// H100, 0.065 vs 0.056 ms at 8192 x 4096 bf16; the weight is re-read from L2 per row.)
+// The weight is re-read from L2 per row (staging it in shared memory measured slower:
+// docs/perf/norms.md).
 template <typename T, typename TW, int VEC, int ITEMS>
 __global__ void __launch_bounds__(max_threads<ITEMS>(), min_blocks<ITEMS>())
 rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
@@ -127,10 +125,8 @@ rms_norm_forward_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: no block barrier,
 // so each warp streams its rows like an element-wise kernel. Up to 128 registers a lane (the row
 // takes ITEMS * 4 of them packed). FULL rows (warp_rows::full_row) have no bounds tests, so the
-// weight loads are issued with the row's: 0.0397 vs 0.0434 ms at 8192 x 4096 bf16 with an fp32
-// weight on the H200. Tried there and not kept: streaming cache hints on x and y (0.054 vs
-// 0.043 ms); a packed bf16x2 output for llama casting (half the instructions an element; 0.0433
-// vs 0.0435 ms); the rounding modes as template parameters (no fewer registers).
+// weight loads are issued with the row's. Variants tried and not kept (streaming cache hints,
+// packed bf16x2 output, rounding modes as template parameters): docs/perf/norms.md.
 template <typename T, typename TW, int ITEMS, bool FULL>
 __global__ void __launch_bounds__(warp_rows::kThreads, warp_rows::kMinBlocks)
 rms_norm_forward_warp_kernel(const T* __restrict__ x, const TW* __restrict__ w, T* __restrict__ y,
@@ -279,8 +275,8 @@ struct RowPlan {
 };
 
 // The forward prefers 4 packs a thread (more loads in flight per thread); the backward, whose
-// per-element work is heavier, prefers 2 packs and twice the threads (measured on the H100 at
-// 8192 x 4096 bf16: forward 0.056 vs 0.059 ms, full 0.164 vs 0.178 ms).
+// per-element work is heavier, prefers 2 packs and twice the threads (measured faster each way:
+// docs/perf/norms.md).
 RowPlan plan_row(int64_t cols, int elem_size, bool vectorizable, bool prefer_threads) {
   const int vec = vectorizable ? 16 / elem_size : 1;
   const int64_t packs = (cols + vec - 1) / vec;
@@ -378,11 +374,11 @@ cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
 }  // namespace
 
 int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
-  return (cols * size_of(x_dtype)) % 16 == 0 ? 16LL * kMaxThreads * (16 / size_of(x_dtype)) : 16LL * kMaxThreads;
+  return whole_packs(cols, size_of(x_dtype)) ? 16LL * kMaxThreads * (16 / size_of(x_dtype)) : 16LL * kMaxThreads;
 }
 
 int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
-  const RowPlan p = plan_row(cols, size_of(x_dtype), (cols * size_of(x_dtype)) % 16 == 0, true);
+  const RowPlan p = plan_row(cols, size_of(x_dtype), whole_packs(cols, size_of(x_dtype)), true);
   int result = 1;
   dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
@@ -396,8 +392,8 @@ int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DT
 cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.y}) &&
-                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows_allow_packs(a.cols, es, {a.x, a.y}) &&
+                   (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   if (const int64_t packs = a.cols * es / 16; vec && warp_rows::items_for(packs) > 0) {
     return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
       using T = decltype(x_tag);
@@ -423,8 +419,8 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
 cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const int es = size_of(a.x_dtype);
-  const bool vec = rows::vec_ok(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
-                   (a.weight == nullptr || rows::vec_ok(a.cols, size_of(a.w_dtype), {a.weight}));
+  const bool vec = rows_allow_packs(a.cols, es, {a.x, a.grad_out, a.grad_in}) &&
+                   (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   const RowPlan p = plan_row(a.cols, es, vec, true);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
   return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {

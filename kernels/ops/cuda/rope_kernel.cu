@@ -71,25 +71,19 @@ __global__ void __launch_bounds__(kMaxThreads) rope_kernel(const RopeArgs a) {
   }
 }
 
-bool strides_multiple_of(const int64_t* s, int n, int64_t m) {
-  for (int i = 0; i < n; ++i)
-    if (s[i] % m != 0) return false;
-  return true;
-}
-
 // Whether VEC-element packs of T (and the matching cos/sin values of TC) are 16-byte aligned everywhere.
 template <typename T, typename TC>
 bool vectorizable(const RopeArgs& a) {
-  constexpr int64_t vec = 16 / sizeof(T), vec_c = 16 / sizeof(TC);
-  if ((a.head_dim / 2) % vec != 0) return false;
+  constexpr int es = sizeof(T), es_c = sizeof(TC);
+  if (!whole_packs(a.head_dim / 2, es)) return false;
   for (const RopeRotated* r : {&a.q, &a.k}) {
     if (r->in == nullptr) continue;
-    if (!aligned16(r->in) || !aligned16(r->out) || !strides_multiple_of(r->in_stride, 3, vec) ||
-        !strides_multiple_of(r->out_stride, 3, vec))
+    if (!all_aligned16({r->in, r->out}) || !strides_keep_packs(r->in_stride, 3, es) ||
+        !strides_keep_packs(r->out_stride, 3, es))
       return false;
   }
-  return aligned16(a.cos) && aligned16(a.sin) && strides_multiple_of(a.cos_stride, 2, vec_c) &&
-         strides_multiple_of(a.sin_stride, 2, vec_c);
+  return all_aligned16({a.cos, a.sin}) && strides_keep_packs(a.cos_stride, 2, es_c) &&
+         strides_keep_packs(a.sin_stride, 2, es_c);
 }
 
 template <typename T, typename TC>

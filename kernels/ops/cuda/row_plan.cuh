@@ -45,14 +45,6 @@ int64_t max_cols(int vec, const RowClass (&table)[N]) {
   return static_cast<int64_t>(table[N - 1].items) * table[N - 1].max_threads * vec;
 }
 
-// 16-byte loads are possible when every row starts 16-byte aligned.
-inline bool vec_ok(int64_t cols, int elem_size, std::initializer_list<const void*> ptrs) {
-  if ((cols * elem_size) % 16 != 0) return false;
-  for (const void* p : ptrs)
-    if (p != nullptr && !aligned16(p)) return false;
-  return true;
-}
-
 // Column of the first element of this thread's item i.
 template <int VEC>
 __device__ __forceinline__ int64_t col_of(int i) {

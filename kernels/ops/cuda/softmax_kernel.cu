@@ -71,16 +71,11 @@ softmax_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
 // One warp a row (warp_rows.cuh), for 16-byte-aligned rows of 65 to 512 packs: max and exp-sum by
 // shuffles, no block barrier. A lane keeps its exps in fp32 registers when they fit in 64 of them;
 // longer 16-bit rows (4096 bf16: 128 values a lane) keep only the packed row and compute each exp
-// twice. Measured on the H200 at 8192 x 4096 bf16 (harness, memset flush): 0.0381 ms, 96% of a
-// copy of the same bytes timed the same way. Before the 16-bit fast path (packed max, one FMA and
-// one MUFU an exp: see lane_max and exp_of) it took 0.0451, issue-bound at about 18 instructions
-// an element; the block kernel 0.0476; 0.054 when the recomputing version still let the compiler
-// keep the fp32 conversions live (154 registers; see keep_packed). Compiled without bounds tests
-// (FULL) this row now spills only 16 bytes, but was slower still: 0.0380 vs 0.0375 ms in a bare
-// timing loop.
-// FULL rows (warp_rows::full_row) that keep their exps skip the bounds tests: 8192 x 2048 bf16 in
-// 0.0209 ms, against 0.0219 for 8192 x 2040 with them. Measured and not kept: the lane's exps taken
-// against its own max before the warp's max is known (online normalizer), 0.0443 vs 0.0442 ms.
+// twice. Without the 16-bit fast path (packed max, one FMA and one MUFU an exp: see lane_max and
+// exp_of) the row is issue-bound at about 18 instructions an element; keep_packed stops the
+// compiler from keeping the fp32 conversions live. Recomputing rows keep their bounds tests (a
+// FULL build of them measured slower); FULL rows that keep their exps skip them. The figures, and
+// the online-normalizer variant measured and not kept: docs/perf/softmax.md.
 constexpr int kWarpKeepValues = 64;
 
 // The largest of this lane's valid packs of a row. 16-bit packs compare pairs with one packed
@@ -234,12 +229,12 @@ cudaError_t softmax_forward(const SoftmaxForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
     if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
       return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
         constexpr int kItems = decltype(items)::value;
         // Rows whose exps are recomputed (kWarpKeepValues) keep the bounds tests even when FULL:
-        // measured faster that way (see kWarpKeepValues).
+        // measured faster that way (docs/perf/softmax.md).
         constexpr bool kFull = decltype(full)::value && kItems * rows::vec_of<T>() <= kWarpKeepValues;
         softmax_forward_warp_kernel<T, kItems, kFull><<<warp_rows::grid_for(a.rows), warp_rows::kThreads, 0, stream>>>(
             static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
@@ -262,7 +257,7 @@ cudaError_t softmax_backward(const SoftmaxBackwardArgs& a, cudaStream_t stream) 
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
     return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
       auto* kernel = vec ? softmax_backward_kernel<T, decltype(cls)::value, true>
                          : softmax_backward_kernel<T, decltype(cls)::value, false>;

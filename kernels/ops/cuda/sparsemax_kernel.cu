@@ -177,7 +177,7 @@ cudaError_t sparsemax_forward(const SparsemaxForwardArgs& a, cudaStream_t stream
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.x, a.y});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
     return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
       auto* kernel = vec ? sparsemax_forward_kernel<T, decltype(cls)::value, true>
                          : sparsemax_forward_kernel<T, decltype(cls)::value, false>;
@@ -193,7 +193,7 @@ cudaError_t sparsemax_backward(const SparsemaxBackwardArgs& a, cudaStream_t stre
   return rows::dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
-    const bool vec = rows::vec_ok(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
+    const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
     return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
       auto* kernel = vec ? sparsemax_backward_kernel<T, decltype(cls)::value, true>
                          : sparsemax_backward_kernel<T, decltype(cls)::value, false>;

@@ -4,8 +4,8 @@
 // aligned.
 //
 // Why: with a block per row, every row waits at __syncthreads for its slowest warp before any
-// thread may write, and a block's next row cannot start until then; the block-per-row forwards
-// reached 66-79% of copy bandwidth on the H200 where the element-wise kernels reach 93-95%. With
+// thread may write, and a block's next row cannot start until then, so the block-per-row forwards
+// stayed well short of the element-wise kernels' bandwidth (docs/perf/rows.md). With
 // a warp per row the reductions are shuffles only, and each warp streams its own rows
 // independently, like an element-wise kernel that happens to reduce.
 //
@@ -47,12 +47,8 @@ __device__ __forceinline__ int64_t col_of(int i) {
 // tests (FULL). Why: a kernel with parameter vectors (weight, bias) is latency bound per row, and
 // without bounds tests the compiler issues the vectors' loads together with the row's, before
 // the reductions; with them, it waits until after, and every row pays an L2 round trip (x and y
-// stream through L1 and evict the vectors). Measured on the H200, rms_norm_forward at 8192 x 4096
-// bf16 in a bare timing loop (scripts/probe_row_forward.cu): 0.0387 vs 0.0428 ms with an fp32
-// weight, 0.0388 vs 0.0426 with a bf16 one; in the harness 0.0397 vs 0.0434. Tried there in a
-// stripped-down copy of the kernel and slower: an L1 prefetch of the vectors after the row's
-// loads (0.061 vs 0.038 ms); the row fed by TMA bulk copies through shared memory (0.039-0.043);
-// the vector staged in shared memory by persistent blocks (0.049).
+// stream through L1 and evict the vectors). Figures and the alternatives tried (L1 prefetch, TMA
+// bulk copies, shared-memory staging): docs/perf/rows.md.
 template <int ITEMS>
 inline bool full_row(int64_t packs) {
   return packs == int64_t{32} * ITEMS;

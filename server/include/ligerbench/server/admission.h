@@ -17,6 +17,7 @@ struct AdmissionLimits {
   std::map<std::string, int64_t> device_memory;     // bytes per device
   int max_cases_per_job = 100000;
   double default_timeout_s = 3600;
+  double max_job_timeout_s = 7 * 24 * 3600;         // a request's timeout_s: 0 .. this
 };
 
 // OK and a complete Job (id unset, state unset) or INVALID_ARGUMENT naming the field.

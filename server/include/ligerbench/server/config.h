@@ -23,6 +23,9 @@ void check_config(const v1::ServerConfig& config);
 // True for 127.0.0.0/8, ::1 and localhost (with any port).
 bool is_loopback_address(const std::string& host_port);
 
+// "%g": 3600, 0.5, 1e+10.
+std::string format_number(double v);
+
 // Whole file as a string; throws InputError naming `what`.
 std::string read_file(const std::string& path, const std::string& what);
 

@@ -28,7 +28,8 @@ class Events {
 
   // Calls cb for every stored event after `after_seq`, then for every new one until
   // unsubscribe. cb runs under the bus lock: it must not block or call back into Events.
-  int subscribe(const std::string& job_id, int64_t after_seq, Callback cb);
+  // *ended says whether the job had already ended (or does not exist): then no new event comes.
+  int subscribe(const std::string& job_id, int64_t after_seq, Callback cb, bool* ended);
   void unsubscribe(int id);
 
  private:

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "ligerbench/case_gauges.h"
 #include "ligerbench/v1/service.pb.h"
 
 namespace ligerbench::server {
@@ -34,10 +35,7 @@ class Metrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
-  prometheus::Family<prometheus::Gauge>& latency_;
-  prometheus::Family<prometheus::Gauge>& peak_memory_;
-  prometheus::Family<prometheus::Gauge>& rel_error_;
-  prometheus::Family<prometheus::Gauge>& speedup_;
+  CaseGauges case_gauges_;  // the same names and labels as a Pushgateway push (ligerbench/case_gauges.h)
   prometheus::Family<prometheus::Counter>& jobs_;
   prometheus::Family<prometheus::Counter>& cases_;
   prometheus::Gauge& queue_depth_;

@@ -2,7 +2,8 @@
 // The scheduler: a persistent priority queue (higher priority first, then submission order) and
 // one runner thread per running job. A job holds all of its devices while it runs, so two
 // measurements never share a device; jobs on disjoint devices run side by side. Each case runs
-// in a worker process; a case that kills its worker fails with the reason and the job goes on.
+// in a worker process; a case that kills its worker, or runs past its limit, fails with the
+// reason and the job goes on. A cancel kills the running case's worker at once.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,9 +22,18 @@
 
 namespace ligerbench::server {
 
+// Each case's wall-clock limit: margin_s + 3 x its measurement timeout_s, at most max_s
+// (config.proto: max_case_timeout_s, case_timeout_margin_s).
+struct CaseLimits {
+  double max_s = 900;
+  double margin_s = 60;
+  double for_options(const v1::MeasurementOptions& m) const;
+};
+
 class Scheduler {
  public:
-  Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node);
+  Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node,
+            CaseLimits case_limits = {});
   ~Scheduler();
 
   // Recovers the store (jobs left running by a killed server go back to the queue, keeping their
@@ -65,6 +75,8 @@ class Scheduler {
   void run_job(RunningJob* rj);
   // Runs the cases; returns false when the server is stopping (the job was re-queued).
   bool run_cases(RunningJob* rj, v1::Job& job, Worker& worker);
+  // Ends a job that a client cancelled while it ran, when a restart finds it still unfinished.
+  void finish_cancelled_after_restart(v1::Job job);
   void finish_running(RunningJob* rj);
 
   Store& store_;
@@ -72,6 +84,7 @@ class Scheduler {
   Metrics& metrics_;
   WorkerPool& pool_;
   const v1::NodeInfo node_;
+  const CaseLimits case_limits_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ligerbench/server/admission.h"
+#include "ligerbench/server/admission_queue.h"
 #include "ligerbench/server/events.h"
 #include "ligerbench/server/metrics.h"
 #include "ligerbench/server/scheduler.h"
@@ -42,10 +43,12 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<AdmissionQueue> admission_;
   std::unique_ptr<v1::BenchService::CallbackService> service_;
   std::unique_ptr<grpc::Server> grpc_;
   v1::NodeInfo node_;
   AdmissionLimits limits_;
+  std::string token_;
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -1,7 +1,8 @@
 #pragma once
 // The result store: one SQLite file (WAL) with jobs, their events and every CaseResult. Messages
 // are stored as serialized protos beside the columns that queries need, so the schema stays the
-// proto schema. Every change of a job is one transaction with its event, so a killed server
+// proto schema. A job's spec is written once, in a column of its own: the many updates of a
+// running job rewrite only its small header, so their cost does not grow with the spec. Every change of a job is one transaction with its event, so a killed server
 // never leaves a result without its event or a job count that disagrees with its results.
 #include <sqlite3.h>
 
@@ -28,7 +29,13 @@ class Store {
   // Records an event and the job as it is after it; a case event also stores its CaseResult.
   void append_event(const v1::Job& job, const v1::JobEvent& event);
 
-  std::optional<v1::Job> get_job(const std::string& id);
+  // The job; without its spec (read from a column of its own) when with_spec is false.
+  std::optional<v1::Job> get_job(const std::string& id, bool with_spec = true);
+  std::optional<v1::JobState> job_state(const std::string& id);
+  // A cancel of a running job, kept apart from the job row (which its runner rewrites), so that
+  // a server that dies before the job stops does not resume it.
+  void request_cancel(const std::string& id);
+  bool cancel_requested(const std::string& id);
   std::vector<v1::JobEvent> events_after(const std::string& id, int64_t after_seq);
   int64_t last_seq(const std::string& id);
   // Stored case results of a job: case index -> result.
@@ -42,7 +49,9 @@ class Store {
 
  private:
   void exec(const char* sql);
+  static std::string job_bytes(const v1::Job& job);
   void write_job_row(const v1::Job& job, bool insert);
+  void migrate_spec_column();
   void write_event_row(const v1::JobEvent& event);
 
   std::mutex mu_;

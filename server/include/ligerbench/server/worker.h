@@ -1,7 +1,8 @@
 #pragma once
 // A worker process (ligerbench-worker) that runs cases for the server, so that a kernel that
 // crashes (abort, segfault, CUDA illegal address) takes down the worker and not the server.
-// Messages are length-prefixed protos over a socket pair on the worker's stdin/stdout.
+// Messages are length-prefixed protos over a socket pair on the worker's stdin/stdout; a worker
+// first sends an empty WorkerResponse (its hello) once it is ready for requests.
 #include <sys/types.h>
 
 #include <atomic>
@@ -31,8 +32,10 @@ class Worker {
   struct Outcome {
     bool ok = false;                 // a response arrived
     v1::WorkerResponse response;
+    bool started = false;            // the request reached a running worker
     bool timed_out = false;          // the deadline passed; the worker was killed
-    bool killed = false;             // kill() ended the call
+    bool case_limit = false;         // with timed_out: it was the call's own limit, not the deadline
+    bool killed = false;             // kill() ended the call (or came before it)
     std::string failure;             // why there is no response
   };
 
@@ -41,17 +44,23 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Sends the request (starting the process first when none runs) and waits for the answer
-  // until `deadline`. A worker that dies or misses the deadline is reaped; the next call starts
-  // a fresh one.
-  Outcome call(const v1::WorkerRequest& request, Clock::time_point deadline);
-  // Ends the process; a call in progress on another thread returns with killed set.
+  // Sends the request (starting the process first when none runs: a new worker says hello
+  // when it is ready, so its start-up does not count against `limit`) and waits for the answer
+  // until `deadline` or `limit` after the request went out, whichever comes first. A worker that
+  // dies or runs past either is killed and reaped; the next call starts a fresh one.
+  Outcome call(const v1::WorkerRequest& request, Clock::time_point deadline,
+               Clock::duration limit = Clock::duration::max());
+  // Ends the process; a call in progress on another thread returns with killed set, and so does
+  // every later call until rearm().
   void kill();
+  // Ready for new calls after a kill(): the killed process is reaped.
+  void rearm();
   bool running() const { return pid_.load() > 0; }
   int starts() const { return starts_; }
 
  private:
-  void spawn();
+  // Starts the process and waits for its hello until `deadline`; "" or why it did not start.
+  std::string spawn(Clock::time_point deadline);
   std::string reap();  // waits for the process; returns how it ended
 
   std::string path_;

@@ -4,7 +4,7 @@
 // internals. Shapes: FLCE's bf16 chunk (2048 x 128256) and the fp32 loss (8192 x 128256).
 //
 //   cd kernels/ops/cuda && nvcc -std=c++17 -O3 -arch=sm_90a -I. -I.. -I../../include \
-//     ../../../scripts/probe_ce_split.cu -o /tmp/probe_ce && /tmp/probe_ce
+//     ../../../probes/probe_ce_split.cu -o /tmp/probe_ce && /tmp/probe_ce
 #include "cross_entropy_kernel.cu"
 #include <algorithm>
 #include <cstdio>

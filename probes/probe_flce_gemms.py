@@ -1,4 +1,4 @@
-# GPU node only (python3 with the PyTorch wheel): python3 scripts/probe_flce_gemms.py
+# GPU node only (python3 with the PyTorch wheel): python3 probes/probe_flce_gemms.py
 # Times the pieces of one FLCE chunk on the GPU (bf16, H 4096, V 128256): which GEMMs dominate,
 # what dW's beta=1 accumulation and its zero-init cost, and whether a memory-bound kernel on a
 # second stream overlaps a GEMM.

@@ -6,9 +6,7 @@
 // probe shows what that costs a copy of the kernel's size, and how far each kernel is from such a
 // copy, without any host-side overhead in the timed region.
 //
-//   nvcc -O3 -arch=sm_90a -std=c++17 -Ikernels/ops/cuda -Ikernels/ops -Ikernels/include \
-//     scripts/probe_row_forward.cu kernels/ops/cuda/{rms_norm,layer_norm,softmax}_kernel.cu -o /tmp/probe_rows
-//   /tmp/probe_rows
+//   build-gpu/probes/probe_row_forward       (built by CMake with the rest: probes/CMakeLists.txt)
 //
 // Prints, per L2 mode, the median of 60 runs (ms), GB/s and the fraction of a 1 GiB memcpy's
 // bandwidth, at 8192 rows of bf16 and several row lengths (4096, 2048 and 1024 fill every lane of

@@ -2,7 +2,7 @@
 # scripts/gpu.sh has built build-gpu): our operator loaded from the build's shared library, one
 # training step (forward + torch.autograd.grad) timed (hot, median of 20) and then under the torch
 # profiler (kernel times and the gaps between them), and its 12 GEMMs alone in the same process.
-#   python3 scripts/profile_flce_step.py
+#   python3 probes/profile_flce_step.py
 import glob, json, os, statistics, sys
 import torch
 lib = glob.glob("build-gpu/**/libliger_kernels.so", recursive=True)[0]

@@ -1,0 +1,18 @@
+#pragma once
+// --push-gateway URL [--push-job NAME] [--push-instance NAME]: the options of run, submit --wait
+// and compare that push their metrics to a Prometheus Pushgateway.
+#include <optional>
+#include <set>
+#include <string>
+
+#include "args.h"
+#include "ligerbench/push.h"
+
+namespace ligerbench::cli {
+
+// `extra` plus the three push options.
+std::set<std::string> with_push_options(std::set<std::string> extra);
+// The validated target, or nullopt without --push-gateway (then --push-job/--push-instance are errors).
+std::optional<PushTarget> push_target(const Args& a);
+
+}  // namespace ligerbench::cli

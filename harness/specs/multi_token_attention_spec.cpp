@@ -1,0 +1,115 @@
+// multi_token_attention: KERNELS.md section 8. Baseline: the PyTorch composition of Liger's test
+// and benchmark (masked_fill with -1e9 above the diagonal, softmax or a sort-based sparsemax,
+// conv2d, masked_fill with 0), in the data's dtype. Reference: the same in float64.
+#include "liger/multi_token_attention.h"
+
+#include <cmath>
+
+#include "specs.h"
+
+namespace ligerbench::specs {
+namespace {
+
+bool sparse_of(const CaseConfig& c) { return c.param_bool("sparse"); }
+int64_t padding_of(const CaseConfig& c) { return c.axis("K") / 2; }  // 'same' output, as Liger's tests and benchmark
+
+// Scores ~ N(0, 1); weight and bias uniform in +-1/sqrt(fan_in) (nn.Conv2d's initialisation, so
+// the bias and its gradient are not zero).
+KernelInputs make_inputs(const CaseConfig& c) {
+  const int64_t B = c.axis("B"), C = c.axis("C"), L = c.axis("L"), K = c.axis("K");
+  const auto opts = at::TensorOptions().device(c.device).dtype(c.dtype);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(C * K * K));
+  KernelInputs in;
+  in.tensors.push_back(at::randn({B, C, L, L}, opts).requires_grad_(true));
+  in.tensors.push_back(at::empty({C, C, K, K}, opts).uniform_(-bound, bound).requires_grad_(true));
+  in.names = {"scores", "weight"};
+  if (c.param_bool("bias")) {
+    in.tensors.push_back(at::empty({C}, opts).uniform_(-bound, bound).requires_grad_(true));
+    in.names.push_back("bias");
+  }
+  return in;
+}
+
+c10::optional<at::Tensor> bias_of(const KernelInputs& in) {
+  return in.tensors.size() > 2 ? c10::optional<at::Tensor>(in.tensors[2]) : c10::nullopt;
+}
+
+std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
+  return {liger::multi_token_attention(in.tensors[0], in.tensors[1], bias_of(in), 1, padding_of(c), 1, 1, sparse_of(c))};
+}
+
+// Sparsemax over the last dim by sorting (Liger's torch reference): support k, threshold tau.
+at::Tensor sorted_sparsemax_last(const at::Tensor& s) {
+  const at::Tensor desc = std::get<0>(s.sort(-1, /*descending=*/true));
+  const at::Tensor ks = at::arange(1, s.size(-1) + 1, s.options().requires_grad(false));
+  const at::Tensor in_support = (desc * ks + 1) > desc.cumsum(-1);
+  const at::Tensor tau = ((desc * in_support).sum(-1, true) - 1) / in_support.sum(-1, true);
+  return at::relu(s - tau);
+}
+
+// mask_{0}(conv2d(softmax(mask_{-1e9}(scores)))), as Liger's test and benchmark write it.
+at::Tensor composition(const KernelInputs& in, const CaseConfig& c) {
+  const at::Tensor& scores = in.tensors[0];
+  const int64_t L = scores.size(-1);
+  const at::Tensor future = at::ones({L, L}, scores.options().dtype(at::kBool).requires_grad(false)).triu(1);
+  // -1e9 does not fit in fp16 (masked_fill refuses it); there its lowest finite value, which
+  // masks as completely.
+  const at::Tensor masked = scores.masked_fill(future, scores.scalar_type() == at::kHalf ? -65504.0 : -1e9);
+  const at::Tensor probs = sparse_of(c) ? sorted_sparsemax_last(masked) : at::softmax(masked, -1);
+  const int64_t p = padding_of(c);
+  const at::Tensor conv = at::conv2d(probs, in.tensors[1], bias_of(in), {1, 1}, {p, p});
+  return conv.masked_fill(future, 0);
+}
+
+std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) { return {composition(in, c)}; }
+std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig& c) { return {composition(in, c)}; }
+
+// n = B C L^2 score elements. Forward: read the scores, write the output (P is written and read
+// once more by any implementation that saves it); the convolution's 2 C K^2 flops an element.
+// Backward: read dOut and P, write dScores; the two convolution gradients.
+Cost cost(const CaseConfig& c, Mode m) {
+  const double B = c.axis("B"), C = c.axis("C"), L = c.axis("L"), K = c.axis("K");
+  const double n = B * C * L * L, es = at::elementSize(c.dtype);
+  const double conv_flops = 2 * n * C * K * K;
+  const Cost fwd{3 * n * es, conv_flops + 4 * n};
+  const Cost bwd{3 * n * es, 2 * conv_flops + 3 * n};
+  switch (m) {
+    case Mode::kForward: return fwd;
+    case Mode::kBackward: return bwd;
+    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
+  }
+}
+
+}  // namespace
+
+KernelSpec multi_token_attention() {
+  KernelSpec s;
+  s.name = "multi_token_attention";
+  s.category = "attention";
+  s.description = "causal mask + softmax/sparsemax of attention scores, key-query conv2d, output mask";
+  s.ops = {"liger::multi_token_attention_forward", "liger::multi_token_attention_backward",
+           "liger::multi_token_attention_probs", "liger::multi_token_attention_probs_backward_"};
+  s.axes = {{"B", 2, "batch"},
+            {"C", 4, "heads (conv in and out channels)"},
+            {"L", 1024, "sequence length (scores are L x L)"},
+            {"K", 3, "conv kernel size (odd; padding K/2 keeps L)"}};
+  s.small_axes = {{"B", 2}, {"C", 3}, {"L", 13}, {"K", 3}};
+  s.params = {{"sparse", "false", {"false", "true"}, nullptr}, {"bias", "true", {"true", "false"}, nullptr}};
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = "bf16";
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.make_inputs = make_inputs;
+  s.liger = liger_fn;
+  s.baseline = baseline_fn;
+  s.reference = reference_fn;
+  s.cost = cost;
+  // The baseline's masked scores, probabilities, conv output, output and the three gradients,
+  // plus the sort of the sparse variant (values and int64 indices) and the float64 reference.
+  s.memory_estimate = [](const CaseConfig& c) {
+    const double n = static_cast<double>(c.axis("B")) * c.axis("C") * c.axis("L") * c.axis("L");
+    return n * (8.0 * at::elementSize(c.dtype) + (c.param_bool("sparse") ? 12.0 : 0.0));
+  };
+  return s;
+}
+
+}  // namespace ligerbench::specs
