@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/matmul_into.h"
+#include "fused_linear_autocast.h"
 
 namespace liger::detail {
 
@@ -44,13 +45,12 @@ ChunkedResult chunked_fused_linear(const FusedLinearArgs& args, const std::vecto
                                    const ChunkLossFn& loss_fn) {
   const at::Tensor& input = args.input;
   const int64_t rows = input.size(0), hidden = input.size(1), vocab = args.weight.size(0);
-  const at::ScalarType dt = input.scalar_type();
   const bool has_bias = args.bias && args.bias->defined();
   const bool want_dx = args.grad_mask[0], want_dw = args.grad_mask[1], want_db = args.grad_mask[2] && has_bias;
   const bool any_grad = want_dx || want_dw || want_db;
   // The GEMMs run in the input dtype (autocast's rule); a wider weight is cast once, not per chunk.
-  const at::Tensor w = args.weight.scalar_type() == dt ? args.weight : args.weight.to(dt);
-  const at::Tensor b = !has_bias ? at::Tensor() : args.bias->scalar_type() == dt ? *args.bias : args.bias->to(dt);
+  const at::Tensor w = weight_for_matmul(args.weight, input);
+  const at::Tensor b = has_bias ? weight_for_matmul(*args.bias, input) : at::Tensor();
   const at::Tensor wt = w.t();
   const bool fused_bias = has_bias && has_native_gemm(input);  // the bias as the logits GEMM's epilogue
 

@@ -11,8 +11,13 @@ namespace liger {
 namespace {
 
 using OptT = c10::optional<at::Tensor>;
+// ref_input, ref_weight, ref_bias, ref_chosen_logps, ref_rejected_logps, ignore_index, beta, alpha,
+// compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type, label_smoothing,
+// discopop_tau
+using Kernels = detail::PreferenceKernels<const OptT&, const OptT&, const OptT&, const OptT&, const OptT&, int64_t,
+                                          double, double, bool, bool, bool, int64_t, c10::string_view, double, double>;
 
-detail::PreferenceForwardTuple dpo_forward_op(const at::Tensor& input, const at::Tensor& weight,
+detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at::Tensor& weight,
                                               const at::Tensor& target, const OptT& bias, const OptT& ref_input,
                                               const OptT& ref_weight, const OptT& ref_bias,
                                               const OptT& ref_chosen_logps, const OptT& ref_rejected_logps,
@@ -42,47 +47,6 @@ detail::PreferenceForwardTuple dpo_forward_op(const at::Tensor& input, const at:
   return detail::as_tuple(detail::preference_forward(t, o, grad_mask));
 }
 
-detail::PreferenceRunner runner(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                const OptT& bias, const OptT& ref_input, const OptT& ref_weight, const OptT& ref_bias,
-                                const OptT& ref_chosen_logps, const OptT& ref_rejected_logps, int64_t ignore_index,
-                                double beta, double alpha, bool compute_nll_loss, bool use_ref_model,
-                                bool average_log_prob, int64_t chunk_size, c10::string_view loss_type,
-                                double label_smoothing, double discopop_tau) {
-  return [=, loss_type = std::string(loss_type)](std::array<bool, 3> mask) {
-    return detail::from_tuple(fused_linear_dpo_forward(
-        input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps, ref_rejected_logps,
-        ignore_index, beta, alpha, compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type,
-        label_smoothing, discopop_tau, mask));
-  };
-}
-
-detail::PreferenceLossTuple dpo_autograd(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                         const OptT& bias, const OptT& ref_input, const OptT& ref_weight,
-                                         const OptT& ref_bias, const OptT& ref_chosen_logps,
-                                         const OptT& ref_rejected_logps, int64_t ignore_index, double beta,
-                                         double alpha, bool compute_nll_loss, bool use_ref_model,
-                                         bool average_log_prob, int64_t chunk_size, c10::string_view loss_type,
-                                         double label_smoothing, double discopop_tau) {
-  return detail::preference_autograd(
-      input, weight, bias,
-      runner(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps, ref_rejected_logps,
-             ignore_index, beta, alpha, compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type,
-             label_smoothing, discopop_tau));
-}
-
-detail::PreferenceLossTuple dpo_no_grad(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                        const OptT& bias, const OptT& ref_input, const OptT& ref_weight,
-                                        const OptT& ref_bias, const OptT& ref_chosen_logps,
-                                        const OptT& ref_rejected_logps, int64_t ignore_index, double beta,
-                                        double alpha, bool compute_nll_loss, bool use_ref_model,
-                                        bool average_log_prob, int64_t chunk_size, c10::string_view loss_type,
-                                        double label_smoothing, double discopop_tau) {
-  return detail::preference_no_grad(runner(input, weight, target, bias, ref_input, ref_weight, ref_bias,
-                                           ref_chosen_logps, ref_rejected_logps, ignore_index, beta, alpha,
-                                           compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type,
-                                           label_smoothing, discopop_tau));
-}
-
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -100,14 +64,16 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
       "(Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_dpo", TORCH_FN(dpo_autograd)); }
+TORCH_LIBRARY_IMPL(liger, Autograd, m) {
+  m.impl("fused_linear_dpo", TORCH_FN(Kernels::autograd<fused_linear_dpo_forward>));
+}
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("fused_linear_dpo", TORCH_FN(dpo_no_grad));
-  m.impl("fused_linear_dpo_forward", TORCH_FN(dpo_forward_op));
+  m.impl("fused_linear_dpo", TORCH_FN(Kernels::no_grad<fused_linear_dpo_forward>));
+  m.impl("fused_linear_dpo_forward", TORCH_FN(forward_kernel));
 }
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("fused_linear_dpo", TORCH_FN(dpo_no_grad));
-  m.impl("fused_linear_dpo_forward", TORCH_FN(dpo_forward_op));
+  m.impl("fused_linear_dpo", TORCH_FN(Kernels::no_grad<fused_linear_dpo_forward>));
+  m.impl("fused_linear_dpo_forward", TORCH_FN(forward_kernel));
 }
 
 PreferenceLossOutput fused_linear_dpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
@@ -118,22 +84,22 @@ PreferenceLossOutput fused_linear_dpo(const at::Tensor& input, const at::Tensor&
                                       int64_t chunk_size, const std::string& loss_type, double label_smoothing,
                                       double discopop_tau) {
   static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_dpo", "").typed<decltype(dpo_autograd)>();
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_dpo", "").typed<Kernels::LossSignature>();
   auto [loss, aux] = op.call(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps,
                              ref_rejected_logps, ignore_index, beta, alpha, compute_nll_loss, use_ref_model,
                              average_log_prob, chunk_size, loss_type, label_smoothing, discopop_tau);
   return preference_loss_output(loss, aux);
 }
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_dpo_forward(
+detail::PreferenceForwardTuple fused_linear_dpo_forward(
     const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const OptT& bias,
     const OptT& ref_input, const OptT& ref_weight, const OptT& ref_bias, const OptT& ref_chosen_logps,
     const OptT& ref_rejected_logps, int64_t ignore_index, double beta, double alpha, bool compute_nll_loss,
-    bool use_ref_model, bool average_log_prob, int64_t chunk_size, const std::string& loss_type,
+    bool use_ref_model, bool average_log_prob, int64_t chunk_size, c10::string_view loss_type,
     double label_smoothing, double discopop_tau, std::array<bool, 3> grad_mask) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("liger::fused_linear_dpo_forward", "")
-                       .typed<decltype(dpo_forward_op)>();
+                       .typed<Kernels::ForwardSignature>();
   return op.call(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps, ref_rejected_logps,
                  ignore_index, beta, alpha, compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type,
                  label_smoothing, discopop_tau, grad_mask);

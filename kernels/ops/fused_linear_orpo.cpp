@@ -11,11 +11,13 @@ namespace liger {
 namespace {
 
 using OptT = c10::optional<at::Tensor>;
+// nll_target, ignore_index, beta, compute_nll_loss, chunk_size
+using Kernels = detail::PreferenceKernels<const OptT&, int64_t, double, bool, int64_t>;
 
-detail::PreferenceForwardTuple orpo_forward_op(const at::Tensor& input, const at::Tensor& weight,
-                                               const at::Tensor& target, const OptT& bias, const OptT& nll_target,
-                                               int64_t ignore_index, double beta, bool compute_nll_loss,
-                                               int64_t chunk_size, std::array<bool, 3> grad_mask) {
+detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at::Tensor& weight,
+                                              const at::Tensor& target, const OptT& bias, const OptT& nll_target,
+                                              int64_t ignore_index, double beta, bool compute_nll_loss,
+                                              int64_t chunk_size, std::array<bool, 3> grad_mask) {
   detail::PreferenceOptions o;
   o.method = detail::PreferenceMethod::kORPO;
   o.op = "liger::fused_linear_orpo";
@@ -28,29 +30,6 @@ detail::PreferenceForwardTuple orpo_forward_op(const at::Tensor& input, const at
   detail::PreferenceTensors t{input, weight, target, bias};
   t.nll_target = nll_target;
   return detail::as_tuple(detail::preference_forward(t, o, grad_mask));
-}
-
-detail::PreferenceRunner runner(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
-                                bool compute_nll_loss, int64_t chunk_size) {
-  return [=](std::array<bool, 3> mask) {
-    return detail::from_tuple(fused_linear_orpo_forward(input, weight, target, bias, nll_target, ignore_index, beta,
-                                                        compute_nll_loss, chunk_size, mask));
-  };
-}
-
-detail::PreferenceLossTuple orpo_autograd(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                          const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
-                                          bool compute_nll_loss, int64_t chunk_size) {
-  return detail::preference_autograd(
-      input, weight, bias, runner(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size));
-}
-
-detail::PreferenceLossTuple orpo_no_grad(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                         const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
-                                         bool compute_nll_loss, int64_t chunk_size) {
-  return detail::preference_no_grad(
-      runner(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size));
 }
 
 }  // namespace
@@ -66,32 +45,35 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
       "(Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_orpo", TORCH_FN(orpo_autograd)); }
+TORCH_LIBRARY_IMPL(liger, Autograd, m) {
+  m.impl("fused_linear_orpo", TORCH_FN(Kernels::autograd<fused_linear_orpo_forward>));
+}
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("fused_linear_orpo", TORCH_FN(orpo_no_grad));
-  m.impl("fused_linear_orpo_forward", TORCH_FN(orpo_forward_op));
+  m.impl("fused_linear_orpo", TORCH_FN(Kernels::no_grad<fused_linear_orpo_forward>));
+  m.impl("fused_linear_orpo_forward", TORCH_FN(forward_kernel));
 }
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("fused_linear_orpo", TORCH_FN(orpo_no_grad));
-  m.impl("fused_linear_orpo_forward", TORCH_FN(orpo_forward_op));
+  m.impl("fused_linear_orpo", TORCH_FN(Kernels::no_grad<fused_linear_orpo_forward>));
+  m.impl("fused_linear_orpo_forward", TORCH_FN(forward_kernel));
 }
 
 PreferenceLossOutput fused_linear_orpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
                                        const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
                                        bool compute_nll_loss, int64_t chunk_size) {
   static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_orpo", "").typed<decltype(orpo_autograd)>();
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_orpo", "").typed<Kernels::LossSignature>();
   auto [loss, aux] = op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size);
   return preference_loss_output(loss, aux);
 }
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_orpo_forward(
-    const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const OptT& bias,
-    const OptT& nll_target, int64_t ignore_index, double beta, bool compute_nll_loss, int64_t chunk_size,
-    std::array<bool, 3> grad_mask) {
+detail::PreferenceForwardTuple fused_linear_orpo_forward(const at::Tensor& input, const at::Tensor& weight,
+                                                         const at::Tensor& target, const OptT& bias,
+                                                         const OptT& nll_target, int64_t ignore_index, double beta,
+                                                         bool compute_nll_loss, int64_t chunk_size,
+                                                         std::array<bool, 3> grad_mask) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("liger::fused_linear_orpo_forward", "")
-                       .typed<decltype(orpo_forward_op)>();
+                       .typed<Kernels::ForwardSignature>();
   return op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size, grad_mask);
 }
 

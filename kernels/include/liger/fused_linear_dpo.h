@@ -9,6 +9,7 @@
 // or as precomputed log-probs (ref_chosen_logps, ref_rejected_logps, (B/2,) each; our addition).
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
+#include <c10/util/string_view.h>
 
 #include <array>
 #include <string>
@@ -35,7 +36,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tens
     const c10::optional<at::Tensor>& ref_input, const c10::optional<at::Tensor>& ref_weight,
     const c10::optional<at::Tensor>& ref_bias, const c10::optional<at::Tensor>& ref_chosen_logps,
     const c10::optional<at::Tensor>& ref_rejected_logps, int64_t ignore_index, double beta, double alpha,
-    bool compute_nll_loss, bool use_ref_model, bool average_log_prob, int64_t chunk_size, const std::string& loss_type,
+    bool compute_nll_loss, bool use_ref_model, bool average_log_prob, int64_t chunk_size, c10::string_view loss_type,
     double label_smoothing, double discopop_tau, std::array<bool, 3> grad_mask);
 
 }  // namespace liger
