@@ -31,6 +31,17 @@ detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at:
   return detail::as_tuple(detail::preference_forward({input, weight, target, bias}, o, grad_mask));
 }
 
+// The op through the dispatcher: the C++ API and the Autocast kernel call it.
+detail::PreferenceLossTuple call_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                    const c10::optional<at::Tensor>& bias, int64_t ignore_index, double beta,
+                                    double alpha, double label_smoothing, bool compute_nll_loss, bool average_log_prob,
+                                    int64_t chunk_size) {
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_cpo", "").typed<Kernels::LossSignature>();
+  return op.call(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
+                 average_log_prob, chunk_size);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -55,14 +66,14 @@ TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("fused_linear_cpo", TORCH_FN(Kernels::no_grad<fused_linear_cpo_forward>));
   m.impl("fused_linear_cpo_forward", TORCH_FN(forward_kernel));
 }
+TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_cpo", TORCH_FN(Kernels::autocast<call_op>)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_cpo", TORCH_FN(Kernels::autocast<call_op>)); }
 
 PreferenceLossOutput fused_linear_cpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
                                       const c10::optional<at::Tensor>& bias, int64_t ignore_index, double beta,
                                       double alpha, double label_smoothing, bool compute_nll_loss,
                                       bool average_log_prob, int64_t chunk_size) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_cpo", "").typed<Kernels::LossSignature>();
-  auto [loss, aux] = op.call(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
+  auto [loss, aux] = call_op(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
                              average_log_prob, chunk_size);
   return preference_loss_output(loss, aux);
 }

@@ -47,6 +47,20 @@ detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at:
   return detail::as_tuple(detail::preference_forward(t, o, grad_mask));
 }
 
+// The op through the dispatcher: the C++ API and the Autocast kernel call it.
+detail::PreferenceLossTuple call_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                    const OptT& bias, const OptT& ref_input, const OptT& ref_weight,
+                                    const OptT& ref_bias, const OptT& ref_chosen_logps, const OptT& ref_rejected_logps,
+                                    int64_t ignore_index, double beta, double alpha, bool compute_nll_loss,
+                                    bool use_ref_model, bool average_log_prob, int64_t chunk_size,
+                                    c10::string_view loss_type, double label_smoothing, double discopop_tau) {
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_dpo", "").typed<Kernels::LossSignature>();
+  return op.call(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps, ref_rejected_logps,
+                 ignore_index, beta, alpha, compute_nll_loss, use_ref_model, average_log_prob, chunk_size, loss_type,
+                 label_smoothing, discopop_tau);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -75,6 +89,8 @@ TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("fused_linear_dpo", TORCH_FN(Kernels::no_grad<fused_linear_dpo_forward>));
   m.impl("fused_linear_dpo_forward", TORCH_FN(forward_kernel));
 }
+TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_dpo", TORCH_FN(Kernels::autocast<call_op>)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_dpo", TORCH_FN(Kernels::autocast<call_op>)); }
 
 PreferenceLossOutput fused_linear_dpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
                                       const OptT& bias, const OptT& ref_input, const OptT& ref_weight,
@@ -83,9 +99,7 @@ PreferenceLossOutput fused_linear_dpo(const at::Tensor& input, const at::Tensor&
                                       bool compute_nll_loss, bool use_ref_model, bool average_log_prob,
                                       int64_t chunk_size, const std::string& loss_type, double label_smoothing,
                                       double discopop_tau) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_dpo", "").typed<Kernels::LossSignature>();
-  auto [loss, aux] = op.call(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps,
+  auto [loss, aux] = call_op(input, weight, target, bias, ref_input, ref_weight, ref_bias, ref_chosen_logps,
                              ref_rejected_logps, ignore_index, beta, alpha, compute_nll_loss, use_ref_model,
                              average_log_prob, chunk_size, loss_type, label_smoothing, discopop_tau);
   return preference_loss_output(loss, aux);

@@ -32,6 +32,15 @@ detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at:
   return detail::as_tuple(detail::preference_forward(t, o, grad_mask));
 }
 
+// The op through the dispatcher: the C++ API and the Autocast kernel call it.
+detail::PreferenceLossTuple call_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                    const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
+                                    bool compute_nll_loss, int64_t chunk_size) {
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_orpo", "").typed<Kernels::LossSignature>();
+  return op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -56,13 +65,13 @@ TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("fused_linear_orpo", TORCH_FN(Kernels::no_grad<fused_linear_orpo_forward>));
   m.impl("fused_linear_orpo_forward", TORCH_FN(forward_kernel));
 }
+TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_orpo", TORCH_FN(Kernels::autocast<call_op>)); }
+TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_orpo", TORCH_FN(Kernels::autocast<call_op>)); }
 
 PreferenceLossOutput fused_linear_orpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
                                        const OptT& bias, const OptT& nll_target, int64_t ignore_index, double beta,
                                        bool compute_nll_loss, int64_t chunk_size) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_orpo", "").typed<Kernels::LossSignature>();
-  auto [loss, aux] = op.call(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size);
+  auto [loss, aux] = call_op(input, weight, target, bias, nll_target, ignore_index, beta, compute_nll_loss, chunk_size);
   return preference_loss_output(loss, aux);
 }
 

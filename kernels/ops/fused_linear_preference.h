@@ -14,6 +14,8 @@
 #include <tuple>
 #include <vector>
 
+#include "fused_linear_autocast.h"
+
 namespace liger::detail {
 
 enum class PreferenceMethod { kCPO, kDPO, kORPO, kSimPO };
@@ -77,7 +79,7 @@ PreferenceLossTuple preference_no_grad(const PreferenceRunner& run);
 // The kernels every alignment op registers, generated from its forward half: the op's arguments
 // are (input, weight, target, bias, Options...), its forward half's the same plus grad_mask.
 // `Forward` is the forward half's typed dispatcher call, so the Autograd kernel reaches the CPU or
-// CUDA kernel through the dispatcher.
+// CUDA kernel through the dispatcher; `Loss` the op's own, for the Autocast kernel.
 template <typename... Options>
 struct PreferenceKernels {
   using LossSignature = PreferenceLossTuple(const at::Tensor&, const at::Tensor&, const at::Tensor&,
@@ -91,6 +93,18 @@ struct PreferenceKernels {
     return preference_autograd(input, weight, bias, [&](std::array<bool, 3> mask) {
       return from_tuple(Forward(input, weight, target, bias, options..., mask));
     });
+  }
+
+  // torch.autocast on: fp32 hidden states in autocast's dtype (a differentiable cast: their
+  // gradient returns in fp32), weight and bias as they are (the skeleton casts them for its GEMMs),
+  // then the op again below autocast (fused_linear_autocast.h). DPO's reference model runs in its
+  // own dtype.
+  template <LossSignature* Loss>
+  static PreferenceLossTuple autocast(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                      const c10::optional<at::Tensor>& bias, Options... options) {
+    const at::Tensor x = autocast_activation(input);
+    const BelowAutocast below;
+    return Loss(x, weight, target, bias, options...);
   }
 
   template <ForwardSignature* Forward>
