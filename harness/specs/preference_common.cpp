@@ -3,27 +3,12 @@
 #include <cmath>
 #include <string>
 
+#include "divergence_common.h"
 #include "ligerbench/tolerance.h"
 #include "specs.h"
 
 namespace ligerbench::specs {
 namespace {
-
-std::string validate_integer(const std::string& v) {
-  try {
-    std::size_t used = 0;
-    (void)std::stoll(v, &used);
-    return used == v.size() ? "" : "not an integer";
-  } catch (const std::exception&) {
-    return "not an integer";
-  }
-}
-
-std::string validate_fraction(const std::string& v) {
-  if (auto why = validate_number(v); !why.empty()) return why;
-  const double d = std::stod(v);
-  return d >= 0 && d <= 1 ? "" : "must be in [0, 1]";
-}
 
 const std::vector<std::string> kBool = {"true", "false"};
 
@@ -33,7 +18,7 @@ std::vector<ParamSpec> param_specs(PreferenceKind k) {
   std::vector<ParamSpec> p = {
       {"ignore_index", "-100", {}, validate_integer},
       // Fraction of target positions set to ignore_index at random (besides the tail padding).
-      {"ignore_fraction", "0.0", {}, validate_fraction},
+      {"ignore_fraction", "0.0", {}, validate_unit_interval},
       // Each sequence keeps a random length in [T/2, T] and is padded with ignore_index after it.
       {"padding", "true", kBool, nullptr},
       {"beta", "0.1", {}, validate_number},
@@ -45,7 +30,7 @@ std::vector<ParamSpec> param_specs(PreferenceKind k) {
   };
   if (k != PreferenceKind::kORPO) {
     p.push_back({"alpha", "1.0", {}, validate_number});
-    p.push_back({"label_smoothing", "0.0", {}, validate_fraction});
+    p.push_back({"label_smoothing", "0.0", {}, validate_unit_interval});
   }
   if (k == PreferenceKind::kCPO || k == PreferenceKind::kDPO) p.push_back({"average_log_prob", "false", kBool, nullptr});
   if (k == PreferenceKind::kSimPO) p.push_back({"gamma", "0.5", {}, validate_number});

@@ -60,6 +60,9 @@ void check_inputs(const PreferenceTensors& t, const PreferenceOptions& o) {
   const int64_t batch = t.input.size(0);
   TORCH_CHECK(batch >= 2 && batch % 2 == 0, op,
               ": the batch must hold chosen then rejected sequences (B even, at least 2), got B = ", batch);
+  // No token: no sequence log-prob, and the logits means would divide by zero.
+  TORCH_CHECK(t.input.size(1) >= 1, op, ": input must have at least one token per sequence (T >= 1), got ",
+              t.input.sizes());
   TORCH_CHECK(o.chunk_size >= 1, op, ": chunk_size must be at least 1, got ", o.chunk_size);
   TORCH_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, op, ": label_smoothing must be in [0, 1], got ",
               o.label_smoothing);

@@ -7,6 +7,7 @@
 #include "liger/fused_linear_cpo.h"
 
 #include "../../kernels/ops/chunked_fused_linear.h"
+#include "expect_error.h"
 #include "liger/nn/fused_linear_preference.h"
 #include "preference_test_util.h"
 
@@ -103,25 +104,18 @@ TEST(FusedLinearCpo, ModuleUsesLigersDefaultsAndWeightFirst) {
   EXPECT_THROW(liger::LigerFusedLinearCPOLoss(liger::LigerFusedLinearCPOLossOptions().chunk_size(0)), c10::Error);
 }
 
-void expect_error(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing '" << fragment << "'";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 TEST(FusedLinearCpo, BadInputsNameWhatIsWrong) {
   const at::Tensor x = at::randn({4, 5, 8}), w = at::randn({20, 8}), y = at::randint(0, 20, {4, 5});
-  expect_error([&] { liger::fused_linear_cpo(x.narrow(0, 0, 3), w, y.narrow(0, 0, 3)); }, "B even");
-  expect_error([&] { liger::fused_linear_cpo(x.reshape({20, 8}), w, y); }, "input must be 3-D");
-  expect_error([&] { liger::fused_linear_cpo(x, at::randn({20, 7}), y); }, "weight must be (V, H)");
-  expect_error([&] { liger::fused_linear_cpo(x, w, y.narrow(1, 0, 4)); }, "target must be (B, T)");
-  expect_error([&] { liger::fused_linear_cpo(x, w, y.to(at::kFloat)); }, "target must be int64 or int32");
-  expect_error([&] { liger::fused_linear_cpo(x, w, at::full({4, 5}, 20, at::kLong)); }, "outside [0, 20)");
-  expect_error([&] { liger::fused_linear_cpo(x, w, y, at::randn({19})); }, "bias must have shape (20,)");
-  expect_error([&] { liger::fused_linear_cpo(x, w, y, c10::nullopt, -100, 0.1, 1.0, 0.0, true, false, 0); },
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x.narrow(0, 0, 3), w, y.narrow(0, 0, 3)); }, "B even");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x.reshape({20, 8}), w, y); }, "input must be 3-D");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x.narrow(1, 0, 0), w, y.narrow(1, 0, 0)); },
+               "at least one token per sequence");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, at::randn({20, 7}), y); }, "weight must be (V, H)");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, w, y.narrow(1, 0, 4)); }, "target must be (B, T)");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, w, y.to(at::kFloat)); }, "target must be int64 or int32");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, w, at::full({4, 5}, 20, at::kLong)); }, "outside [0, 20)");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, w, y, at::randn({19})); }, "bias must have shape (20,)");
+  expect_error("fused_linear_cpo", [&] { liger::fused_linear_cpo(x, w, y, c10::nullopt, -100, 0.1, 1.0, 0.0, true, false, 0); },
                "chunk_size must be at least 1");
 }
 
