@@ -46,7 +46,11 @@ echo
 echo "== Where things are"
 echo "  results (JobResult JSON): $results"
 echo "  database (every job, event and result): $db, job ${job:-?}"
-# Report: a later change adds the HTML report here (its path goes on this line).
+if [ -s "$results" ] && "$cli" report "$results" --html "$state/report.html" >/dev/null 2>"$state/report.err"; then
+  echo "  report (one self-contained HTML page): $state/report.html"
+else
+  echo "  report: not written ($(head -c 300 "$state/report.err" 2>/dev/null))"
+fi
 if [ -n "$metrics" ] && command -v curl >/dev/null; then
   echo "  counters from $metrics:"
   curl -s "$metrics" | grep -E '^ligerbench_(jobs|cases)_total' | sort | sed 's/^/    /' || true

@@ -15,6 +15,7 @@
 #include "client.h"
 #include "compare_cmd.h"
 #include "push_cmd.h"
+#include "report_html.h"
 
 namespace {
 
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
                                 {"--quiet"}));
     if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
+    if (cmd == "report") return cli::run_report_command(argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";
       return 0;

@@ -58,7 +58,7 @@ KernelSpec matmul_int2xint8() {
   s.description = "int8 activations x 2-bit packed ternary weights -> int32, on the integer tensor cores";
   s.ops = {"liger::matmul_int2xint8"};
   s.axes = {{"M", 64, "rows of the activations (decode: batch x new tokens)"},
-            {"K", 4096, "reduction dim (a multiple of 4: liger::matmul names any other K in its error)"},
+            {"K", 4096, "reduction dim: four rows of K share a packed byte", 1, 4},
             {"N", 4096, "output features"}};
   s.small_axes = {{"M", 5}, {"K", 36}, {"N", 19}};
   // The bf16 baseline rounds its int32-valued sums to 8 significant bits (|sum| reaches 128 K).

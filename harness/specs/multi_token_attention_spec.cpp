@@ -13,10 +13,14 @@ namespace {
 bool sparse_of(const CaseConfig& c) { return c.param_bool("sparse"); }
 int64_t padding_of(const CaseConfig& c) { return c.axis("K") / 2; }  // 'same' output, as Liger's tests and benchmark
 
+// Padding K/2 keeps the L x L grid, on which the causal mask is defined, only for an odd K.
+std::string odd_kernel_size(int64_t k) { return k % 2 == 1 ? "" : "K must be odd (padding K/2 keeps the L x L grid)"; }
+
 // Scores ~ N(0, 1); weight and bias uniform in +-1/sqrt(fan_in) (nn.Conv2d's initialisation, so
 // the bias and its gradient are not zero).
 KernelInputs make_inputs(const CaseConfig& c) {
   const int64_t B = c.axis("B"), C = c.axis("C"), L = c.axis("L"), K = c.axis("K");
+  TORCH_CHECK(odd_kernel_size(K).empty(), "multi_token_attention case: ", odd_kernel_size(K), ", got K = ", K);
   const auto opts = at::TensorOptions().device(c.device).dtype(c.dtype);
   const double bound = 1.0 / std::sqrt(static_cast<double>(C * K * K));
   KernelInputs in;
@@ -92,7 +96,7 @@ KernelSpec multi_token_attention() {
   s.axes = {{"B", 2, "batch"},
             {"C", 4, "heads (conv in and out channels)"},
             {"L", 1024, "sequence length (scores are L x L)"},
-            {"K", 3, "conv kernel size (odd; padding K/2 keeps L)"}};
+            {"K", 3, "conv kernel size (odd; padding K/2 keeps L)", 1, 1, odd_kernel_size}};
   s.small_axes = {{"B", 2}, {"C", 3}, {"L", 13}, {"K", 3}};
   s.params = {{"sparse", "false", {"false", "true"}, nullptr}, {"bias", "true", {"true", "false"}, nullptr}};
   s.dtypes = {"fp32", "fp16", "bf16"};

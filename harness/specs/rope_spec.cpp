@@ -73,7 +73,7 @@ KernelSpec rope() {
             {"B", 1, "batch"},
             {"HQ", 32, "query heads"},
             {"HKV", 8, "key/value heads"},
-            {"D", 128, "head dim"}};
+            {"D", 128, "head dim: rotated in pairs", 1, 2}};
   // Liger's benchmark back-propagates only q's output ("q"); "both" also k's (as training does).
   s.params = {{"grad_outputs", "q", {"q", "both"}, nullptr}};
   s.dtypes = {"fp32", "fp16", "bf16"};

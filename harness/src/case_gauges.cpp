@@ -29,7 +29,27 @@ CaseGauges::CaseGauges(prometheus::Registry& registry)
       speedup_(BuildGauge()
                    .Name("ligerbench_kernel_speedup_ratio")
                    .Help("Baseline median latency over liger median latency")
-                   .Register(registry)) {}
+                   .Register(registry)),
+      rel_error_tolerance_(BuildGauge()
+                               .Name("ligerbench_kernel_rel_error_tolerance")
+                               .Help("Relative L2 tolerance of the tensor whose error ligerbench_kernel_rel_error reports")
+                               .Register(registry)),
+      accuracy_passed_(BuildGauge()
+                           .Name("ligerbench_kernel_accuracy_passed")
+                           .Help("1 when every output and gradient of a case met its tolerance, else 0")
+                           .Register(registry)),
+      copy_ratio_(BuildGauge()
+                      .Name("ligerbench_kernel_size_matched_copy_ratio")
+                      .Help("Achieved bandwidth over a device copy of the same bytes timed the same way (%copy)")
+                      .Register(registry)),
+      bandwidth_ratio_(BuildGauge()
+                           .Name("ligerbench_kernel_bandwidth_ratio")
+                           .Help("Achieved bandwidth over the node's measured copy bandwidth")
+                           .Register(registry)),
+      compute_ratio_(BuildGauge()
+                         .Name("ligerbench_kernel_compute_ratio")
+                         .Help("Achieved FLOP/s over the node's measured bf16 matmul rate")
+                         .Register(registry)) {}
 
 void CaseGauges::set(const v1::CaseResult& r) {
   if (!r.ok()) return;
@@ -37,11 +57,19 @@ void CaseGauges::set(const v1::CaseResult& r) {
   latency_.Add(labels).Set(r.timing().median_ms() * 1e-3);
   if (r.memory().measured()) peak_memory_.Add(labels).Set(static_cast<double>(r.memory().peak_bytes()));
   if (r.accuracy().checked()) {
-    double worst = 0;
-    for (const auto& t : r.accuracy().tensors()) worst = std::max(worst, t.rel_l2());
-    rel_error_.Add(labels).Set(worst);
+    const v1::TensorError* worst = nullptr;
+    for (const auto& t : r.accuracy().tensors())
+      if (worst == nullptr || t.rel_l2() > worst->rel_l2()) worst = &t;
+    rel_error_.Add(labels).Set(worst ? worst->rel_l2() : 0);
+    if (worst) rel_error_tolerance_.Add(labels).Set(worst->rel_l2_tol());
+    accuracy_passed_.Add(labels).Set(r.accuracy().passed() ? 1 : 0);
   }
   if (r.speedup() > 0) speedup_.Add(labels).Set(r.speedup());
+  // The roofline fractions are 0 where the ceiling is unknown (no CUDA device): no series then.
+  const auto& tp = r.throughput();
+  if (tp.size_matched_fraction() > 0) copy_ratio_.Add(labels).Set(tp.size_matched_fraction());
+  if (tp.bandwidth_fraction() > 0) bandwidth_ratio_.Add(labels).Set(tp.bandwidth_fraction());
+  if (tp.compute_fraction() > 0) compute_ratio_.Add(labels).Set(tp.compute_fraction());
 }
 
 }  // namespace ligerbench

@@ -43,6 +43,11 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
       if (v < a.min_value || v > kMaxAxisValue)
         out.push_back({at + ".shape." + axis, "value " + std::to_string(v) + " is out of range (" +
                                                   std::to_string(a.min_value) + " .. 2^40)"});
+      else if (v % a.multiple_of != 0)
+        out.push_back({at + ".shape." + axis, "value " + std::to_string(v) + " is not a multiple of " +
+                                                  std::to_string(a.multiple_of) + " (" + a.description + ")"});
+      else if (a.validate && !a.validate(v).empty())
+        out.push_back({at + ".shape." + axis, "value " + std::to_string(v) + ": " + a.validate(v)});
   }
   for (int i = 0; i < sweep.dtypes_size(); ++i) {
     const std::string& d = sweep.dtypes(i);

@@ -63,6 +63,10 @@ void check_inputs(const at::Tensor& xs, const at::Tensor& ws, const at::Tensor& 
     detail::check_floating(*t, kOp, name);
     detail::check_same_device(*t, xs, kOp, name, "student_input");
   }
+  // The CUDA chunk kernel reads fp32, fp16 and bf16 logits (in the inputs' dtypes); CPU takes fp64 too.
+  for (auto [t, name] : {std::pair{&xs, "student_input"}, std::pair{&xt, "teacher_input"}})
+    TORCH_CHECK(!t->is_cuda() || t->scalar_type() != at::kDouble, kOp, ": ", name,
+                " has dtype Double; the CUDA kernel supports float32, float16 and bfloat16");
   detail::check_shift_labels(labels, xs, kOp);
   detail::check_beta(beta, kOp);
   TORCH_CHECK(temperature != 0.0, kOp, ": temperature must be non-zero");

@@ -63,7 +63,8 @@ std::tuple<at::Tensor, at::Tensor> mta_forward_impl(const at::Tensor& scores, co
   c10::optional<at::Tensor> conv_bias;
   if (bias.has_value() && bias->defined()) conv_bias = bias->to(ct);
   const NoTf32ConvGuard exact_fp32(scores);
-  at::Tensor out = at::conv2d(probs.to(ct), weight.to(ct), conv_bias, pair(stride), pair(padding), pair(dilation), groups);
+  // The weight dense: LibTorch's CPU convolution views it, which a transposed weight refuses.
+  at::Tensor out = at::conv2d(probs.to(ct), weight.to(ct).contiguous(), conv_bias, pair(stride), pair(padding), pair(dilation), groups);
   out.tril_();  // the output's own causal grid: j > i set to 0
   return {out.to(scores.scalar_type()), probs};
 }
@@ -87,7 +88,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mta_backward_impl(const at::Tenso
   const std::vector<int64_t> no_output_padding = {0, 0};
   const NoTf32ConvGuard exact_fp32(probs);
   auto [d_probs, d_weight, d_bias] =
-      at::convolution_backward(g, probs.to(ct), weight.to(ct), conv_bias, pair(stride), pair(padding), pair(dilation),
+      at::convolution_backward(g, probs.to(ct), weight.to(ct).contiguous(), conv_bias, pair(stride), pair(padding), pair(dilation),
                                /*transposed=*/false, no_output_padding, groups, mask);
   g.reset();
   at::Tensor d_scores;

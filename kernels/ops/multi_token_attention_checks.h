@@ -32,6 +32,13 @@ inline void check_mta_args(const char* op, const at::Tensor& scores, const at::T
               ", out ", weight.size(0), ") must be divisible by groups = ", groups);
   TORCH_CHECK(weight.size(1) * groups == scores.size(1), op, ": weight expects ", weight.size(1) * groups,
               " input channels (weight.size(1) x groups) but scores has C = ", scores.size(1));
+  // conv2d's own conditions, named here: a non-empty grid whose padding holds one dilated window.
+  TORCH_CHECK(scores.size(2) > 0, op, ": scores of shape ", scores.sizes(),
+              " has an empty L x L grid; the convolution needs L >= 1 (an empty batch, B = 0, is fine)");
+  const int64_t window_h = dilation * (weight.size(2) - 1) + 1, window_w = dilation * (weight.size(3) - 1) + 1;
+  TORCH_CHECK(scores.size(2) + 2 * padding >= window_h && scores.size(3) + 2 * padding >= window_w, op,
+              ": scores of shape ", scores.sizes(), " padded by ", padding, " on each side is smaller than the ",
+              window_h, " x ", window_w, " window of weight of shape ", weight.sizes(), " at dilation ", dilation);
   if (bias.has_value() && bias->defined()) {
     TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), op, ": bias must be (C_out,) = (", weight.size(0),
                 ",), got shape ", bias->sizes());

@@ -200,6 +200,18 @@ TEST(Ranges, ZeroSizeAxesAreRefused) {
             std::string::npos);
 }
 
+TEST(Ranges, AxesThatMustBeMultiplesSayWhy) {
+  const std::string err = error_of("cases:\n  - kernel: matmul_int2xint8\n    shape: {M: 1, K: 4098, N: 8}\n");
+  EXPECT_NE(err.find("suite.yaml:3: key 'cases[0].shape.K': value 4098 is not a multiple of 4 (reduction dim"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(error_of("cases:\n  - kernel: rope\n    shape: {D: 41}\n").find("value 41 is not a multiple of 2"),
+            std::string::npos);
+  EXPECT_EQ(error_of("cases:\n  - kernel: rope\n    shape: {D: 42}\n"), "");
+  EXPECT_NE(error_of("cases:\n  - kernel: multi_token_attention\n    shape: {K: 4}\n").find("value 4: K must be odd"),
+            std::string::npos);
+}
+
 // --- item 9: clear errors ---------------------------------------------------------------------
 
 TEST(ClearErrors, NonScalarKeysNameFileLineAndKey) {

@@ -36,6 +36,9 @@ cases:
   EXPECT_GE(find_metric(m, "ligerbench_kernel_rel_error", liger), 0);
   EXPECT_LT(find_metric(m, "ligerbench_kernel_rel_error", liger), 1e-5);
   EXPECT_EQ(find_metric(m, "ligerbench_kernel_peak_memory_bytes", liger), -1) << "not measured on CPU, so not exported";
+  EXPECT_EQ(find_metric(m, "ligerbench_kernel_accuracy_passed", liger), 1);
+  EXPECT_GT(find_metric(m, "ligerbench_kernel_rel_error_tolerance", liger), find_metric(m, "ligerbench_kernel_rel_error", liger));
+  EXPECT_EQ(find_metric(m, "ligerbench_kernel_size_matched_copy_ratio", liger), -1) << "no copy ceiling on CPU, so not exported";
   EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"queued\""}), 1);
   EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"running\""}), 1);
   EXPECT_EQ(find_metric(m, "ligerbench_jobs_total", {"state=\"finished\""}), 1);

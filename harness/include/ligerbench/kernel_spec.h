@@ -31,6 +31,11 @@ struct AxisSpec {
   // Smallest value a suite may give. 1: an empty tensor is not a benchmark, and a kernel that
   // takes one would "pass" with a speedup over nothing. A kernel that supports empty input says 0.
   int64_t min_value = 1;
+  // Every value a multiple of this (rope's head dim rotates pairs, int2 packs 4 rows of K a byte):
+  // refused at admission, before a kernel would refuse it.
+  int64_t multiple_of = 1;
+  // Any other rule on a value: returns the reason a value is refused, or "" when fine. Null: none.
+  std::function<std::string(int64_t)> validate;
 };
 
 struct ParamSpec {

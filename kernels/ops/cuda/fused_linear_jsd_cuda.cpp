@@ -24,6 +24,7 @@ void fused_linear_jsd_chunk_cuda(at::Tensor& student_logits, const at::Tensor& t
   const at::Tensor labels = has_labels ? shift_labels->contiguous() : at::Tensor();
   const at::Tensor n = n_valid.contiguous();
   cuda::JsdChunkArgs a{};
+  a.dtype = cuda::dtype_of(student_logits, op, "student_logits");  // before any typed data_ptr
   a.student_logits = student_logits.data_ptr();
   a.teacher_logits = t.data_ptr();
   a.row_loss = row_loss.data_ptr<float>();
@@ -31,7 +32,6 @@ void fused_linear_jsd_chunk_cuda(at::Tensor& student_logits, const at::Tensor& t
   a.n_valid = n.data_ptr<int64_t>();
   a.rows = student_logits.size(0);
   a.cols = student_logits.size(1);
-  a.dtype = cuda::dtype_of(student_logits, op, "student_logits");
   a.inv_temperature = static_cast<float>(1.0 / temperature);
   a.beta = static_cast<float>(beta);
   a.mode = jsd_mode_of(beta);

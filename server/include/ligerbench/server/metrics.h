@@ -21,7 +21,8 @@ class Metrics {
   explicit Metrics(const std::string& listen);
   int port() const;  // the bound port, 0 when not served
 
-  // Per-case gauges (latency, peak memory, worst rel error, speedup) and cases_total{outcome}.
+  // Per-case gauges (latency, peak memory, worst rel error and its tolerance, pass, speedup,
+  // roofline fractions) and cases_total{outcome}.
   void case_finished(const v1::CaseResult& r);
   // jobs_total{state}: every job that entered `state` (queued counts submissions).
   void job_entered(v1::JobState state);

@@ -1,0 +1,4 @@
+FROM debian:bookworm-slim
+EXPOSE http
+HEALTHCHECK --intervl=30s CMD true
+USER
