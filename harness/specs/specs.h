@@ -17,6 +17,10 @@ KernelSpec fused_linear_cross_entropy();
 KernelSpec kl_div();
 KernelSpec jsd();
 KernelSpec fused_linear_jsd();
+KernelSpec fused_linear_cpo();
+KernelSpec fused_linear_dpo();
+KernelSpec fused_linear_orpo();
+KernelSpec fused_linear_simpo();
 KernelSpec multi_token_attention();
 KernelSpec matmul_int2xint8();
 

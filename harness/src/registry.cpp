@@ -24,6 +24,10 @@ std::vector<KernelSpec>& mutable_registry() {
       specs::kl_div(),
       specs::jsd(),
       specs::fused_linear_jsd(),
+      specs::fused_linear_cpo(),
+      specs::fused_linear_dpo(),
+      specs::fused_linear_orpo(),
+      specs::fused_linear_simpo(),
       specs::multi_token_attention(),
       specs::matmul_int2xint8(),
   };

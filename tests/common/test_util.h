@@ -23,13 +23,19 @@ inline std::vector<std::string> test_devices() { return {"cpu", "cuda"}; }
 
 inline at::Device to_device(const std::string& d) { return d == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU); }
 
+// Asserts that `actual` matches the float64 `expected` within `tol`.
+inline void expect_close(const std::string& what, const at::Tensor& actual, const at::Tensor& expected,
+                         const Tolerance& tol) {
+  const auto e = compare_tensors(what, actual.cpu(), expected.cpu(), tol);
+  EXPECT_TRUE(e.passed()) << what << ": max_abs " << e.max_abs() << " max_rel " << e.max_rel() << " rel_l2 "
+                          << e.rel_l2() << " (atol " << e.atol() << ", rtol " << e.rtol() << ", rel_l2_tol "
+                          << e.rel_l2_tol() << ", abs_floor " << tol.abs_floor << ", finite " << e.finite() << ")";
+}
+
 // Asserts that `actual` matches the float64 `expected` within the harness's tolerance for dtype.
 inline void expect_close(const std::string& what, const at::Tensor& actual, const at::Tensor& expected,
                          at::ScalarType dtype) {
-  const auto e = compare_tensors(what, actual.cpu(), expected.cpu(), tolerance_for(dtype));
-  EXPECT_TRUE(e.passed()) << what << ": max_abs " << e.max_abs() << " max_rel " << e.max_rel() << " rel_l2 "
-                          << e.rel_l2() << " (atol " << e.atol() << ", rtol " << e.rtol() << ", rel_l2_tol "
-                          << e.rel_l2_tol() << ", finite " << e.finite() << ")";
+  expect_close(what, actual, expected, tolerance_for(dtype));
 }
 
 inline std::string dtype_label(at::ScalarType t) {

@@ -7,7 +7,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
 
-#include "../../kernels/ops/common/torch_compat.h"
+#include "autocast_guard.h"
 #include "cross_entropy_reference.h"
 #include "divergence_reference.h"
 #include "liger/fused_linear_cross_entropy.h"
@@ -24,23 +24,6 @@ at::Tensor f64(const at::Tensor& t) { return t.detach().cpu().to(at::kDouble); }
 at::Tensor f64_as(const at::Tensor& t, at::ScalarType dtype) {
   return t.detach().to(dtype).cpu().to(at::kDouble).requires_grad_(true);
 }
-
-// Autocast switched on for one device type for the guard's life (and its cast cache cleared after).
-class AutocastOn {
- public:
-  explicit AutocastOn(c10::DeviceType type) : type_(type), was_(liger::compat::autocast_enabled(type)) {
-    liger::compat::set_autocast_enabled(type_, true);
-    at::autocast::increment_nesting();
-  }
-  ~AutocastOn() {
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    liger::compat::set_autocast_enabled(type_, was_);
-  }
-
- private:
-  c10::DeviceType type_;
-  bool was_;
-};
 
 class FusedLinearAutocast : public ::testing::TestWithParam<std::string> {};
 INSTANTIATE_TEST_SUITE_P(Devices, FusedLinearAutocast, ::testing::ValuesIn(test_devices()),

@@ -1,0 +1,34 @@
+#pragma once
+// Fused linear CPO loss (KERNELS.md section 11): the LM head and the CPO preference loss, chunked
+// over the batch (chosen rows [0, B/2), rejected rows [B/2, B); chunk k holds pair piece k of both
+// halves), so only one chunk's logits exist. With c, r the chosen/rejected sequence log-probs
+// (summed over valid tokens, or averaged with average_log_prob) and z = beta (c - r):
+//   loss = alpha * NLL(chosen) + mean_pairs[-(1 - ls) logsigmoid(z) - ls logsigmoid(-z)].
+// The gradients of input, weight and bias (each iff it requires grad) are computed in the forward;
+// backward rescales them by the upstream scalar.
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
+
+#include <array>
+#include <tuple>
+#include <vector>
+
+#include "liger/fused_linear_preference.h"
+
+namespace liger {
+
+// input (B, T, H), weight (V, H), target (B, T), bias (V,); Liger's functional argument order.
+// chunk_size: sequences of each half per chunk.
+PreferenceLossOutput fused_linear_cpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
+                                      const c10::optional<at::Tensor>& bias = c10::nullopt,
+                                      int64_t ignore_index = -100, double beta = 0.1, double alpha = 1.0,
+                                      double label_smoothing = 0.0, bool compute_nll_loss = true,
+                                      bool average_log_prob = false, int64_t chunk_size = 1);
+
+// The forward half: (loss, aux, grad_input, grad_weight, grad_bias) for the gradients in grad_mask.
+std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_cpo_forward(
+    const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const c10::optional<at::Tensor>& bias,
+    int64_t ignore_index, double beta, double alpha, double label_smoothing, bool compute_nll_loss,
+    bool average_log_prob, int64_t chunk_size, std::array<bool, 3> grad_mask);
+
+}  // namespace liger

@@ -1,0 +1,116 @@
+// liger::fused_linear_dpo against the float64 unfused reference of its KernelSpec (loss, every aux
+// output, dX, dW, db) on CPU and CUDA in fp64/fp32/bf16/fp16: with a reference model (its own
+// weight and bias, hidden states of its own) and without, every loss_type, NLL on/off,
+// averaged log-probs, ignore_index padding, beta 0 (where the loss allows it) and large; the
+// precomputed reference log-probs path against the reference-model path; mixed dtypes; errors.
+#include "liger/fused_linear_dpo.h"
+
+#include "liger/nn/fused_linear_preference.h"
+#include "preference_test_util.h"
+
+namespace {
+
+using namespace ligerbench::testing;
+
+class FusedLinearDpoTest : public ::testing::TestWithParam<PreferenceParam> {};
+
+TEST_P(FusedLinearDpoTest, MatchesFloat64) {
+  const auto& [device, dtype] = GetParam();
+  LIGER_SKIP_IF_NO_DEVICE(device);
+  const auto& spec = preference_spec_of("fused_linear_dpo");
+  std::vector<std::map<std::string, std::string>> options = {
+      {{"input_grad", "true"}},
+      {{"input_grad", "true"}, {"bias", "false"}, {"beta", "0.2"}, {"compute_nll_loss", "true"}},
+      {{"input_grad", "true"}, {"use_ref_model", "false"}, {"average_log_prob", "true"}},
+      {{"ignore_index", "42"}, {"ignore_fraction", "0.3"}},  // Liger's benchmark: only dW, db
+      {{"input_grad", "true"}, {"beta", "0"}},
+      {{"input_grad", "true"}, {"beta", "20"}},
+  };
+  for (const std::string type :
+       {"hinge", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "apo_zero", "apo_down", "discopop"})
+    options.push_back({{"input_grad", "true"},
+                       {"loss_type", type},
+                       {"average_log_prob", "true"},
+                       {"label_smoothing", type == "exo_pair" || type == "robust" ? "0.1" : "0.0"}});
+  expect_options_match(spec, device, dtype, options);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearDpoTest,
+                         ::testing::Combine(::testing::Values("cpu", "cuda"),
+                                            ::testing::ValuesIn(preference_dtypes())),
+                         preference_param_name);
+
+TEST(FusedLinearDpo, MixedInputAndWeightDtypes) {
+  const auto& spec = preference_spec_of("fused_linear_dpo");
+  expect_mixed_dtypes_match(spec, {{"input_grad", "true"}});
+}
+
+// The reference model's log-probs given precomputed give what the reference model gives.
+TEST(FusedLinearDpo, PrecomputedReferenceLogpsMatchReferenceModel) {
+  at::manual_seed(11);
+  const at::Tensor x = at::randn({6, 7, 12}, at::kDouble).requires_grad_(true);
+  const at::Tensor w = at::randn({30, 12}, at::kDouble).requires_grad_(true);
+  const at::Tensor y = at::randint(0, 30, {6, 7});
+  const at::Tensor rx = at::randn({6, 7, 10}, at::kDouble), rw = at::randn({30, 10}, at::kDouble);
+  const at::Tensor rb = at::randn({30}, at::kDouble);
+  const auto with_model = liger::fused_linear_dpo(x, w, y, c10::nullopt, rx, rw, rb);
+  // The reference model's log-probs are the policy's log-probs of that model (a DPO without reference).
+  const auto ref_alone = liger::fused_linear_dpo(rx, rw, y, rb, c10::nullopt, c10::nullopt, c10::nullopt,
+                                                 c10::nullopt, c10::nullopt, -100, 0.1, 1.0, false, false);
+  const auto with_logps =
+      liger::fused_linear_dpo(x, w, y, c10::nullopt, c10::nullopt, c10::nullopt, c10::nullopt,
+                              ref_alone.chosen_logps, ref_alone.rejected_logps);
+  EXPECT_TRUE(at::allclose(with_model.loss, with_logps.loss, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(with_model.chosen_rewards, with_logps.chosen_rewards, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(with_model.chosen_rewards, 0.1 * (with_model.chosen_logps - ref_alone.chosen_logps)))
+      << "chosen_rewards = beta * (chosen_logps - ref_chosen_logps)";
+  const auto g1 = torch::autograd::grad({with_model.loss}, {x, w});
+  const auto g2 = torch::autograd::grad({with_logps.loss}, {x, w});
+  EXPECT_TRUE(at::allclose(g1[0], g2[0], 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(g1[1], g2[1], 1e-12, 1e-12));
+  EXPECT_FALSE(at::allclose(with_model.loss, ref_alone.loss)) << "the reference model changes the loss";
+}
+
+TEST(FusedLinearDpo, ModuleDefaultsAndLossTypeErrors) {
+  liger::LigerFusedLinearDPOLoss module;
+  EXPECT_FALSE(module->options.compute_nll_loss());
+  EXPECT_TRUE(module->options.use_ref_model());
+  EXPECT_EQ(module->options.loss_type(), "sigmoid");
+  EXPECT_DOUBLE_EQ(module->options.discopop_tau(), 0.05);
+  auto message = [](const liger::LigerFusedLinearDPOLossOptions& o) {
+    try {
+      liger::LigerFusedLinearDPOLoss m(o);
+    } catch (const c10::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(liger::LigerFusedLinearDPOLossOptions().loss_type("ipo")).find("'ipo' is not implemented"),
+            std::string::npos);
+  EXPECT_NE(message(liger::LigerFusedLinearDPOLossOptions().loss_type("kto")).find("unknown loss_type 'kto'"),
+            std::string::npos);
+  EXPECT_NE(message(liger::LigerFusedLinearDPOLossOptions().loss_type("exo_pair")).find("0 < label_smoothing"),
+            std::string::npos);
+  EXPECT_NE(message(liger::LigerFusedLinearDPOLossOptions().loss_type("robust").label_smoothing(0.5))
+                .find("0 <= label_smoothing < 0.5"),
+            std::string::npos);
+  at::manual_seed(2);
+  const at::Tensor x = at::randn({4, 3, 8}), w = at::randn({16, 8}), y = at::randint(0, 16, {4, 3});
+  try {
+    module->forward(w, x, y);
+    ADD_FAILURE() << "use_ref_model without a reference model must fail";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use_ref_model needs ref_input and ref_weight"), std::string::npos)
+        << e.what();
+  }
+  try {
+    module->forward(w, x, y, c10::nullopt, at::randn({4, 3, 5}), at::randn({15, 5}));
+    ADD_FAILURE() << "a reference lm_head of another vocabulary must fail";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ref_weight must have V = 16"), std::string::npos) << e.what();
+  }
+  const auto out = module->forward(w, x, y, c10::nullopt, at::randn({4, 3, 5}), at::randn({16, 5}));
+  EXPECT_TRUE(std::isfinite(out.loss.item<double>()));
+}
+
+}  // namespace
