@@ -1,5 +1,6 @@
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "specs.h"
 
@@ -19,6 +20,41 @@ std::string validate_number(const std::string& v) {
 std::string validate_positive(const std::string& v) {
   if (auto why = validate_number(v); !why.empty()) return why;
   return std::stod(v) > 0 ? "" : "must be positive";
+}
+
+KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops) {
+  KernelSpec s;
+  s.name = std::move(name);
+  s.category = std::move(category);
+  s.description = std::move(description);
+  s.ops = std::move(ops);
+  return s;
+}
+
+void set_calls(KernelSpec& s, SpecCalls calls) {
+  s.make_inputs = std::move(calls.make_inputs);
+  s.liger = std::move(calls.liger);
+  s.baseline = std::move(calls.baseline);
+  s.reference = std::move(calls.reference);
+  s.cost = std::move(calls.cost);
+}
+
+void offer_float_dtypes(KernelSpec& s, const std::string& default_dtype) {
+  s.dtypes = {"fp32", "fp16", "bf16"};
+  s.default_dtype = default_dtype;
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+}
+
+Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd) {
+  return cost_by_mode(m, fwd, bwd, Cost{fwd.bytes + bwd.bytes, fwd.flops + bwd.flops});
+}
+
+Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd, const Cost& full) {
+  switch (m) {
+    case Mode::kForward: return fwd;
+    case Mode::kBackward: return bwd;
+    default: return full;
+  }
 }
 
 }  // namespace ligerbench::specs

@@ -50,35 +50,22 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double es = at::elementSize(c.dtype);
   const Cost fwd{2 * n * es, 6 * n};
   const Cost bwd{2 * n * es, n};
-  switch (m) {
-    case Mode::kForward:
-      return fwd;
-    case Mode::kBackward:
-      return bwd;
-    default:
-      return fwd;
-  }
+  return cost_by_mode(m, fwd, bwd, fwd);
 }
 
 }  // namespace
 
 KernelSpec cross_entropy() {
-  KernelSpec s;
-  s.name = "cross_entropy";
-  s.category = "loss";
-  s.description = "cross entropy over (BT, V) logits; the gradient is computed in forward, in place of the logits";
-  s.ops = {"liger::cross_entropy_target_stats", "liger::cross_entropy_forward", "liger::rescale_stored_grads_"};
+  KernelSpec s = named_spec("cross_entropy", "loss",
+                            "cross entropy over (BT, V) logits; the gradient is computed in forward, in place of the "
+                            "logits",
+                            {"liger::cross_entropy_target_stats", "liger::cross_entropy_forward",
+                             "liger::rescale_stored_grads_"});
   s.small_axes = {{"BT", 13}, {"V", 257}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = ce_param_specs();
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "fp32";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "fp32");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.backward_note = kRescaleOnceBackward;
   // logits, the baseline's log-softmax and gradient, a spare.
   s.memory_estimate = [](const CaseConfig& c) {

@@ -68,34 +68,22 @@ Cost cost(const CaseConfig& c, Mode m) {
   const Cost fwd{2 * BT * D * es + 8 * BT, 0};
   // dW is dense: every row written (zeros included); the gathered rows of dOut read once.
   const Cost bwd{V * D * es + 2 * BT * D * es + 8 * BT, BT * D};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec embedding() {
-  KernelSpec s;
-  s.name = "embedding";
-  s.category = "embedding";
-  s.description = "Embedding lookup; weight gradient summed in fp32 per distinct index";
-  s.ops = {"liger::embedding_forward", "liger::embedding_backward"};
+  KernelSpec s = named_spec("embedding", "embedding",
+                            "Embedding lookup; weight gradient summed in fp32 per distinct index",
+                            {"liger::embedding_forward", "liger::embedding_backward"});
   s.small_axes = {{"BT", 19}, {"V", 37}, {"D", 24}};
   s.axes = {{"BT", 1024, "tokens (batch x 1024-token sequences)"},
             {"V", 128256, "vocabulary (rows of the table)"},
             {"D", 4096, "embedding dim"}};
   s.params = {{"padding_idx", "none", {}, validate_padding}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.memory_estimate = [](const CaseConfig& c) {
     const double es = at::elementSize(c.dtype);
     return (2.0 * c.axis("V") + 4.0 * c.axis("BT")) * c.axis("D") * es;

@@ -76,25 +76,17 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double es = at::elementSize(c.dtype);
   const Cost fwd{(bt * h + v * h) * es + 4 * bt, 2 * bt * h * v};
   const Cost bwd{2 * (bt * h + v * h) * es, 4 * bt * h * v};
-  switch (m) {
-    case Mode::kForward:
-      return fwd;
-    case Mode::kBackward:
-      return bwd;
-    default:
-      return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec fused_linear_cross_entropy() {
-  KernelSpec s;
-  s.name = "fused_linear_cross_entropy";
-  s.category = "loss";
-  s.description = "cross entropy of input @ weight^T + bias in row chunks, never materialising the (BT, V) logits";
-  s.ops = {"liger::fused_linear_cross_entropy_forward", "liger::cross_entropy_target_stats",
-           "liger::cross_entropy_forward", "liger::rescale_stored_grads_"};
+  KernelSpec s = named_spec("fused_linear_cross_entropy", "loss",
+                            "cross entropy of input @ weight^T + bias in row chunks, never materialising the (BT, V) "
+                            "logits",
+                            {"liger::fused_linear_cross_entropy_forward", "liger::cross_entropy_target_stats",
+                             "liger::cross_entropy_forward", "liger::rescale_stored_grads_"});
   s.small_axes = {{"BT", 11}, {"H", 24}, {"V", 67}};
   s.axes = {
       {"BT", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}, {"V", 128256, "vocabulary size"}};
@@ -102,14 +94,8 @@ KernelSpec fused_linear_cross_entropy() {
   s.params.push_back({"bias", "false", {"true", "false"}, nullptr});
   s.params.push_back({"accum_dtype", "none", {"none", "fp32"}, nullptr});
   s.params.push_back({"use_token_scaling", "false", {"true", "false"}, nullptr});
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.backward_note = kRescaleOnceBackward;
   // The baseline's fp32 logits, their softmax and gradient, plus inputs and weight gradient.
   s.memory_estimate = [](const CaseConfig& c) {

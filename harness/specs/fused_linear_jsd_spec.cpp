@@ -100,21 +100,16 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double es = at::elementSize(c.dtype);
   const Cost fwd{es * (2 * v * h + 2 * bt * h), 4 * bt * v * h};
   const Cost bwd{es * (2 * v * h + 2 * bt * h), 4 * bt * v * h};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {es * (3 * v * h + 3 * bt * h), fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd, Cost{es * (3 * v * h + 3 * bt * h), fwd.flops + bwd.flops});
 }
 
 }  // namespace
 
 KernelSpec fused_linear_jsd() {
-  KernelSpec s;
-  s.name = "fused_linear_jsd";
-  s.category = "loss";
-  s.description = "student and teacher lm_head projections fused with their JSD, chunked over rows";
-  s.ops = {"liger::fused_linear_jsd_forward", "liger::fused_linear_jsd_backward", "liger::fused_linear_jsd_chunk"};
+  KernelSpec s = named_spec("fused_linear_jsd", "loss",
+                            "student and teacher lm_head projections fused with their JSD, chunked over rows",
+                            {"liger::fused_linear_jsd_forward", "liger::fused_linear_jsd_backward",
+                             "liger::fused_linear_jsd_chunk"});
   s.small_axes = {{"BT", 11}, {"H", 24}, {"V", 67}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"},
             {"H", 4096, "hidden size (student and teacher)"},
@@ -130,14 +125,8 @@ KernelSpec fused_linear_jsd() {
       // dW accumulator across chunks: the weight's dtype (Liger's default) or fp32.
       {"accum_dtype", "none", {"none", "fp32"}, nullptr},
   };
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.backward_note = kRescaleOnlyBackward;
   // Weights and dW, and the baseline's (BT, V) logits, log-probabilities and their gradients.
   s.memory_estimate = [](const CaseConfig& c) {

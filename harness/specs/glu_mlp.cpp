@@ -1,5 +1,7 @@
 #include "glu_mlp.h"
 
+#include "specs.h"
+
 #include <cmath>
 
 namespace ligerbench::specs {
@@ -50,9 +52,7 @@ KernelSpec glu_spec(const GluActivationSpec& act) {
             {"H", 4096, "hidden size (mlp scope)"},
             {"I", 14336, "intermediate size"}};
   s.params = {{"scope", "mlp", {"mlp", "activation"}, nullptr}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  offer_float_dtypes(s, "bf16");
   s.make_inputs = make_inputs;
   auto liger = act.liger;
   auto base = act.baseline_act;
@@ -77,11 +77,7 @@ KernelSpec glu_spec(const GluActivationSpec& act) {
       bwd.bytes += (6 * H * I + 3 * T * H + 3 * T * I) * es;
       bwd.flops += 12 * T * H * I;
     }
-    switch (m) {
-      case Mode::kForward: return fwd;
-      case Mode::kBackward: return bwd;
-      default: return Cost{fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-    }
+    return cost_by_mode(m, fwd, bwd);
   };
   s.memory_estimate = [](const CaseConfig& c) {
     const double T = c.axis("T"), H = c.axis("H"), I = c.axis("I"), es = at::elementSize(c.dtype);

@@ -73,21 +73,15 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double es = at::elementSize(c.dtype);
   const Cost fwd{3 * es * n, 12 * n};  // read log_q and log_p, write the gradient
   const Cost bwd{2 * es * n, n};       // scale the gradient
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec jsd() {
-  KernelSpec s;
-  s.name = "jsd";
-  s.category = "loss";
-  s.description = "generalised Jensen-Shannon divergence of student and teacher log-probabilities";
-  s.ops = {"liger::jsd_forward", "liger::jsd_backward"};
+  KernelSpec s = named_spec("jsd", "loss",
+                            "generalised Jensen-Shannon divergence of student and teacher log-probabilities",
+                            {"liger::jsd_forward", "liger::jsd_backward"});
   s.small_axes = {{"BT", 13}, {"V", 131}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = {
@@ -96,14 +90,8 @@ KernelSpec jsd() {
       // "none": no shift_labels (Liger's benchmark); a fraction: labels, that share of rows ignored.
       {"ignore_fraction", "none", {}, validate_fraction_or_none},
   };
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "fp32";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "fp32");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.backward_note = kRescaleOnlyBackward;
   // Inputs, the stored and the scaled gradient, and the baseline's fp32 temporaries.
   s.memory_estimate = [](const CaseConfig& c) {

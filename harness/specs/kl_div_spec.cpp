@@ -74,21 +74,15 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double out = c.param("reduction") == "none" ? 4 * n : 0;
   const Cost fwd{2 * es * n + out, 4 * n};      // read both, write the elementwise loss if any
   const Cost bwd{2 * es * n + out, 2 * n};      // read y_true (and the upstream), write the gradient
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec kl_div() {
-  KernelSpec s;
-  s.name = "kl_div";
-  s.category = "loss";
-  s.description = "KL divergence KL(y_true || exp(y_pred)) with nn.KLDivLoss's reductions";
-  s.ops = {"liger::kl_div_forward", "liger::kl_div_backward"};
+  KernelSpec s = named_spec("kl_div", "loss",
+                            "KL divergence KL(y_true || exp(y_pred)) with nn.KLDivLoss's reductions",
+                            {"liger::kl_div_forward", "liger::kl_div_backward"});
   s.small_axes = {{"BT", 13}, {"V", 131}};
   s.axes = {{"BT", 1024, "rows (batch x sequence tokens)"}, {"V", 128256, "vocabulary size"}};
   s.params = {
@@ -97,14 +91,8 @@ KernelSpec kl_div() {
       {"log_target", "false", {"true", "false"}, nullptr},
       {"eps", "1e-10", {}, validate_positive},
   };
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "fp32";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "fp32");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   // Inputs, the gradient and the baseline's elementwise temporaries.
   s.memory_estimate = [](const CaseConfig& c) {
     return static_cast<double>(c.axis("BT")) * c.axis("V") * (3 * at::elementSize(c.dtype) + 16);

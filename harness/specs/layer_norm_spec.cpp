@@ -44,35 +44,23 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double ps = H * (c.param("weight_dtype") == "fp32" ? 4 : es);  // one parameter vector
   const Cost fwd{2 * T * H * es + 2 * ps + 8 * T, 7 * T * H};           // x, y, w, b, mean, rstd
   const Cost bwd{3 * T * H * es + 3 * ps + 8 * T, 11 * T * H};          // x, dy, dx, w, dw, db, stats
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec layer_norm() {
-  KernelSpec s;
-  s.name = "layer_norm";
-  s.category = "norm";
-  s.description = "LayerNorm over the last dim, y = (x - mean) * rstd * w + b";
-  s.ops = {"liger::layer_norm_forward", "liger::layer_norm_backward"};
+  KernelSpec s = named_spec("layer_norm", "norm",
+                            "LayerNorm over the last dim, y = (x - mean) * rstd * w + b",
+                            {"liger::layer_norm_forward", "liger::layer_norm_backward"});
   s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}};
   s.params = {
       {"eps", "1e-6", {}, validate_positive},
       {"weight_dtype", "input", {"input", "fp32"}, nullptr},
   };
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.memory_estimate = [](const CaseConfig& c) { return 6.0 * c.axis("T") * c.axis("H") * at::elementSize(c.dtype); };
   return s;
 }

@@ -52,11 +52,9 @@ Cost cost(const CaseConfig& c, Mode) {
 }  // namespace
 
 KernelSpec matmul_int2xint8() {
-  KernelSpec s;
-  s.name = "matmul_int2xint8";
-  s.category = "matmul";
-  s.description = "int8 activations x 2-bit packed ternary weights -> int32, on the integer tensor cores";
-  s.ops = {"liger::matmul_int2xint8"};
+  KernelSpec s = named_spec("matmul_int2xint8", "matmul",
+                            "int8 activations x 2-bit packed ternary weights -> int32, on the integer tensor cores",
+                            {"liger::matmul_int2xint8"});
   s.axes = {{"M", 64, "rows of the activations (decode: batch x new tokens)"},
             {"K", 4096, "reduction dim: four rows of K share a packed byte", 1, 4},
             {"N", 4096, "output features"}};
@@ -66,11 +64,7 @@ KernelSpec matmul_int2xint8() {
   s.dtypes = {"int8"};
   s.default_dtype = "int8";
   s.modes = {Mode::kForward};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   // Inputs (int8 and packed, plus the baseline's bf16 copies), both outputs, and the float64
   // reference's decoded weights, activations and output.
   s.memory_estimate = [](const CaseConfig& c) {

@@ -77,36 +77,24 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double conv_flops = 2 * n * C * K * K;
   const Cost fwd{3 * n * es, conv_flops + 4 * n};
   const Cost bwd{3 * n * es, 2 * conv_flops + 3 * n};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec multi_token_attention() {
-  KernelSpec s;
-  s.name = "multi_token_attention";
-  s.category = "attention";
-  s.description = "causal mask + softmax/sparsemax of attention scores, key-query conv2d, output mask";
-  s.ops = {"liger::multi_token_attention_forward", "liger::multi_token_attention_backward",
-           "liger::multi_token_attention_probs", "liger::multi_token_attention_probs_backward_"};
+  KernelSpec s = named_spec("multi_token_attention", "attention",
+                            "causal mask + softmax/sparsemax of attention scores, key-query conv2d, output mask",
+                            {"liger::multi_token_attention_forward", "liger::multi_token_attention_backward",
+                             "liger::multi_token_attention_probs", "liger::multi_token_attention_probs_backward_"});
   s.axes = {{"B", 2, "batch"},
             {"C", 4, "heads (conv in and out channels)"},
             {"L", 1024, "sequence length (scores are L x L)"},
             {"K", 3, "conv kernel size (odd; padding K/2 keeps L)", 1, 1, odd_kernel_size}};
   s.small_axes = {{"B", 2}, {"C", 3}, {"L", 13}, {"K", 3}};
   s.params = {{"sparse", "false", {"false", "true"}, nullptr}, {"bias", "true", {"true", "false"}, nullptr}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   // The baseline's masked scores, probabilities, conv output, output and the three gradients,
   // plus the sort of the sparse variant (values and int64 indices) and the float64 reference.
   s.memory_estimate = [](const CaseConfig& c) {

@@ -68,21 +68,15 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double ws = c.param_bool("elementwise_affine") ? H * (c.param("weight_dtype") == "fp32" ? 4 : es) : 0;
   const Cost fwd{2 * T * H * es + ws + 4 * T, 4 * T * H};
   const Cost bwd{3 * T * H * es + 2 * ws + 4 * T, 8 * T * H};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec rms_norm() {
-  KernelSpec s;
-  s.name = "rms_norm";
-  s.category = "norm";
-  s.description = "RMSNorm over the last dim, y = x * rstd * (offset + w)";
-  s.ops = {"liger::rms_norm_forward", "liger::rms_norm_backward"};
+  KernelSpec s = named_spec("rms_norm", "norm",
+                            "RMSNorm over the last dim, y = x * rstd * (offset + w)",
+                            {"liger::rms_norm_forward", "liger::rms_norm_backward"});
   s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "hidden size"}};
   s.params = {
@@ -94,14 +88,8 @@ KernelSpec rms_norm() {
       // Liger's benchmark keeps the weight in fp32 while x is bf16.
       {"weight_dtype", "fp32", {"fp32", "input"}, nullptr},
   };
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.memory_estimate = [](const CaseConfig& c) { return 6.0 * c.axis("T") * c.axis("H") * at::elementSize(c.dtype); };
   return s;
 }

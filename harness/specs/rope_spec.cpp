@@ -53,21 +53,15 @@ Cost cost(const CaseConfig& c, Mode m) {
   const Cost fwd{2 * (HQ + HKV) * B * T * D * es + cos_sin, 3 * (HQ + HKV) * B * T * D};
   const double back_heads = k_differentiable(c) ? HQ + HKV : HQ;
   const Cost bwd{2 * back_heads * B * T * D * es + cos_sin, 3 * back_heads * B * T * D};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec rope() {
-  KernelSpec s;
-  s.name = "rope";
-  s.category = "attention";
-  s.description = "Rotary position embedding of q and k (HF rotate_half convention), one launch";
-  s.ops = {"liger::rope_forward", "liger::rope_backward"};
+  KernelSpec s = named_spec("rope", "attention",
+                            "Rotary position embedding of q and k (HF rotate_half convention), one launch",
+                            {"liger::rope_forward", "liger::rope_backward"});
   s.small_axes = {{"T", 7}, {"B", 2}, {"HQ", 3}, {"HKV", 1}, {"D", 16}};
   s.axes = {{"T", 1024, "sequence length"},
             {"B", 1, "batch"},
@@ -76,14 +70,8 @@ KernelSpec rope() {
             {"D", 128, "head dim: rotated in pairs", 1, 2}};
   // Liger's benchmark back-propagates only q's output ("q"); "both" also k's (as training does).
   s.params = {{"grad_outputs", "q", {"q", "both"}, nullptr}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = hf_fn;
-  s.reference = hf_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, hf_fn, hf_fn, cost});
   s.memory_estimate = [](const CaseConfig& c) {
     return 6.0 * (c.axis("HQ") + c.axis("HKV")) * c.axis("B") * c.axis("T") * c.axis("D") * at::elementSize(c.dtype);
   };

@@ -28,31 +28,19 @@ Cost cost(const CaseConfig& c, Mode m) {
   const double es = at::elementSize(c.dtype);
   const Cost fwd{2 * n * es, 4 * n};  // read x, write y; max, sub, exp, mul
   const Cost bwd{3 * n * es, 4 * n};  // read y, dy, write dx; dot, sub, mul
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec softmax() {
-  KernelSpec s;
-  s.name = "softmax";
-  s.category = "activation";
-  s.description = "softmax over the last dim, fp32 max/exp/sum, y rounded once";
-  s.ops = {"liger::softmax_forward", "liger::softmax_backward"};
+  KernelSpec s = named_spec("softmax", "activation",
+                            "softmax over the last dim, fp32 max/exp/sum, y rounded once",
+                            {"liger::softmax_forward", "liger::softmax_backward"});
   s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "row length"}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   s.memory_estimate = [](const CaseConfig& c) { return 5.0 * c.axis("T") * c.axis("H") * at::elementSize(c.dtype); };
   return s;
 }

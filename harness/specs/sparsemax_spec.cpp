@@ -56,35 +56,23 @@ Cost cost(const CaseConfig& c, Mode m) {
   // passes over registers are not counted). Backward: read y, dy, write dx.
   const Cost fwd{2 * n * es, 4 * n};
   const Cost bwd{3 * n * es, 3 * n};
-  switch (m) {
-    case Mode::kForward: return fwd;
-    case Mode::kBackward: return bwd;
-    default: return {fwd.bytes + bwd.bytes, fwd.flops + bwd.flops};
-  }
+  return cost_by_mode(m, fwd, bwd);
 }
 
 }  // namespace
 
 KernelSpec sparsemax() {
-  KernelSpec s;
-  s.name = "sparsemax";
-  s.category = "activation";
-  s.description = "sparsemax (projection onto the simplex) along a dim, threshold search without sorting";
-  s.ops = {"liger::sparsemax_forward", "liger::sparsemax_backward"};
+  KernelSpec s = named_spec("sparsemax", "activation",
+                            "sparsemax (projection onto the simplex) along a dim, threshold search without sorting",
+                            {"liger::sparsemax_forward", "liger::sparsemax_backward"});
   // The sort/cumsum baseline in 16-bit misses the float64 reference: its cumsum and tau round to
   // the input's dtype, and clamp_min passes gradient where x == tau exactly.
   s.baseline_inexact_dtypes = {"fp16", "bf16"};
   s.small_axes = {{"T", 9}, {"H", 67}};
   s.axes = {{"T", 1024, "rows (batch x sequence tokens)"}, {"H", 4096, "row length"}};
   s.params = {{"dim", "-1", {"-1", "1", "0", "-2"}, nullptr}};
-  s.dtypes = {"fp32", "fp16", "bf16"};
-  s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
-  s.make_inputs = make_inputs;
-  s.liger = liger_fn;
-  s.baseline = baseline_fn;
-  s.reference = reference_fn;
-  s.cost = cost;
+  offer_float_dtypes(s, "bf16");
+  set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   // The baseline holds the sorted copy and its int64 indices, the cumsum, the support masks, the
   // output and the gradients.
   s.memory_estimate = [](const CaseConfig& c) {

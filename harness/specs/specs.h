@@ -28,4 +28,27 @@ KernelSpec matmul_int2xint8();
 std::string validate_number(const std::string& v);
 std::string validate_positive(const std::string& v);
 
+// A spec with its identity filled in: registry name, category, one-line description and the
+// dispatcher ops that make up the liger side.
+KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops);
+
+// A spec's calls, set in one statement (set_calls).
+struct SpecCalls {
+  std::function<KernelInputs(const CaseConfig&)> make_inputs;
+  KernelFn liger;
+  KernelFn baseline;
+  KernelFn reference;
+  std::function<Cost(const CaseConfig&, Mode)> cost;
+};
+void set_calls(KernelSpec& s, SpecCalls calls);
+
+// What every floating-point kernel offers: fp32, fp16 and bf16 (default `default_dtype`) in the
+// forward, backward and full modes.
+void offer_float_dtypes(KernelSpec& s, const std::string& default_dtype);
+
+// A cost model's answer for mode `m`; full mode is forward plus backward unless `full` is given
+// (a kernel whose forward already does the backward's work says so).
+Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd);
+Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd, const Cost& full);
+
 }  // namespace ligerbench::specs

@@ -1,5 +1,5 @@
 // Softmax operator: schema, autograd function and the C++ functional API.
-// CPU kernels: ops/cpu/softmax_kernel.cpp; CUDA: ops/cuda/softmax_cuda.cpp.
+// CPU kernels: ops/cpu/softmax_kernel.cpp; CUDA: ops/cuda/row_op_cuda.cpp.
 #include "liger/softmax.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>

@@ -1,5 +1,5 @@
 // Sparsemax operator: schema, autograd function and the C++ functional API.
-// CPU kernels: ops/cpu/sparsemax_kernel.cpp; CUDA: ops/cuda/sparsemax_cuda.cpp.
+// CPU kernels: ops/cpu/sparsemax_kernel.cpp; CUDA: ops/cuda/row_op_cuda.cpp.
 #include "liger/sparsemax.h"
 
 #include <ATen/WrapDimUtils.h>

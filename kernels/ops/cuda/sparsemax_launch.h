@@ -1,30 +1,14 @@
 #pragma once
-// Launchers of the sparsemax CUDA kernels (kernels/ops/cuda/sparsemax_kernel.cu). Both work on
-// the last dim of a contiguous (rows, cols) tensor.
-#include "launch_common.h"
+// Launchers of the sparsemax CUDA kernels (kernels/ops/cuda/sparsemax_kernel.cu), bound by
+// row_op_cuda.cpp. Both work on the last dim of a contiguous (rows, cols) tensor.
+#include "row_op_launch.h"
 
 namespace liger::cuda {
 
-struct SparsemaxForwardArgs {
-  const void* x;  // (rows, cols)
-  void* y;        // (rows, cols), x's dtype
-  int64_t rows;
-  int64_t cols;
-  DType dtype;
-};
+using SparsemaxForwardArgs = RowForwardArgs;
+using SparsemaxBackwardArgs = RowBackwardArgs;
 
-struct SparsemaxBackwardArgs {
-  const void* grad_out;  // (rows, cols), dtype
-  const void* y;         // the forward's output
-  void* grad_in;         // (rows, cols), dtype
-  int64_t rows;
-  int64_t cols;
-  DType dtype;
-};
-
-// Longest row the kernels accept (a row lives in one block's registers).
 int64_t sparsemax_max_cols(DType dtype);
-
 cudaError_t sparsemax_forward(const SparsemaxForwardArgs& args, cudaStream_t stream);
 cudaError_t sparsemax_backward(const SparsemaxBackwardArgs& args, cudaStream_t stream);
 

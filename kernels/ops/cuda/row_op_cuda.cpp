@@ -1,0 +1,72 @@
+// Binds the CUDA launchers of the row ops (row_op_launch.h: softmax, sparsemax) to their
+// liger::<op>_forward/backward operators: one set of checks, allocation and launch for all.
+#include <torch/library.h>
+
+#include "../row_checks.h"
+#include "cuda_binding.h"
+#include "softmax_launch.h"
+#include "sparsemax_launch.h"
+
+namespace liger {
+namespace {
+
+constexpr cuda::RowOpLaunchers kSoftmax{"liger::softmax", "liger::softmax_backward", cuda::softmax_max_cols,
+                                        cuda::softmax_forward, cuda::softmax_backward};
+constexpr cuda::RowOpLaunchers kSparsemax{"liger::sparsemax", "liger::sparsemax_backward", cuda::sparsemax_max_cols,
+                                          cuda::sparsemax_forward, cuda::sparsemax_backward};
+
+void check_cols(const cuda::RowOpLaunchers& l, int64_t cols, cuda::DType dtype) {
+  const int64_t max_cols = l.max_cols(dtype);
+  TORCH_CHECK(cols <= max_cols, l.op, ": rows of ", cols, " elements are longer than the CUDA kernel's limit of ",
+              max_cols, " for this dtype");
+}
+
+template <const cuda::RowOpLaunchers& L>
+at::Tensor row_forward_cuda(const at::Tensor& input) {
+  detail::check_row_input(L.op, input);
+  const c10::cuda::CUDAGuard guard(input.device());
+  const at::Tensor x = input.contiguous();
+  at::Tensor y = at::empty_like(x);
+  cuda::RowForwardArgs a{};
+  a.dtype = cuda::dtype_of(x, L.op, "input");
+  a.rows = detail::row_count(x);
+  a.cols = x.size(-1);
+  if (a.rows == 0) return y;
+  check_cols(L, a.cols, a.dtype);
+  a.x = x.data_ptr();
+  a.y = y.data_ptr();
+  cuda::check_launch(L.forward(a, at::cuda::getCurrentCUDAStream()), L.op);
+  return y;
+}
+
+template <const cuda::RowOpLaunchers& L>
+at::Tensor row_backward_cuda(const at::Tensor& grad_out, const at::Tensor& output) {
+  detail::check_row_input(L.op, output);
+  detail::check_grad_like(L.backward_op, grad_out, output, "output");
+  const c10::cuda::CUDAGuard guard(output.device());
+  const at::Tensor y = output.contiguous();
+  const at::Tensor dy = grad_out.to(y.scalar_type()).contiguous();
+  at::Tensor dx = at::empty_like(y);
+  cuda::RowBackwardArgs a{};
+  a.dtype = cuda::dtype_of(y, L.op, "output");
+  a.rows = detail::row_count(y);
+  a.cols = y.size(-1);
+  if (a.rows == 0) return dx;
+  check_cols(L, a.cols, a.dtype);
+  a.grad_out = dy.data_ptr();
+  a.y = y.data_ptr();
+  a.grad_in = dx.data_ptr();
+  cuda::check_launch(L.backward(a, at::cuda::getCurrentCUDAStream()), L.op);
+  return dx;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(liger, CUDA, m) {
+  m.impl("softmax_forward", TORCH_FN(row_forward_cuda<kSoftmax>));
+  m.impl("softmax_backward", TORCH_FN(row_backward_cuda<kSoftmax>));
+  m.impl("sparsemax_forward", TORCH_FN(row_forward_cuda<kSparsemax>));
+  m.impl("sparsemax_backward", TORCH_FN(row_backward_cuda<kSparsemax>));
+}
+
+}  // namespace liger
