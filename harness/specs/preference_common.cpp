@@ -1,5 +1,7 @@
 #include "preference_common.h"
 
+#include <c10/core/GradMode.h>
+
 #include <cmath>
 #include <string>
 
@@ -211,7 +213,7 @@ std::vector<at::Tensor> preference_composition(const KernelInputs& in, const Cas
     case PreferenceKind::kDPO: {
       at::Tensor rc = at::zeros_like(chosen), rr = at::zeros_like(rejected);
       if (c.param_bool("use_ref_model")) {
-        at::NoGradGuard no_grad;
+        c10::NoGradGuard no_grad;
         const SeqLogps r = seq_logps(p.ref_input, p.ref_weight, p.ref_bias, p.target, ignore, avg, compute);
         rc = r.chosen;
         rr = r.rejected;
