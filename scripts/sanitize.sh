@@ -47,5 +47,11 @@ run() {
 run memcheck_tests memcheck '*cuda*:*Cuda*:*CUDA*-*GegluMlpBf16MatchesPytorchBf16*:Kernels/ShapeFuzz.*'
 run memcheck_fuzz memcheck 'Kernels/ShapeFuzz.*/cuda_*' LIGER_FUZZ_CASES="${SANITIZE_FUZZ_CASES:-60}" LIGER_FUZZ_VERBOSE=1
 shared='*RmsNorm*cuda*:*LayerNorm*cuda*:*Softmax*cuda*:*Sparsemax*cuda*:*CrossEntropy*cuda*:*KlDiv*cuda*:*Jsd*cuda*'
-run racecheck_shared racecheck "$shared:*Cuda*-*GegluMlpBf16MatchesPytorchBf16*:*Rope*:*Glu*:*Embedding*:Kernels/ShapeFuzz.*"
+# FusedLinearCrossEntropy is left out of racecheck, and said so: on the H200 (CUDA 13.0,
+# 2026-12-03) racecheck stops in its cuda_bf16_mean case with "Internal Sanitizer Error: failed to
+# handle a hardware exception", while the same case is clean under memcheck and synccheck and with
+# CUDA_LAUNCH_BLOCKING=1, and the cross-entropy kernel it calls passes racecheck in CrossEntropy's
+# own cases (docs/GPU_NODE.md).
+echo "racecheck_shared: FusedLinearCrossEntropy cases not run under racecheck (sanitizer internal error; docs/GPU_NODE.md)" | tee -a "$out/summary.txt"
+run racecheck_shared racecheck "$shared:*Cuda*-*GegluMlpBf16MatchesPytorchBf16*:*Rope*:*Glu*:*Embedding*:Kernels/ShapeFuzz.*:*FusedLinearCrossEntropy*"
 exit $status
