@@ -6,6 +6,7 @@
 # results-quick.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install_deps.sh  # the build's Debian packages, when missing
 build=${1:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j"$(nproc)" --target ligerbench ligerbenchd ligerbench-worker
