@@ -32,6 +32,8 @@ constexpr const char* kUsage = R"(usage:
       BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
       the newest finished job with that label on the server as BASELINE (then give CURRENT only)
       exit status: 0 no regression, 1 a regression, 2 bad input, 3 server unreachable
+  ligerbench push RESULTS.json --push-gateway URL [--push-job NAME] [--push-instance NAME]
+  ligerbench report RESULTS.json [CURRENT.json] --html FILE
   ligerbench version
 against a ligerbenchd server (--server HOST:PORT, default $LIGERBENCH_SERVER or 127.0.0.1:50051):
   ligerbench submit SUITE.yaml [--filter REGEX] [--priority N] [--timeout S] [--wait] [--out FILE] [--quiet]
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "report") return cli::run_report_command(argc, argv);
+    if (cmd == "push") return cli::cmd_push(argc, argv);
     if (cmd == "version") {
       std::cout << "ligerbench " << kVersion << "\n";
       return 0;
