@@ -105,8 +105,9 @@ v1::CaseResult run_consistency(const v1::RankTask& task, Group& group, const std
   }
   r.set_ok(first_error.empty());
   if (!first_error.empty()) {
-    const int more = info->differing_tensors_size() - 1;
-    r.set_error(first_error + (more > 0 ? " (and " + std::to_string(more) + " more tensors differ)" : ""));
+    std::string also;
+    for (int i = 1; i < info->differing_tensors_size(); ++i) also += (also.empty() ? "" : ", ") + info->differing_tensors(i);
+    r.set_error(first_error + (also.empty() ? "" : " (" + also + " differ too)"));
   }
   return r;
 }
