@@ -4,6 +4,7 @@
 // reduce_scatter). Each sample is the slowest rank's time for one call (ranks start together
 // after a barrier); the result reports the median sample.
 #include <chrono>
+#include <sstream>
 
 #include "src/distributed/rank_work.h"
 #include "ligerbench/kernel_spec.h"
@@ -117,6 +118,11 @@ v1::CaseResult run_collective(const v1::RankTask& task, Group& group, const std:
     d->set_algbw_gb_per_s(static_cast<double>(c.bytes) / seconds / 1e9);
     d->set_busbw_gb_per_s(d->algbw_gb_per_s() * d->bus_factor());
   }
+  std::ostringstream note;
+  note.precision(3);
+  note << "algbw " << d->algbw_gb_per_s() << " GB/s, busbw " << d->busbw_gb_per_s() << " GB/s (nccl-tests)";
+  if (!c.method.empty()) note << "; " << c.method;
+  r.set_note(note.str());
   r.mutable_throughput()->set_bytes(static_cast<double>(c.bytes));
   r.mutable_throughput()->set_gb_per_s(d->algbw_gb_per_s());
   r.set_ok(true);

@@ -161,6 +161,7 @@ void merge(const DistributedCase& c, std::vector<Rank>& ranks, v1::CaseResult& o
       *out.mutable_timing() = got->timing();
       *out.mutable_accuracy() = got->accuracy();
       *out.mutable_throughput() = got->throughput();
+      out.set_note(got->note());
       const auto& d = got->distributed();
       info->set_bytes(d.bytes());
       info->set_algbw_gb_per_s(d.algbw_gb_per_s());
