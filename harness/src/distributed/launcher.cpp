@@ -25,6 +25,7 @@
 #include "ligerbench/device.h"
 #include "ligerbench/distributed.h"
 #include "ligerbench/v1/rank_task.pb.h"
+#include "src/distributed/record_failure.h"
 
 extern char** environ;
 
@@ -193,7 +194,7 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string&
   v1::CaseResult out = c.identity;
   std::error_code ec;
   fs::path dir;
-  try {
+  dist::record_failure(out, [&] {
     const std::string exe = exe_arg.empty() ? self_exe() : exe_arg;
     std::string tmpl = (fs::temp_directory_path() / "ligerbench-ranks-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) throw std::runtime_error(std::string("cannot create a folder for the ranks: ") + std::strerror(errno));
@@ -239,13 +240,7 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string&
     }
     wait_all(ranks, deadline, c.rank_timeout_s);
     merge(c, ranks, out);
-  } catch (const c10::Error& e) {
-    out.set_ok(false);
-    out.set_error(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    out.set_ok(false);
-    out.set_error(e.what());
-  }
+  });
   if (!dir.empty()) fs::remove_all(dir, ec);
   return out;
 }

@@ -13,6 +13,7 @@
 #include <c10/util/Exception.h>
 
 #include "src/distributed/rank_work.h"
+#include "src/distributed/record_failure.h"
 #include "ligerbench/device.h"
 #include "ligerbench/distributed.h"
 
@@ -80,7 +81,7 @@ int rank_main(int argc, char** argv) {
   }
   v1::CaseResult r;
   v1::RankInfo info = describe_rank(task);
-  try {
+  dist::record_failure(r, [&] {
     // Ranks share the machine's cores; the same count on every rank keeps their arithmetic alike.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     at::set_num_threads(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(task.world_size()))));
@@ -102,13 +103,7 @@ int rank_main(int argc, char** argv) {
     // Every rank has what it needs from the others before any leaves (a rank that exits while
     // a peer still reads from it would fail that peer).
     dist::wait_for(group->barrier(), task.device());
-  } catch (const c10::Error& e) {
-    r.set_ok(false);
-    r.set_error(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    r.set_ok(false);
-    r.set_error(e.what());
-  }
+  });
   info.set_ok(r.ok());
   info.set_error(r.error());
   *r.mutable_distributed()->add_ranks() = info;
