@@ -84,15 +84,14 @@ class WorldSize : public ::testing::TestWithParam<int> {
 TEST_P(WorldSize, ConsistencyPassesOnEveryRank) {
   const int n = GetParam();
   const CliRun x = run("consistency", R"(
-  - {kernel: rms_norm, distributed: consistency, shape: {T: 9, H: 67}, dtypes: [fp32, bf16],
+  - {kernel: rms_norm, distributed: consistency, shape: {T: 9, H: 67}, dtypes: [fp32],
      distributed_options: {rank_timeout_s: 10}}
   - {kernel: cross_entropy, distributed: consistency, shape: {BT: 13, V: 257}, dtypes: [fp32],
      distributed_options: {rank_timeout_s: 10}}
 )");
   EXPECT_EQ(x.exit_code, 0) << x.output;
-  ASSERT_EQ(x.result.cases_size(), 3) << x.output;
-  for (const std::string prefix : {"rms_norm|T=9,H=67|fp32|consistency", "rms_norm|T=9,H=67|bf16|consistency",
-                                   "cross_entropy|BT=13,V=257|fp32|consistency"}) {
+  ASSERT_EQ(x.result.cases_size(), 2) << x.output;
+  for (const std::string prefix : {"rms_norm|T=9,H=67|fp32|consistency", "cross_entropy|BT=13,V=257|fp32|consistency"}) {
     const auto& c = x.find(prefix);
     EXPECT_TRUE(c.ok()) << prefix << ": " << c.error();
     EXPECT_TRUE(c.accuracy().checked());
@@ -157,7 +156,7 @@ TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {
                                                 {"all_gather", static_cast<double>(n - 1) / n},
                                                 {"reduce_scatter", static_cast<double>(n - 1) / n}};
   const CliRun x = run("collectives", R"(
-  - {distributed: collective, distributed_options: {sizes_bytes: [262144], repetitions: 5, warmup: 1, rank_timeout_s: 10}}
+  - {distributed: collective, distributed_options: {sizes_bytes: [262144], repetitions: 3, warmup: 1, rank_timeout_s: 10}}
 )");
   EXPECT_EQ(x.exit_code, 0) << x.output;
   ASSERT_EQ(x.result.cases_size(), 3) << x.output;
@@ -170,7 +169,7 @@ TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {
       EXPECT_GT(d.bytes(), 0);
       EXPECT_LE(d.bytes(), bytes);  // rounded down to whole elements per rank
       EXPECT_GT(c.timing().median_ms(), 0);
-      EXPECT_EQ(c.timing().n(), 5);
+      EXPECT_EQ(c.timing().n(), 3);
       // algbw from the numbers themselves, busbw from it with the factor this test computes.
       const double algbw = static_cast<double>(d.bytes()) / (c.timing().median_ms() * 1e-3) / 1e9;
       EXPECT_GT(d.algbw_gb_per_s(), 0);
@@ -188,7 +187,7 @@ INSTANTIATE_TEST_SUITE_P(Gloo, WorldSize, ::testing::Values(2, 4), [](const auto
 TEST(DistributedFailure, HungRankFailsTheCaseWithinItsTimeout) {
   const CliRun x = run_suite("hang", R"(cases:
   - {kernel: rms_norm, distributed: consistency, world_size: 2, shape: {T: 5, H: 16}, dtypes: [fp32],
-     distributed_options: {rank_timeout_s: 2, hang_rank: 1}}
+     distributed_options: {rank_timeout_s: 1, hang_rank: 1}}
 )",
                           "");
   EXPECT_EQ(x.exit_code, 1) << x.output;
