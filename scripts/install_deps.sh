@@ -8,7 +8,7 @@ set -euo pipefail
 [ "${LIGERBENCH_SKIP_INSTALL:-0}" = 1 ] && exit 0
 packages="cmake ninja-build g++ ccache libtorch-dev libgrpc++-dev libprotobuf-dev protobuf-compiler
 protobuf-compiler-grpc libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev libsqlite3-dev
-libssl-dev libre2-dev pkg-config"
+libssl-dev libre2-dev pkg-config libgloo-dev"
 if [ "${1:-}" = --tests ]; then
   packages="$packages prometheus prometheus-pushgateway libxml2-utils chromium python3 docker-compose"
 fi

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/distributed.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/report.h"
 #include "ligerbench/runner.h"
@@ -26,7 +27,7 @@ using cli::parse_args;
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
   ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
-                 [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
+                 [--world-size N] [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
   ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--strict-env]
                  [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
       BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
@@ -100,18 +101,28 @@ int cmd_run(const Args& a) {
                        : "the most a run may have; split the suite");
   const std::string filter = a.get("--filter");
   const auto cases = select_cases(job, devices, filter);
-  if (cases.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");
+  // Distributed cases (docs/DISTRIBUTED.md): --world-size overrides each case's world_size.
+  const auto world_size = static_cast<int>(cli::int_flag(a, "--world-size", 0, 1, 64));
+  const auto distributed = expand_distributed(job, devices, world_size, filter, suite);
+  if (cases.empty() && distributed.empty()) throw InputError(suite + ": no case matches --filter '" + quote_truncated(filter) + "'");
   check_backends(cases);
   const bool quiet = a.flags.count("--quiet") > 0;
   const auto push = cli::push_target(a);
 
-  std::cerr << "ligerbench " << kVersion << ": " << cases.size() << " cases of " << suite << " on ";
+  std::cerr << "ligerbench " << kVersion << ": " << cases.size() + distributed.size() << " cases of " << suite << " on ";
   for (const auto& d : devices) std::cerr << d << " ";
   std::cerr << "\n";
   v1::NodeInfo node = node_info(devices);
   RunCallbacks cb;
   if (!quiet) cb.on_result = [](int i, int n, const v1::CaseResult& r) { std::cerr << progress_line(i, n, r) << "\n"; };
   v1::JobResult result = run_cases(job, cases, cb);
+  const int total = static_cast<int>(cases.size() + distributed.size());
+  for (std::size_t i = 0; i < distributed.size(); ++i) {
+    v1::CaseResult r = run_distributed_case(distributed[i]);
+    if (case_failed(r)) result.set_failed_cases(result.failed_cases() + 1);
+    if (cb.on_result) cb.on_result(static_cast<int>(cases.size() + i), total, r);
+    *result.add_cases() = std::move(r);
+  }
   *result.mutable_node() = node;
   print_table(std::cout, result);
   if (!out.empty()) {
@@ -132,8 +143,10 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   try {
     if (cmd == "kernels") return cmd_kernels(parse_args(argc, argv, 2, {}, {"--json"}));
+    if (cmd == "__rank") return rank_main(argc, argv);  // a rank of a distributed case (the launcher starts it)
     if (cmd == "run")
-      return cmd_run(parse_args(argc, argv, 2, cli::with_push_options({"--device", "--out", "--filter", "--max-cases"}),
+      return cmd_run(parse_args(argc, argv, 2,
+                                cli::with_push_options({"--device", "--out", "--filter", "--max-cases", "--world-size"}),
                                 {"--quiet"}));
     if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);

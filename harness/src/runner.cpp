@@ -96,13 +96,16 @@ Reference run_reference(const Case& c, const KernelInputs& ref_in, const std::ve
   return r;
 }
 
+}  // namespace
+
 // Errors of outputs (and, beyond forward mode, input gradients) against the float64 reference.
 // The reference runs on the case's device; when that device runs out of memory for it, on the
 // CPU (slower, but a large case keeps its accuracy check; Accuracy.reference_device says which).
-v1::Accuracy accuracy_of(const Case& c) {
+v1::Accuracy accuracy_of(const Case& c, const AccuracyHooks& hooks) {
   v1::Accuracy acc;
   acc.set_checked(true);
   KernelInputs in = make_seeded_inputs(c);
+  if (hooks.adjust_inputs) hooks.adjust_inputs(in);
   // The float64 inputs are copied before the kernel runs: some kernels overwrite theirs.
   KernelInputs ref_in =
       on_device_or_cpu(c.config.device, [&](const at::Device& d) { return float64_copy(in, d); });
@@ -122,6 +125,10 @@ v1::Accuracy accuracy_of(const Case& c) {
     std::vector<at::Tensor> gouts_copy;  // in-place backwards may overwrite the upstream gradient
     for (auto& g : gouts) gouts_copy.push_back(g.clone());
     grads = input_grads(douts, dins, gouts_copy, false);
+  }
+  if (hooks.produced) {
+    for (std::size_t i = 0; i < outs.size(); ++i) hooks.produced->emplace_back(i == 0 ? "out" : "out" + std::to_string(i), outs[i]);
+    for (std::size_t i = 0; i < grads.size(); ++i) hooks.produced->emplace_back("grad_" + names[i], grads[i]);
   }
   const at::Device ref_in_device = ref_in.tensors.empty() ? at::Device(at::kCPU) : ref_in.tensors[0].device();
   const Reference ref = on_device_or_cpu(ref_in_device, [&](const at::Device& d) {
@@ -144,6 +151,8 @@ v1::Accuracy accuracy_of(const Case& c) {
   acc.set_passed(passed);
   return acc;
 }
+
+namespace {
 
 // The measured region of a case: forward, backward of a retained graph, or both.
 struct Region {

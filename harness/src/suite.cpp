@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "ligerbench/distributed.h"
 #include "ligerbench/registry.h"
 
 namespace ligerbench {
@@ -22,6 +23,7 @@ bool valid_device(const std::string& d) {
 }
 
 void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
+  if (!validate_distributed_fields(sweep, at, out)) return;
   const KernelSpec* spec = find_kernel(sweep.kernel());
   if (spec == nullptr) {
     std::vector<std::string> names;
@@ -168,6 +170,7 @@ v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_na
 v1::JobSpec load_suite(const std::string& path) { return to_job(load_yaml_file(path), path); }
 
 uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices) {
+  if (!sweep.distributed().empty()) return 0;  // expand_distributed counts and bounds those
   const KernelSpec* spec = find_kernel(sweep.kernel());
   if (spec == nullptr) return 0;  // expand_cases skips it; validate_job reports it
   // The same defaults as expand_cases: an axis, dtype, mode or provider list not given counts
@@ -207,7 +210,7 @@ std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::st
   const uint64_t seed = job.measurement().seed();
   for (const auto& sweep : job.cases()) {
     const KernelSpec* spec = find_kernel(sweep.kernel());
-    if (spec == nullptr) continue;  // validate_job reports it
+    if (spec == nullptr || !sweep.distributed().empty()) continue;  // validate_job reports it; distributed: own expansion
     // Axis values in the spec's order; missing axes take their default.
     std::vector<std::pair<std::string, std::vector<int64_t>>> axes;
     for (const auto& a : spec->axes) {

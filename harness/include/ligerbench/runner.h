@@ -41,6 +41,18 @@ bool case_failed(const v1::CaseResult& r);
 // holds nothing else yet.
 v1::CaseResult case_identity(const Case& c);
 
+// What a caller other than run_case (the distributed consistency check) needs from the
+// accuracy check: a change to the seeded inputs before the kernel runs, and the kernel's
+// outputs and input gradients ("out", "grad_<input>") as it computed them.
+struct AccuracyHooks {
+  std::function<void(KernelInputs&)> adjust_inputs;
+  std::vector<std::pair<std::string, at::Tensor>>* produced = nullptr;
+};
+
+// The case's kernel on its seeded inputs against the float64 reference (outputs and, beyond
+// forward mode, input gradients).
+v1::Accuracy accuracy_of(const Case& c, const AccuracyHooks& hooks = {});
+
 // Runs one case. Never throws: a failure is recorded in the result's error.
 v1::CaseResult run_case(const Case& c, const MeasureOptions& opt);
 

@@ -1,0 +1,231 @@
+// Validation and expansion of distributed sweeps (docs/DISTRIBUTED.md).
+#include <algorithm>
+#include <set>
+#include <tuple>
+#include <sstream>
+
+#include "ligerbench/device.h"
+#include "ligerbench/distributed.h"
+#include "ligerbench/key_filter.h"
+#include "ligerbench/registry.h"
+#include "ligerbench/runner.h"
+
+namespace ligerbench {
+namespace {
+
+const std::vector<std::string> kCollectives = {"all_reduce", "all_gather", "reduce_scatter"};
+const std::vector<std::string> kCollectiveDtypes = {"fp32", "fp16", "bf16"};
+constexpr int kMaxSizes = 64;
+constexpr int64_t kMaxCollectiveBytes = int64_t{1} << 32;
+
+void out_of_range(std::vector<SpecProblem>& out, const std::string& path, const std::string& range, const std::string& got) {
+  out.push_back({path, "must be in " + range + ", got " + got});
+}
+
+void check_int(std::vector<SpecProblem>& out, const std::string& path, bool has, int64_t v, int64_t lo, int64_t hi) {
+  if (has && (v < lo || v > hi))
+    out_of_range(out, path, "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]", std::to_string(v));
+}
+
+void check_debug_rank(std::vector<SpecProblem>& out, const std::string& path, bool has, int v, int world_size) {
+  // world_size 0 defers to --world-size: only the lower bound is known here; the launcher checks the rest.
+  if (has && (v < 0 || (world_size > 0 && v >= world_size)))
+    out.push_back({path, "rank " + std::to_string(v) + " is not a rank of the case (world_size " +
+                             (world_size > 0 ? std::to_string(world_size) : std::string("from --world-size")) + ")"});
+}
+
+// Gradient sizes of one Llama-style decoder (distributed.proto, ModelGradientSizes), in bytes.
+std::vector<int64_t> model_gradient_bytes(const v1::ModelGradientSizes& m, int64_t element_bytes) {
+  if (m.hidden() == 0) return {};
+  const int64_t h = m.hidden(), i = m.intermediate(), v = m.vocab();
+  std::vector<int64_t> sizes = {h};                 // a norm weight
+  sizes.push_back(h * h);                           // q, k, v, o projections
+  if (i > 0) sizes.push_back(h * i);                // gate, up, down projections
+  if (v > 0) sizes.push_back(v * h);                // embedding, head
+  for (auto& s : sizes) s *= element_bytes;
+  return sizes;
+}
+
+int64_t element_bytes(const std::string& dtype) { return dtype == "fp32" ? 4 : 2; }
+
+std::string params_label(const std::map<std::string, std::string>& params) {
+  std::string s;
+  for (const auto& [k, v] : params) s += (s.empty() ? "" : ",") + k + "=" + v;
+  return s;
+}
+
+std::string backend_of(const std::string& device_type) { return device_type == "cuda" ? "nccl" : "gloo"; }
+
+}  // namespace
+
+bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
+  const std::string& kind = sweep.distributed();
+  if (kind.empty()) {
+    if (sweep.world_size() != 0 || sweep.has_distributed_options())
+      out.push_back({at + ".world_size", "world_size and distributed_options need distributed: consistency or collective"});
+    return true;
+  }
+  if (kind != "consistency" && kind != "collective") {
+    out.push_back({at + ".distributed", "unknown distributed kind '" + quote_truncated(kind) + "' (consistency, collective)"});
+    return false;
+  }
+  check_int(out, at + ".world_size", true, sweep.world_size(), 0, 64);
+  const auto& o = sweep.distributed_options();
+  const std::string oat = at + ".distributed_options";
+  if (o.has_rank_timeout_s() && !(o.rank_timeout_s() > 0 && o.rank_timeout_s() <= 3600)) {
+    std::ostringstream got;
+    got << o.rank_timeout_s();
+    out_of_range(out, oat + ".rank_timeout_s", "(0, 3600]", got.str());
+  }
+  check_int(out, oat + ".warmup", o.has_warmup(), o.warmup(), 0, 1000);
+  check_int(out, oat + ".repetitions", o.has_repetitions(), o.repetitions(), 1, 10000);
+  check_debug_rank(out, oat + ".perturb_rank", o.has_perturb_rank(), o.perturb_rank(), sweep.world_size());
+  check_debug_rank(out, oat + ".kill_rank", o.has_kill_rank(), o.kill_rank(), sweep.world_size());
+  check_debug_rank(out, oat + ".hang_rank", o.has_hang_rank(), o.hang_rank(), sweep.world_size());
+  if (sweep.modes_size() || sweep.providers_size())
+    out.push_back({at + (sweep.modes_size() ? ".modes" : ".providers"),
+                   "a distributed case chooses its own (consistency: liger, full mode; collective: none)"});
+  if (kind == "consistency") {
+    if (o.collectives_size() || o.sizes_bytes_size() || o.has_model_gradients())
+      out.push_back({oat, "collectives, sizes_bytes and model_gradients belong to distributed: collective"});
+    return true;
+  }
+  // collective
+  if (!sweep.kernel().empty()) out.push_back({at + ".kernel", "a collective case has no kernel"});
+  if (!sweep.shape().empty() || !sweep.params().empty())
+    out.push_back({at + (sweep.shape().empty() ? ".params" : ".shape"), "a collective case has no kernel shape or params"});
+  if (o.has_perturb_rank()) out.push_back({oat + ".perturb_rank", "perturb_rank belongs to distributed: consistency"});
+  for (int i = 0; i < o.collectives_size(); ++i)
+    if (std::find(kCollectives.begin(), kCollectives.end(), o.collectives(i)) == kCollectives.end())
+      out.push_back({oat + ".collectives[" + std::to_string(i) + "]",
+                     "unknown collective '" + quote_truncated(o.collectives(i)) + "' (all_reduce, all_gather, reduce_scatter)"});
+  for (int i = 0; i < sweep.dtypes_size(); ++i)
+    if (std::find(kCollectiveDtypes.begin(), kCollectiveDtypes.end(), sweep.dtypes(i)) == kCollectiveDtypes.end())
+      out.push_back({at + ".dtypes[" + std::to_string(i) + "]", "collectives run in fp32, fp16 or bf16, not '" +
+                                                                  quote_truncated(sweep.dtypes(i)) + "'"});
+  if (o.sizes_bytes_size() > kMaxSizes)
+    out.push_back({oat + ".sizes_bytes", "at most " + std::to_string(kMaxSizes) + " sizes, got " + std::to_string(o.sizes_bytes_size())});
+  for (int i = 0; i < o.sizes_bytes_size() && i < kMaxSizes; ++i)
+    check_int(out, oat + ".sizes_bytes[" + std::to_string(i) + "]", true, o.sizes_bytes(i), 4, kMaxCollectiveBytes);
+  const auto& m = o.model_gradients();
+  check_int(out, oat + ".model_gradients.hidden", o.has_model_gradients(), m.hidden(), 1, 65536);
+  check_int(out, oat + ".model_gradients.intermediate", o.has_model_gradients(), m.intermediate(), 0, 262144);
+  check_int(out, oat + ".model_gradients.vocab", o.has_model_gradients(), m.vocab(), 0, 1048576);
+  if (o.sizes_bytes_size() == 0 && !o.has_model_gradients())
+    out.push_back({oat + ".sizes_bytes", "a collective case needs sizes_bytes or model_gradients"});
+  return false;
+}
+
+std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const std::vector<std::string>& devices,
+                                                int world_size_override, const std::string& filter,
+                                                const std::string& where) {
+  const KeyFilter keep = compile_filter(filter);
+  std::vector<std::string> types;
+  for (const auto& d : devices) {
+    const std::string t = d == "cpu" ? "cpu" : "cuda";
+    if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
+  }
+  const GpuBackend* gpu = gpu_backend();
+  std::vector<DistributedCase> cases;
+  for (int si = 0; si < job.cases_size(); ++si) {
+    const v1::CaseSweep& sweep = job.cases(si);
+    if (sweep.distributed().empty()) continue;
+    const std::string at = "cases[" + std::to_string(si) + "]";
+    const int ws = world_size_override > 0 ? world_size_override : sweep.world_size() > 0 ? sweep.world_size() : kDefaultWorldSize;
+    const std::string ws_source = world_size_override > 0 ? "--world-size" : "key '" + at + ".world_size'";
+    const auto& o = sweep.distributed_options();
+    for (const auto& [name, has, rank] : {std::tuple{"perturb_rank", o.has_perturb_rank(), o.perturb_rank()},
+                                          std::tuple{"kill_rank", o.has_kill_rank(), o.kill_rank()},
+                                          std::tuple{"hang_rank", o.has_hang_rank(), o.hang_rank()}})
+      if (has && rank >= ws)
+        throw InputError(where + ": key '" + at + ".distributed_options." + name + "': rank " + std::to_string(rank) +
+                         " is not a rank of " + std::to_string(ws) + " ranks");
+    for (const auto& type : types) {
+      const int limit = type == "cpu" ? kMaxCpuWorldSize : (gpu ? gpu->device_count() : 0);
+      if (ws < 1 || ws > limit)
+        throw InputError(where + ": " + ws_source + ": " + std::to_string(ws) + " ranks on " + type + ", but at most " +
+                         std::to_string(limit) + (type == "cpu" ? " ranks run on cpu" : " (one per visible GPU)"));
+      DistributedCase base;
+      base.kind = sweep.distributed();
+      base.device_type = type;
+      base.world_size = ws;
+      base.rank_timeout_s = o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
+      base.seed = job.measurement().seed();
+      auto add = [&](DistributedCase c) {
+        c.identity.set_device(type);
+        c.identity.set_device_name(type == "cpu" ? "cpu" : gpu->device_name(0));
+        auto* d = c.identity.mutable_distributed();
+        d->set_kind(c.kind);
+        d->set_world_size(ws);
+        d->set_backend(backend_of(type));
+        c.identity.set_key(c.identity.key() + "|" + type + "|world_size=" + std::to_string(ws));
+        if (!keep.matches(c.identity.key())) return;
+        if (cases.size() >= kMaxDistributedCases)
+          throw InputError(where + ": more than " + std::to_string(kMaxDistributedCases) + " distributed cases");
+        cases.push_back(std::move(c));
+      };
+      if (base.kind == "consistency") {
+        const KernelSpec* spec = find_kernel(sweep.kernel());
+        const bool full = std::find(spec->modes.begin(), spec->modes.end(), Mode::kFull) != spec->modes.end();
+        v1::JobSpec points;
+        v1::CaseSweep* s = points.add_cases();
+        *s = sweep;
+        s->clear_distributed();
+        s->clear_world_size();
+        s->clear_distributed_options();
+        s->add_modes(full ? "full" : "forward");
+        s->add_providers("liger");
+        for (const Case& p : expand_cases(points, {"cpu"})) {
+          DistributedCase c = base;
+          c.sweep = sweep;
+          c.sweep.clear_shape();
+          c.sweep.clear_dtypes();
+          c.sweep.add_dtypes(dtype_name(p.config.dtype));
+          c.sweep.clear_modes();
+          c.sweep.add_modes(mode_name(p.mode));
+          for (const auto& [axis, value] : p.config.shape) (*c.sweep.mutable_shape())[axis].add_values(value);
+          v1::CaseResult& r = c.identity;
+          r = case_identity(p);
+          r.set_mode("consistency");
+          r.set_key(spec->name + "|" + p.shape_label + "|" + dtype_name(p.config.dtype) + "|consistency|liger|" +
+                    params_label(p.config.params));
+          add(std::move(c));
+        }
+      } else {
+        std::vector<std::string> ops(o.collectives().begin(), o.collectives().end());
+        if (ops.empty()) ops = kCollectives;
+        std::vector<std::string> dtypes(sweep.dtypes().begin(), sweep.dtypes().end());
+        if (dtypes.empty()) dtypes.push_back("fp32");
+        for (const auto& dt : dtypes) {
+          std::set<int64_t> sizes(o.sizes_bytes().begin(), o.sizes_bytes().end());
+          for (int64_t b : model_gradient_bytes(o.model_gradients(), element_bytes(dt))) sizes.insert(b);
+          for (const auto& op : ops)
+            for (int64_t bytes : sizes) {
+              DistributedCase c = base;
+              c.sweep = sweep;
+              c.sweep.clear_dtypes();
+              c.sweep.add_dtypes(dt);
+              c.collective = op;
+              c.bytes = bytes;
+              v1::CaseResult& r = c.identity;
+              const std::string label = "bytes=" + std::to_string(bytes);
+              r.set_kernel(op);
+              r.set_provider(backend_of(type));
+              r.set_mode("collective");
+              r.set_dtype(dt);
+              auto* a = r.add_shape();
+              a->set_name("bytes");
+              a->set_value(bytes);
+              r.set_shape_label(label);
+              r.set_key(op + "|" + label + "|" + dt + "|collective|" + backend_of(type) + "|");
+              r.mutable_distributed()->set_collective(op);
+              add(std::move(c));
+            }
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+}  // namespace ligerbench

@@ -1,0 +1,56 @@
+// c10d store and process groups for the rank processes. The backends' headers are guarded by
+// LibTorch's own USE_C10D_GLOO / USE_C10D_NCCL, which harness/CMakeLists.txt defines only where
+// their headers (gloo's, nccl.h) were found.
+#include "src/distributed/process_group.h"
+
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <stdexcept>
+
+#include "ligerbench/device.h"
+
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace ligerbench::dist {
+
+c10::intrusive_ptr<c10d::Store> connect_store(int port, std::chrono::milliseconds timeout) {
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<std::uint16_t>(port);
+  opts.isServer = false;
+  opts.waitWorkers = false;
+  opts.timeout = timeout;
+  return c10::make_intrusive<c10d::TCPStore>("127.0.0.1", opts);
+}
+
+c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
+                                     const std::string& device, std::chrono::milliseconds timeout) {
+  if (device == "cpu") {
+#ifdef USE_C10D_GLOO
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
+#else
+    throw std::runtime_error("this build has no ProcessGroupGloo (LibTorch's Gloo headers were not found)");
+#endif
+  }
+#ifdef USE_C10D_NCCL
+  auto opts = c10d::ProcessGroupNCCL::Options::create();
+  opts->timeout = timeout;
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world_size, opts);
+#else
+  throw std::runtime_error("device " + device + ": this build has no ProcessGroupNCCL (needs a CUDA LibTorch and nccl.h)");
+#endif
+}
+
+void wait_for(const c10::intrusive_ptr<c10d::Work>& work, const std::string& device) {
+  work->wait();
+  if (device != "cpu")
+    if (const GpuBackend* gpu = gpu_backend()) gpu->synchronize(std::stoi(device.substr(5)));
+}
+
+}  // namespace ligerbench::dist

@@ -1,0 +1,25 @@
+#pragma once
+// The launcher's and the ranks' one way of turning an exception into a failed result.
+#include <c10/util/Exception.h>
+
+#include <exception>
+
+#include "ligerbench/proto.h"
+
+namespace ligerbench::dist {
+
+// Runs fn; an exception it throws becomes r's error (ok = false), LibTorch's without its backtrace.
+template <class Fn>
+void record_failure(v1::CaseResult& r, Fn&& fn) {
+  try {
+    fn();
+  } catch (const c10::Error& e) {
+    r.set_ok(false);
+    r.set_error(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    r.set_ok(false);
+    r.set_error(e.what());
+  }
+}
+
+}  // namespace ligerbench::dist

@@ -1,0 +1,228 @@
+// Distributed cases end to end (docs/DISTRIBUTED.md): real `ligerbench run` processes, each
+// starting real rank processes that meet through c10d's TCPStore on loopback and talk through
+// ProcessGroupGloo. One run per world size carries every case the tests look at, so the
+// processes start once per world size.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "ligerbench/report.h"
+
+namespace ligerbench {
+namespace {
+
+const std::string kCli = LIGERBENCH_CLI_PATH;
+
+std::string temp_dir() {
+  static const std::string d = [] {
+    std::string t = ::testing::TempDir() + "ligerbench_distributed_XXXXXX";
+    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+    return t;
+  }();
+  return d;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+  v1::JobResult result;
+  double seconds = 0;
+
+  // The one case whose key starts with `prefix`.
+  const v1::CaseResult& find(const std::string& prefix) const {
+    const v1::CaseResult* hit = nullptr;
+    for (const auto& c : result.cases())
+      if (c.key().rfind(prefix, 0) == 0) {
+        if (hit) throw std::runtime_error("two cases start with " + prefix);
+        hit = &c;
+      }
+    if (!hit) throw std::runtime_error("no case starts with " + prefix + "; output:\n" + output);
+    return *hit;
+  }
+};
+
+CliRun run_suite(const std::string& name, const std::string& yaml, const std::string& extra_args) {
+  const std::string d = temp_dir();
+  const std::string suite = d + "/" + name + ".yaml", out = d + "/" + name + ".json", log = d + "/" + name + ".log";
+  std::ofstream(suite) << yaml;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = std::system((kCli + " run " + suite + " --device cpu --quiet --out " + out + " " + extra_args + " >" +
+                              log + " 2>&1").c_str());
+  CliRun r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.output = slurp(log);
+  if (std::ifstream(out).good()) r.result = read_result_file(out);
+  return r;
+}
+
+// Each test runs its own suite (ctest runs each test in a process of its own), at the world
+// size of its parameter.
+class WorldSize : public ::testing::TestWithParam<int> {
+ protected:
+  CliRun run(const std::string& name, const std::string& cases) const {
+    const std::string n = std::to_string(GetParam());
+    return run_suite(name + n, "name: " + name + "\ncases:\n" + cases, "--world-size " + n);
+  }
+};
+
+TEST_P(WorldSize, ConsistencyPassesOnEveryRank) {
+  const int n = GetParam();
+  const CliRun x = run("consistency", R"(
+  - {kernel: rms_norm, distributed: consistency, shape: {T: 9, H: 67}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 10}}
+  - {kernel: cross_entropy, distributed: consistency, shape: {BT: 13, V: 257}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 10}}
+)");
+  EXPECT_EQ(x.exit_code, 0) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 2) << x.output;
+  for (const std::string prefix : {"rms_norm|T=9,H=67|fp32|consistency", "cross_entropy|BT=13,V=257|fp32|consistency"}) {
+    const auto& c = x.find(prefix);
+    EXPECT_TRUE(c.ok()) << prefix << ": " << c.error();
+    EXPECT_TRUE(c.accuracy().checked());
+    EXPECT_TRUE(c.accuracy().passed()) << prefix;
+    EXPECT_GE(c.accuracy().tensors_size(), 2) << "outputs and gradients against float64";
+    EXPECT_EQ(c.distributed().world_size(), n);
+    EXPECT_EQ(c.distributed().backend(), "gloo");
+    ASSERT_EQ(c.distributed().ranks_size(), n);
+    std::set<int> pids;
+    for (int k = 0; k < n; ++k) {
+      EXPECT_EQ(c.distributed().ranks(k).rank(), k);
+      EXPECT_TRUE(c.distributed().ranks(k).ok());
+      EXPECT_EQ(c.distributed().ranks(k).device(), "cpu");
+      pids.insert(c.distributed().ranks(k).pid());
+    }
+    EXPECT_EQ(static_cast<int>(pids.size()), n) << "one process per rank";
+    EXPECT_TRUE(c.key().find("|cpu|world_size=" + std::to_string(n)) != std::string::npos) << c.key();
+  }
+}
+
+TEST_P(WorldSize, PerturbedRankIsNamedWithTheTensor) {
+  const int last = GetParam() - 1;  // the perturbed rank
+  const CliRun x = run("perturbed", R"(
+  - {kernel: rms_norm, distributed: consistency, shape: {T: 5, H: 16}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 10, perturb_rank: )" + std::to_string(last) + "}}\n");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 1) << x.output;
+  const auto& c = x.result.cases(0);
+  EXPECT_FALSE(c.ok());
+  EXPECT_TRUE(c.error().rfind("rank " + std::to_string(last) + " differs from rank 0 in out: ", 0) == 0) << c.error();
+  EXPECT_TRUE(c.error().find("grad_input") != std::string::npos) << c.error();
+  std::vector<std::string> differing(c.distributed().differing_tensors().begin(), c.distributed().differing_tensors().end());
+  EXPECT_EQ(differing, (std::vector<std::string>{"out", "grad_input", "grad_weight"}));
+  // The perturbed rank computed consistently with its own inputs: only the cross-rank check fails.
+  EXPECT_TRUE(c.accuracy().passed());
+}
+
+TEST_P(WorldSize, KilledRankFailsItsCaseAndTheNextCasePasses) {
+  const CliRun x = run("killed", R"(
+  - {kernel: layer_norm, distributed: consistency, shape: {T: 5, H: 16}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 10, kill_rank: 1}}
+  - {kernel: layer_norm, distributed: consistency, shape: {T: 7, H: 16}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 10}}
+)");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  EXPECT_EQ(x.result.failed_cases(), 1) << x.output;
+  EXPECT_LT(x.seconds, 30) << "a killed rank fails its case at once, not at a timeout";
+  const auto& killed = x.find("layer_norm|T=5,H=16|fp32|consistency");
+  EXPECT_FALSE(killed.ok());
+  EXPECT_TRUE(killed.error().rfind("rank 1 of " + std::to_string(GetParam()) + " was killed by signal 9", 0) == 0)
+      << killed.error();
+  EXPECT_FALSE(killed.distributed().ranks(1).ok());
+  const auto& next = x.find("layer_norm|T=7,H=16|fp32|consistency");
+  EXPECT_TRUE(next.ok()) << next.error();
+  EXPECT_TRUE(next.accuracy().passed());
+  EXPECT_NE(next.distributed().ranks(1).pid(), killed.distributed().ranks(0).pid()) << "fresh processes";
+}
+
+TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {
+  const int n = GetParam();
+  const std::map<std::string, double> factor = {{"all_reduce", 2.0 * (n - 1) / n},
+                                                {"all_gather", static_cast<double>(n - 1) / n},
+                                                {"reduce_scatter", static_cast<double>(n - 1) / n}};
+  const CliRun x = run("collectives", R"(
+  - {distributed: collective, distributed_options: {sizes_bytes: [262144], repetitions: 3, warmup: 1, rank_timeout_s: 10}}
+)");
+  EXPECT_EQ(x.exit_code, 0) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 3) << x.output;
+  for (const auto& [op, f] : factor)
+    for (const int64_t bytes : {262144}) {
+      const auto& c = x.find(op + "|bytes=" + std::to_string(bytes) + "|fp32|collective|gloo|");
+      ASSERT_TRUE(c.ok()) << c.key() << ": " << c.error();
+      const auto& d = c.distributed();
+      EXPECT_EQ(d.collective(), op);
+      EXPECT_GT(d.bytes(), 0);
+      EXPECT_LE(d.bytes(), bytes);  // rounded down to whole elements per rank
+      EXPECT_GT(c.timing().median_ms(), 0);
+      EXPECT_EQ(c.timing().n(), 3);
+      // algbw from the numbers themselves, busbw from it with the factor this test computes.
+      const double algbw = static_cast<double>(d.bytes()) / (c.timing().median_ms() * 1e-3) / 1e9;
+      EXPECT_GT(d.algbw_gb_per_s(), 0);
+      EXPECT_NEAR(d.algbw_gb_per_s(), algbw, 1e-9 * algbw);
+      EXPECT_NEAR(d.busbw_gb_per_s() / d.algbw_gb_per_s(), f, 1e-12) << op;
+      EXPECT_DOUBLE_EQ(d.bus_factor(), f);
+      EXPECT_EQ(c.distributed().ranks_size(), n);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Gloo, WorldSize, ::testing::Values(2, 4), [](const auto& info) {
+  return "ranks" + std::to_string(info.param);
+});
+
+TEST(DistributedFailure, HungRankFailsTheCaseWithinItsTimeout) {
+  const CliRun x = run_suite("hang", R"(cases:
+  - {kernel: rms_norm, distributed: consistency, world_size: 2, shape: {T: 5, H: 16}, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 1, hang_rank: 1}}
+)",
+                          "");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 1) << x.output;
+  const auto& c = x.result.cases(0);
+  EXPECT_FALSE(c.ok());
+  EXPECT_TRUE(c.error().rfind("rank 1 of 2 was stopped", 0) == 0) << c.error();
+  EXPECT_LT(x.seconds, 20) << "bounded by rank_timeout_s, the grace and process start";
+}
+
+TEST(DistributedInput, WorldSizeBeyondTheCpuLimitIsRefused) {
+  const CliRun x = run_suite("too_many", "cases:\n  - {distributed: collective, distributed_options: {sizes_bytes: [64]}}\n",
+                          "--world-size 9");
+  EXPECT_EQ(x.exit_code, 2);
+  EXPECT_TRUE(x.output.find("--world-size: 9 ranks on cpu, but at most 8 ranks run on cpu") != std::string::npos) << x.output;
+}
+
+TEST(DistributedInput, BadDistributedKeysNameFileAndKey) {
+  const CliRun x = run_suite("bad_keys", R"(cases:
+  - {kernel: rms_norm, distributed: consistency, world_size: 100}
+  - {distributed: collective, world_size: 2, distributed_options: {sizes_bytes: [2], kill_rank: 2, collectives: [broadcast]}}
+  - {kernel: rms_norm, distributed: sideways}
+  - {kernel: rms_norm, world_size: 2}
+)",
+                          "");
+  EXPECT_EQ(x.exit_code, 2);
+  for (const std::string want :
+       {"bad_keys.yaml:2: key 'cases[0].world_size': must be in [0, 64], got 100",
+        "key 'cases[1].distributed_options.kill_rank': rank 2 is not a rank of the case (world_size 2)",
+        "key 'cases[1].distributed_options.collectives[0]': unknown collective 'broadcast'",
+        "key 'cases[1].distributed_options.sizes_bytes[0]': must be in [4, 4294967296], got 2",
+        "key 'cases[2].distributed': unknown distributed kind 'sideways'",
+        "key 'cases[3].world_size': world_size and distributed_options need distributed: consistency or collective"})
+    EXPECT_TRUE(x.output.find(want) != std::string::npos) << "missing: " << want << "\n" << x.output;
+}
+
+}  // namespace
+}  // namespace ligerbench
