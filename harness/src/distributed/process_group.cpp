@@ -1,6 +1,6 @@
 // c10d store and process groups for the rank processes. The backends' headers are guarded by
-// LibTorch's own USE_C10D_GLOO / USE_C10D_NCCL, which harness/CMakeLists.txt defines only where
-// their headers (gloo's, nccl.h) were found.
+// LIGERBENCH_HAVE_GLOO / LIGERBENCH_HAVE_NCCL, which harness/CMakeLists.txt defines only where
+// their headers (gloo's, nccl.h) were found (the wheel defines USE_C10D_GLOO regardless).
 #include "src/distributed/process_group.h"
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -9,10 +9,10 @@
 
 #include "ligerbench/device.h"
 
-#ifdef USE_C10D_GLOO
+#ifdef LIGERBENCH_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef LIGERBENCH_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -30,7 +30,7 @@ c10::intrusive_ptr<c10d::Store> connect_store(int port, std::chrono::millisecond
 c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
                                      const std::string& device, std::chrono::milliseconds timeout) {
   if (device == "cpu") {
-#ifdef USE_C10D_GLOO
+#ifdef LIGERBENCH_HAVE_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
@@ -38,7 +38,7 @@ c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& stor
     throw std::runtime_error("this build has no ProcessGroupGloo (LibTorch's Gloo headers were not found)");
 #endif
   }
-#ifdef USE_C10D_NCCL
+#ifdef LIGERBENCH_HAVE_NCCL
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world_size, opts);
