@@ -13,6 +13,7 @@
 #include "ligerbench/device.h"
 #include "ligerbench/key_filter.h"
 #include "ligerbench/oom_fallback.h"
+#include "ligerbench/record_failure.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/tolerance.h"
 #include "ligerbench/version.h"
@@ -293,7 +294,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
   v1::CaseResult r = case_identity(c);
   const GpuBackend* gpu = gpu_backend();
   r.set_device_name(c.config.device.is_cuda() && gpu ? gpu->device_name(c.config.device.index()) : "cpu");
-  try {
+  record_failure(r, [&] {
     if (opt.check_accuracy) *r.mutable_accuracy() = accuracy_of(c);
     {
       auto region = make_region(c);
@@ -324,13 +325,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
       if (matched > 0) tp->set_size_matched_fraction(tp->gb_per_s() / matched);
     }
     r.set_ok(true);
-  } catch (const c10::Error& e) {
-    r.set_ok(false);
-    r.set_error(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    r.set_ok(false);
-    r.set_error(e.what());
-  }
+  });
   return r;
 }
 

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/files.h"
 #include "../server/http_get.h"
 #include "ligerbench/report.h"
 #include "ligerbench/v1/compare.pb.h"
@@ -31,20 +32,11 @@ const std::string kSource = LIGERBENCH_SOURCE_DIR;
 const std::string kTinySuite = kSource + "/tests/ci/data/compare_tiny.yaml";
 
 std::string dir() {
-  static const std::string d = [] {
-    std::string t = ::testing::TempDir() + "ligerbench_compare_XXXXXX";
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    return t;
-  }();
+  static const std::string d = testing_files::make_temp_dir("ligerbench_compare");
   return d;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_files::slurp;
 
 // Runs a shell command with stdout and stderr into `log`; returns the exit status.
 int sh(const std::string& cmd, const std::string& log) {

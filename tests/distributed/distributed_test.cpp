@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "../common/files.h"
 #include "ligerbench/report.h"
 
 namespace ligerbench {
@@ -22,20 +23,11 @@ namespace {
 const std::string kCli = LIGERBENCH_CLI_PATH;
 
 std::string temp_dir() {
-  static const std::string d = [] {
-    std::string t = ::testing::TempDir() + "ligerbench_distributed_XXXXXX";
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    return t;
-  }();
+  static const std::string d = testing_files::make_temp_dir("ligerbench_distributed");
   return d;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing_files::slurp;
 
 struct CliRun {
   int exit_code = -1;

@@ -25,7 +25,7 @@
 #include "ligerbench/device.h"
 #include "ligerbench/distributed.h"
 #include "ligerbench/v1/rank_task.pb.h"
-#include "src/distributed/record_failure.h"
+#include "ligerbench/record_failure.h"
 
 extern char** environ;
 
@@ -194,7 +194,7 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string&
   v1::CaseResult out = c.identity;
   std::error_code ec;
   fs::path dir;
-  dist::record_failure(out, [&] {
+  record_failure(out, [&] {
     const std::string exe = exe_arg.empty() ? self_exe() : exe_arg;
     std::string tmpl = (fs::temp_directory_path() / "ligerbench-ranks-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) throw std::runtime_error(std::string("cannot create a folder for the ranks: ") + std::strerror(errno));

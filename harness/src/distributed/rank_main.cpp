@@ -13,7 +13,7 @@
 #include <c10/util/Exception.h>
 
 #include "src/distributed/rank_work.h"
-#include "src/distributed/record_failure.h"
+#include "ligerbench/record_failure.h"
 #include "ligerbench/device.h"
 #include "ligerbench/distributed.h"
 
@@ -81,7 +81,7 @@ int rank_main(int argc, char** argv) {
   }
   v1::CaseResult r;
   v1::RankInfo info = describe_rank(task);
-  dist::record_failure(r, [&] {
+  record_failure(r, [&] {
     // Ranks share the machine's cores; the same count on every rank keeps their arithmetic alike.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     at::set_num_threads(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(task.world_size()))));

@@ -1,12 +1,13 @@
 #pragma once
-// The launcher's and the ranks' one way of turning an exception into a failed result.
+// The one way of turning an exception into a failed case result: run_case, the distributed
+// launcher and the ranks.
 #include <c10/util/Exception.h>
 
 #include <exception>
 
 #include "ligerbench/proto.h"
 
-namespace ligerbench::dist {
+namespace ligerbench {
 
 // Runs fn; an exception it throws becomes r's error (ok = false), LibTorch's without its backtrace.
 template <class Fn>
@@ -22,4 +23,4 @@ void record_failure(v1::CaseResult& r, Fn&& fn) {
   }
 }
 
-}  // namespace ligerbench::dist
+}  // namespace ligerbench
