@@ -145,6 +145,10 @@ std::vector<SpecProblem> validate_job(const v1::JobSpec& job) {
   check_range(out, "measurement.min_time_s", m.has_min_time_s(), m.min_time_s(), 0.0, 3600.0);
   check_range(out, "measurement.max_noise", m.has_max_noise(), m.max_noise(), 0.0, 1.0, /*lo_open=*/true);
   check_range(out, "measurement.timeout_s", m.has_timeout_s(), m.timeout_s(), 0.0, 3600.0, /*lo_open=*/true);
+  check_range(out, "measurement.warmup_s", m.has_warmup_s(), m.warmup_s(), 0.0, 3600.0);
+  check_range(out, "measurement.target_rel_ci", m.has_target_rel_ci(), m.target_rel_ci(), 0.0, 1.0, /*lo_open=*/true);
+  check_range(out, "measurement.max_time_s", m.has_max_time_s(), m.max_time_s(),
+              m.has_min_time_s() && m.min_time_s() >= 0 ? m.min_time_s() : 0.0, 3600.0);
   check_range(out, "priority", true, int64_t{job.priority()}, kMinPriority, kMaxPriority);
   return out;
 }

@@ -9,29 +9,44 @@
 namespace ligerbench {
 
 struct MeasureOptions {
-  int warmup_runs = 3;
+  int warmup_runs = 3;         // warm-up calls at least ...
+  double warmup_s = 0.025;     // ... and at least this long (triton do_bench's 25 ms)
   int min_samples = 10;
   int max_samples = 1000;
   double min_time_s = 0.05;
-  double max_noise = 0.005;
-  double timeout_s = 5.0;
+  double max_time_s = 2.0;     // sampling stops here even if the CI target is not met
+  double target_rel_ci = 0.01; // the median's 95% CI within this fraction of the median
+  double timeout_s = 5.0;      // hard bound on one timing, warm-up included
   bool cold = false;
   bool check_accuracy = true;
   bool keep_samples = true;
 };
 
+// Samples a result keeps (the last ones); Timing.n counts all.
+constexpr int kKeptSamples = 1000;
+
 // Options of a job with the defaults filled in.
 MeasureOptions resolve_options(const v1::MeasurementOptions& m);
 
-// Samples fn until: at least min_samples and min_time_s and the median's relative 95% CI
-// half-width <= max_noise; or max_samples; or timeout_s. Records which criterion stopped it.
+// A source of samples: makes `runs` (>= 1) timed runs and returns each one's time in ms.
+using SampleBatch = std::function<std::vector<double>(int runs)>;
+
+// The stopping rule over any sample source (no warm-up): samples in batches until, after at
+// least min_samples and min_time_s, the median's 95% CI is within target_rel_ci of the median
+// (stop_reason "ci"); or max_samples ("max_samples"), max_time_s of sampling ("max_time"), or
+// timeout_s including the `spent_s` seconds already used ("timeout"). Fills the statistics,
+// the interval, stop_reason and sampling_s.
+v1::Timing sample_until_stable(const SampleBatch& next, const MeasureOptions& opt, double spent_s = 0);
+
+// Warms fn up (warmup_runs calls and warmup_s, whichever is longer, within timeout_s), then
+// samples it by sample_until_stable: CUDA events on a CUDA device, steady_clock on CPU.
 v1::Timing time_region(const std::function<void()>& fn, const at::Device& device, const MeasureOptions& opt);
 
 // Peak bytes allocated by one call of fn above what was allocated before it (CUDA caching
 // allocator statistics). Unmeasured (measured = false) on CPU.
 v1::Memory peak_memory(const std::function<void()>& fn, const at::Device& device);
 
-// Summary statistics of samples in ms (sorted copy); exposed for tests.
+// Summary statistics of samples in ms (sorted copy), the median's CI included; exposed for tests.
 v1::Timing summarize(std::vector<double> samples_ms);
 
 }  // namespace ligerbench
