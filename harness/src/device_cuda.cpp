@@ -1,13 +1,16 @@
-// gpu_backend() on a CUDA LibTorch: events, caching-allocator statistics, L2 flush.
+// gpu_backend() on a CUDA LibTorch: events, caching-allocator statistics, L2 flush, graphs.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
 
 #include "ligerbench/device.h"
 
@@ -26,6 +29,10 @@ class CudaBackend final : public GpuBackend {
   std::string device_name(int device) const override {
     cudaDeviceProp p{};
     return cudaGetDeviceProperties(&p, device) == cudaSuccess ? std::string(p.name) : std::string("unknown");
+  }
+  std::string pci_bus_id(int device) const override {
+    char buf[32] = {0};
+    return cudaDeviceGetPCIBusId(buf, sizeof buf, device) == cudaSuccess ? std::string(buf) : std::string();
   }
   std::string driver_version() const override {
     int v = 0;
@@ -54,10 +61,12 @@ class CudaBackend final : public GpuBackend {
     return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[kAggregate].peak;
   }
 
-  std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, bool flush_l2) const override {
+  std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, L2Flush flush) const override {
     c10::cuda::CUDAGuard g(device);
-    at::Tensor flush;
-    if (flush_l2) flush = flush_buffer(device);
+    at::Tensor buffer, sink;
+    if (flush != L2Flush::kNone) buffer = flush_buffer(device);
+    // The clean flush reads the buffer (a sum of it as int32 words): L2 is left holding clean lines.
+    if (flush == L2Flush::kClean) sink = at::empty({}, buffer.options().dtype(at::kLong));
     std::vector<at::cuda::CUDAEvent> starts, stops;
     starts.reserve(n);
     stops.reserve(n);
@@ -67,7 +76,8 @@ class CudaBackend final : public GpuBackend {
     }
     auto stream = at::cuda::getCurrentCUDAStream();
     for (int i = 0; i < n; ++i) {
-      if (flush_l2) AT_CUDA_CHECK(cudaMemsetAsync(flush.data_ptr(), i & 0xff, flush.nbytes(), stream));
+      if (flush == L2Flush::kMemset) AT_CUDA_CHECK(cudaMemsetAsync(buffer.data_ptr(), i & 0xff, buffer.nbytes(), stream));
+      if (flush == L2Flush::kClean) at::sum_out(sink, buffer.view(at::kInt));
       starts[i].record(stream);
       fn();
       stops[i].record(stream);
@@ -76,6 +86,39 @@ class CudaBackend final : public GpuBackend {
     std::vector<double> ms(n);
     for (int i = 0; i < n; ++i) ms[i] = starts[i].elapsed_time(stops[i]);
     return ms;
+  }
+
+  std::function<void()> capture_graph(int device, const std::function<void()>& fn) const override {
+    c10::cuda::CUDAGuard g(device);
+    // Captured on a side stream (the legacy default stream cannot capture), after one run there:
+    // per-stream state (cuBLAS workspaces) is then set up outside the capture.
+    at::cuda::CUDAStream side = at::cuda::getStreamFromPool(/*isHighPriority=*/false, device);
+    AT_CUDA_CHECK(cudaDeviceSynchronize());
+    auto graph = std::make_shared<at::cuda::CUDAGraph>();
+    {
+      c10::cuda::CUDAStreamGuard on_side(side);
+      fn();
+      AT_CUDA_CHECK(cudaStreamSynchronize(side.stream()));
+      graph->capture_begin();
+      std::string why;
+      try {
+        fn();
+      } catch (const c10::Error& e) {
+        why = e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      try {
+        graph->capture_end();  // also after a failure: ends the capture and the allocator's graph pool
+      } catch (const c10::Error& e) {
+        if (why.empty()) why = e.what_without_backtrace();
+      }
+      if (!why.empty()) {
+        (void)cudaGetLastError();  // the capture's error is reported here, not by the next CUDA call
+        throw std::runtime_error("the region cannot be captured in a CUDA graph: " + why.substr(0, why.find('\n')));
+      }
+    }
+    return [graph] { graph->replay(); };
   }
 
  private:

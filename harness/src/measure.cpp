@@ -79,11 +79,31 @@ MeasureOptions resolve_options(const v1::MeasurementOptions& m) {
   else if (m.has_max_noise())
     o.target_rel_ci = m.max_noise();  // the option's older name
   if (m.has_timeout_s()) o.timeout_s = m.timeout_s();
-  if (m.has_cold()) o.cold = m.cold();
+  o.clean_flush = m.has_flush() && m.flush() == "clean";
   if (m.has_check_accuracy()) o.check_accuracy = m.check_accuracy();
   if (m.has_keep_samples()) o.keep_samples = m.keep_samples();
   return o;
 }
+
+bool is_timing_kind(const std::string& kind) {
+  return std::any_of(std::begin(kTimingKinds), std::end(kTimingKinds), [&](const char* k) { return kind == k; });
+}
+
+std::vector<std::string> timing_kinds(const v1::CaseSweep& sweep, const v1::MeasurementOptions& m) {
+  if (sweep.timing_size() > 0) return {sweep.timing().begin(), sweep.timing().end()};
+  if (m.timing_size() > 0) return {m.timing().begin(), m.timing().end()};
+  if (m.has_cold() && !m.cold()) return {"hot"};
+  return {"cold"};
+}
+
+std::string timing_key_suffix(const std::string& kind) { return kind == "cold" ? "" : "|" + kind; }
+
+MeasureOptions options_for_timing(MeasureOptions opt, const std::string& kind) {
+  opt.cold = kind == "cold";
+  return opt;
+}
+
+std::string flush_name(const MeasureOptions& opt) { return !opt.cold ? "none" : opt.clean_flush ? "clean" : "memset"; }
 
 v1::Timing summarize(std::vector<double> samples) {
   v1::Timing t;
@@ -169,7 +189,8 @@ v1::Timing time_region(const std::function<void()>& fn, const at::Device& device
            seconds_since(start) < opt.timeout_s);
   SampleBatch batch;
   if (gpu) {
-    batch = [&](int runs) { return gpu->time_runs(dev, fn, runs, opt.cold); };
+    const L2Flush flush = !opt.cold ? L2Flush::kNone : opt.clean_flush ? L2Flush::kClean : L2Flush::kMemset;
+    batch = [&, flush](int runs) { return gpu->time_runs(dev, fn, runs, flush); };
   } else {
     batch = [&](int runs) {
       std::vector<double> ms;

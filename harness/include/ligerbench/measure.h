@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "ligerbench/proto.h"
 
@@ -17,7 +19,8 @@ struct MeasureOptions {
   double max_time_s = 2.0;     // sampling stops here even if the CI target is not met
   double target_rel_ci = 0.01; // the median's 95% CI within this fraction of the median
   double timeout_s = 5.0;      // hard bound on one timing, warm-up included
-  bool cold = false;
+  bool cold = false;           // flush L2 before each sample (the case's timing kind says)
+  bool clean_flush = false;    // flush by reading a buffer twice the L2 size, not a memset
   bool check_accuracy = true;
   bool keep_samples = true;
 };
@@ -27,6 +30,18 @@ constexpr int kKeptSamples = 1000;
 
 // Options of a job with the defaults filled in.
 MeasureOptions resolve_options(const v1::MeasurementOptions& m);
+
+// Timing kinds: how a case's region is timed; each is a case of its own.
+inline constexpr const char* kTimingKinds[] = {"hot", "cold", "graph"};
+bool is_timing_kind(const std::string& kind);
+// A sweep's timing kinds: its own `timing`, else the job's, else [hot] for the older
+// `cold: false`, else [cold] (Liger's do_bench flushes L2 before every sample).
+std::vector<std::string> timing_kinds(const v1::CaseSweep& sweep, const v1::MeasurementOptions& m);
+// What a case key ends with: "" for cold (so keys of cold runs read as before), "|hot", "|graph".
+std::string timing_key_suffix(const std::string& kind);
+// The options of one case of timing kind `kind`; and the flush it used: memset, clean or none.
+MeasureOptions options_for_timing(MeasureOptions opt, const std::string& kind);
+std::string flush_name(const MeasureOptions& opt);
 
 // A source of samples: makes `runs` (>= 1) timed runs and returns each one's time in ms.
 using SampleBatch = std::function<std::vector<double>(int runs)>;
