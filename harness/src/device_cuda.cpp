@@ -1,13 +1,18 @@
-// gpu_backend() on a CUDA LibTorch: events, caching-allocator statistics, L2 flush.
+// gpu_backend() on a CUDA LibTorch: events, caching-allocator statistics, L2 flush, graphs.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <ATen/cuda/Sleep.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
 
 #include "ligerbench/device.h"
 
@@ -26,6 +31,10 @@ class CudaBackend final : public GpuBackend {
   std::string device_name(int device) const override {
     cudaDeviceProp p{};
     return cudaGetDeviceProperties(&p, device) == cudaSuccess ? std::string(p.name) : std::string("unknown");
+  }
+  std::string pci_bus_id(int device) const override {
+    char buf[32] = {0};
+    return cudaDeviceGetPCIBusId(buf, sizeof buf, device) == cudaSuccess ? std::string(buf) : std::string();
   }
   std::string driver_version() const override {
     int v = 0;
@@ -54,10 +63,14 @@ class CudaBackend final : public GpuBackend {
     return c10::cuda::CUDACachingAllocator::getDeviceStats(device).allocated_bytes[kAggregate].peak;
   }
 
-  std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, bool flush_l2) const override {
+  std::vector<double> time_runs(int device, const std::function<void()>& fn, int n, L2Flush flush,
+                                double hold_ms) const override {
     c10::cuda::CUDAGuard g(device);
-    at::Tensor flush;
-    if (flush_l2) flush = flush_buffer(device);
+    const int64_t hold_cycles = hold_ms > 0 ? static_cast<int64_t>(hold_ms * spin_cycles_per_ms(device)) : 0;
+    at::Tensor buffer, sink;
+    if (flush != L2Flush::kNone) buffer = flush_buffer(device);
+    // The clean flush reads the buffer (a sum of it as int32 words): L2 is left holding clean lines.
+    if (flush == L2Flush::kClean) sink = at::empty({}, buffer.options().dtype(at::kLong));
     std::vector<at::cuda::CUDAEvent> starts, stops;
     starts.reserve(n);
     stops.reserve(n);
@@ -67,7 +80,9 @@ class CudaBackend final : public GpuBackend {
     }
     auto stream = at::cuda::getCurrentCUDAStream();
     for (int i = 0; i < n; ++i) {
-      if (flush_l2) AT_CUDA_CHECK(cudaMemsetAsync(flush.data_ptr(), i & 0xff, flush.nbytes(), stream));
+      if (hold_cycles > 0) at::cuda::sleep(hold_cycles);
+      if (flush == L2Flush::kMemset) AT_CUDA_CHECK(cudaMemsetAsync(buffer.data_ptr(), i & 0xff, buffer.nbytes(), stream));
+      if (flush == L2Flush::kClean) at::sum_out(sink, buffer.view(at::kInt));
       starts[i].record(stream);
       fn();
       stops[i].record(stream);
@@ -78,7 +93,61 @@ class CudaBackend final : public GpuBackend {
     return ms;
   }
 
+  std::function<void()> capture_graph(int device, const std::function<void()>& fn) const override {
+    c10::cuda::CUDAGuard g(device);
+    // Captured on a side stream (the legacy default stream cannot capture), after one run there:
+    // per-stream state (cuBLAS workspaces) is then set up outside the capture.
+    at::cuda::CUDAStream side = at::cuda::getStreamFromPool(/*isHighPriority=*/false, device);
+    AT_CUDA_CHECK(cudaDeviceSynchronize());
+    auto graph = std::make_shared<at::cuda::CUDAGraph>();
+    {
+      c10::cuda::CUDAStreamGuard on_side(side);
+      fn();
+      AT_CUDA_CHECK(cudaStreamSynchronize(side.stream()));
+      graph->capture_begin();
+      std::string why;
+      try {
+        fn();
+      } catch (const c10::Error& e) {
+        why = e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      try {
+        graph->capture_end();  // also after a failure: ends the capture and the allocator's graph pool
+      } catch (const c10::Error& e) {
+        if (why.empty()) why = e.what_without_backtrace();
+      }
+      if (!why.empty()) {
+        (void)cudaGetLastError();  // the capture's error is reported here, not by the next CUDA call
+        throw std::runtime_error("the region cannot be captured in a CUDA graph: " + why.substr(0, why.find('\n')));
+      }
+    }
+    return [graph] { graph->replay(); };
+  }
+
  private:
+  // How many cycles of at::cuda::sleep's spin take a millisecond on `device`, measured once (the
+  // slowest of three 1M-cycle spins, so that a hold errs long when the clock moves).
+  double spin_cycles_per_ms(int device) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = spin_rate_.find(device);
+    if (it != spin_rate_.end()) return it->second;
+    constexpr int64_t kCycles = 1 << 20;
+    auto stream = at::cuda::getCurrentCUDAStream();
+    double longest_ms = 0;
+    for (int i = 0; i < 3; ++i) {
+      at::cuda::CUDAEvent a(cudaEventDefault), b(cudaEventDefault);
+      a.record(stream);
+      at::cuda::sleep(kCycles);
+      b.record(stream);
+      b.synchronize();
+      longest_ms = std::max<double>(longest_ms, a.elapsed_time(b));
+    }
+    const double rate = static_cast<double>(kCycles) / std::max(longest_ms, 1e-3);
+    spin_rate_[device] = rate;
+    return rate;
+  }
   // Twice the L2 size, allocated once per device outside any measured region.
   at::Tensor flush_buffer(int device) const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -92,6 +161,7 @@ class CudaBackend final : public GpuBackend {
   }
   mutable std::mutex mu_;
   mutable std::map<int, at::Tensor> flush_;
+  mutable std::map<int, double> spin_rate_;
 };
 
 }  // namespace

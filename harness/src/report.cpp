@@ -91,11 +91,24 @@ v1::JobResult read_result_file(const std::string& path) {
   return r;
 }
 
+namespace {
+
+// The throttle reasons of a case's GPU samples, before and after, by name.
+std::string throttle_reasons_of(const v1::CaseResult& r) {
+  std::set<std::string> names(r.gpu_before().throttle_names().begin(), r.gpu_before().throttle_names().end());
+  names.insert(r.gpu_after().throttle_names().begin(), r.gpu_after().throttle_names().end());
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+}  // namespace
+
 void print_table(std::ostream& os, const v1::JobResult& result) {
   struct Row {
     std::vector<std::string> cells;
   };
-  std::vector<std::string> head = {"kernel", "shape", "dtype", "mode", "provider", "median ms", "p20-p80 ms",
+  std::vector<std::string> head = {"kernel", "shape", "dtype", "mode", "timing", "provider", "median ms", "p20-p80 ms",
                                    "speedup", "peak MB", "GB/s", "%bw", "%copy", "max rel_l2", "pass"};
   std::vector<Row> rows;
   for (const auto& r : result.cases()) {
@@ -105,8 +118,9 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
                  r.shape_label(),
                  r.dtype(),
                  r.mode(),
+                 r.timing_kind().empty() ? "cold" : r.timing_kind(),  // results older than timing kinds: see the spec
                  r.provider(),
-                 ok ? fmt("%.4f", r.timing().median_ms()) : "-",
+                 ok ? fmt("%.4f", r.timing().median_ms()) + (r.throttled() ? "!" : "") : "-",
                  ok ? fmt("%.4f", r.timing().p20_ms()) + "-" + fmt("%.4f", r.timing().p80_ms()) : "-",
                  r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : (r.note().empty() ? "" : "n/a*"),
                  r.memory().measured() ? fmt("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
@@ -132,11 +146,14 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
     if (!r.note().empty() && noted.insert(r.kernel() + " " + r.mode() + ": " + r.note()).second)
       os << "* " << r.kernel() << " " << r.mode() << ": " << r.note() << "\n";
   for (const auto& r : result.cases())
+    if (r.throttled()) os << "! " << r.key() << ": the GPU throttled during this case (" << throttle_reasons_of(r) << ")\n";
+  for (const auto& r : result.cases())
     if (!r.ok()) os << "error: " << r.key() << ": " << r.error() << "\n";
   os << result.cases_size() << " cases, " << result.failed_cases() << " failed";
   if (result.node().copy_bandwidth_gb_per_s() > 0)
     os << "; ceilings: copy " << fmt("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
        << fmt("%.0f", result.node().matmul_tflop_per_s()) << " TFLOP/s";
+  if (!result.node().nvml().empty() && result.node().nvml() != "ok") os << "; " << result.node().nvml();
   os << "\n";
 }
 

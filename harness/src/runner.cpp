@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "ligerbench/device.h"
+#include "ligerbench/gpu_state.h"
 #include "ligerbench/key_filter.h"
 #include "ligerbench/oom_fallback.h"
 #include "ligerbench/record_failure.h"
@@ -214,13 +215,14 @@ std::pair<double, double> ceilings(const at::Device& device) {
   return cache[device.index()];
 }
 
-// GB/s of a copy that reads and writes `bytes` in total, measured like the case (hot or cold).
+// GB/s of a copy that reads and writes `bytes` in total, measured like the case (hot or cold, the
+// same flush; a graph case's copy is timed hot).
 double size_matched_copy(const at::Device& device, double bytes, const MeasureOptions& case_opt) {
   static std::mutex mu;
-  static std::map<std::tuple<int, int64_t, bool>, double> cache;
+  static std::map<std::tuple<int, int64_t, std::string>, double> cache;
   if (!device.is_cuda() || gpu_backend() == nullptr || bytes < 2) return 0;
   const int64_t half = static_cast<int64_t>(bytes / 2);
-  const auto key = std::make_tuple(static_cast<int>(device.index()), half, case_opt.cold);
+  const auto key = std::make_tuple(static_cast<int>(device.index()), half, flush_name(case_opt));
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   MeasureOptions opt = case_opt;
@@ -287,18 +289,44 @@ v1::CaseResult case_identity(const Case& c) {
   r.set_shape_label(c.shape_label);
   for (const auto& [k, v] : c.config.params) (*r.mutable_params())[k] = v;
   r.set_device(c.config.device.str());
+  r.set_timing_kind(c.timing);
   return r;
 }
 
-v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
+// Why a case's timing kind cannot run on its device ("" when it can).
+std::string timing_unavailable(const Case& c) {
+  if (c.timing == "graph" && (!c.config.device.is_cuda() || gpu_backend() == nullptr))
+    return "timing 'graph' is not applicable on " + c.config.device.str() + ": CUDA graphs need a CUDA device";
+  return "";
+}
+
+// The timed callable of a case: the region itself, or (timing graph) a replay of its CUDA graph.
+// A region that cannot be captured throws, saying why (the case's error).
+std::function<void()> timed_callable(const Case& c, const Region& region) {
+  if (c.timing != "graph") return region.fn;
+  region.fn();  // lazy initialisation (allocator pools, autotuning) stays outside the capture
+  return gpu_backend()->capture_graph(c.config.device.index(), region.fn);
+}
+
+v1::CaseResult run_case(const Case& c, const MeasureOptions& job_opt) {
   v1::CaseResult r = case_identity(c);
   const GpuBackend* gpu = gpu_backend();
   r.set_device_name(c.config.device.is_cuda() && gpu ? gpu->device_name(c.config.device.index()) : "cpu");
+  const MeasureOptions opt = options_for_timing(job_opt, c.timing);
+  r.set_flush(c.config.device.is_cuda() ? flush_name(opt) : "none");  // no flush on CPU
+  if (const std::string why = timing_unavailable(c); !why.empty()) {
+    r.set_error(why);
+    return r;
+  }
+  // The GPU's clocks and throttle reasons around the case: a throttled case is flagged.
+  const bool on_gpu = c.config.device.is_cuda() && gpu != nullptr;
+  const std::string bus = on_gpu ? gpu->pci_bus_id(c.config.device.index()) : "";
+  if (on_gpu) record_gpu_before(nvml_state_source(), bus, c.config.device.index(), r);
   record_failure(r, [&] {
     if (opt.check_accuracy) *r.mutable_accuracy() = accuracy_of(c);
     {
       auto region = make_region(c);
-      *r.mutable_timing() = time_region(region->fn, c.config.device, opt);
+      *r.mutable_timing() = time_region(timed_callable(c, *region), c.config.device, opt);
     }
     {
       auto region = make_region(c);
@@ -326,6 +354,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& opt) {
     }
     r.set_ok(true);
   });
+  if (on_gpu) record_gpu_after(nvml_state_source(), bus, c.config.device.index(), r);
   return r;
 }
 
@@ -383,6 +412,8 @@ v1::NodeInfo node_info(const std::vector<std::string>& devices) {
   for (const auto& d : devices) {
     const at::Device dev(d);
     n.add_devices(dev.is_cuda() && gpu ? d + " " + gpu->device_name(dev.index()) : d);
+    if (dev.is_cuda() && gpu && n.nvml().empty())
+      record_gpu_identity(nvml_state_source(), gpu->pci_bus_id(dev.index()), dev.index(), n);
     if (dev.is_cuda() && n.copy_bandwidth_gb_per_s() == 0) {
       const auto [bw, tf] = ceilings(dev);
       n.set_copy_bandwidth_gb_per_s(bw);

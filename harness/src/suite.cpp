@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "ligerbench/distributed.h"
+#include "ligerbench/measure.h"
 #include "ligerbench/registry.h"
 
 namespace ligerbench {
@@ -20,6 +21,18 @@ bool valid_device(const std::string& d) {
   if (d == "cpu" || d == "cuda") return true;
   if (d.rfind("cuda:", 0) != 0 || d.size() == 5) return false;
   return std::all_of(d.begin() + 5, d.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void validate_timing(const google::protobuf::RepeatedPtrField<std::string>& kinds, const std::string& at,
+                     std::vector<SpecProblem>& out) {
+  std::set<std::string> seen;
+  for (int i = 0; i < kinds.size(); ++i) {
+    const std::string path = at + "[" + std::to_string(i) + "]";
+    if (!is_timing_kind(kinds[i]))
+      out.push_back({path, "unknown timing '" + quote_truncated(kinds[i]) + "' (timing kinds: hot, cold, graph)"});
+    else if (!seen.insert(kinds[i]).second)
+      out.push_back({path, "timing '" + kinds[i] + "' is listed twice"});
+  }
 }
 
 void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
@@ -70,6 +83,7 @@ void validate_sweep(const v1::CaseSweep& sweep, const std::string& at, std::vect
     if (!parse_provider(sweep.providers(i)))
       out.push_back({at + ".providers[" + std::to_string(i) + "]",
                      "unknown provider '" + quote_truncated(sweep.providers(i)) + "' (providers: liger, baseline)"});
+  validate_timing(sweep.timing(), at + ".timing", out);
   for (const auto& [name, value] : sweep.params()) {
     auto it = std::find_if(spec->params.begin(), spec->params.end(), [&](const ParamSpec& p) { return p.name == name; });
     if (it == spec->params.end()) {
@@ -147,6 +161,15 @@ std::vector<SpecProblem> validate_job(const v1::JobSpec& job) {
   check_range(out, "measurement.min_time_s", m.has_min_time_s(), m.min_time_s(), 0.0, 3600.0);
   check_range(out, "measurement.max_noise", m.has_max_noise(), m.max_noise(), 0.0, 1.0, /*lo_open=*/true);
   check_range(out, "measurement.timeout_s", m.has_timeout_s(), m.timeout_s(), 0.0, 3600.0, /*lo_open=*/true);
+  check_range(out, "measurement.warmup_s", m.has_warmup_s(), m.warmup_s(), 0.0, 3600.0);
+  check_range(out, "measurement.target_rel_ci", m.has_target_rel_ci(), m.target_rel_ci(), 0.0, 1.0, /*lo_open=*/true);
+  check_range(out, "measurement.max_time_s", m.has_max_time_s(), m.max_time_s(),
+              m.has_min_time_s() && m.min_time_s() >= 0 ? m.min_time_s() : 0.0, 3600.0);
+  validate_timing(m.timing(), "measurement.timing", out);
+  if (m.has_cold() && m.timing_size() > 0)
+    out.push_back({"measurement.cold", "is the older form of measurement.timing; give one of them"});
+  if (m.has_flush() && m.flush() != "memset" && m.flush() != "clean")
+    out.push_back({"measurement.flush", "unknown flush '" + quote_truncated(m.flush()) + "' (memset or clean)"});
   check_range(out, "priority", true, int64_t{job.priority()}, kMinPriority, kMaxPriority);
   return out;
 }
@@ -169,7 +192,7 @@ v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_na
 
 v1::JobSpec load_suite(const std::string& path) { return to_job(load_yaml_file(path), path); }
 
-uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices) {
+uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices, const v1::MeasurementOptions& m) {
   if (!sweep.distributed().empty()) return 0;  // expand_distributed counts and bounds those
   const KernelSpec* spec = find_kernel(sweep.kernel());
   if (spec == nullptr) return 0;  // expand_cases skips it; validate_job reports it
@@ -183,12 +206,13 @@ uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices) {
   n = saturating_mul(n, std::max(1, sweep.dtypes_size()));
   n = saturating_mul(n, sweep.modes_size() ? sweep.modes_size() : spec->modes.size());
   n = saturating_mul(n, sweep.providers_size() ? sweep.providers_size() : 2);
+  n = saturating_mul(n, timing_kinds(sweep, m).size());
   return n;
 }
 
 uint64_t job_case_count(const v1::JobSpec& job, std::size_t devices) {
   uint64_t n = 0;
-  for (const auto& sweep : job.cases()) n = saturating_add(n, sweep_case_count(sweep, devices));
+  for (const auto& sweep : job.cases()) n = saturating_add(n, sweep_case_count(sweep, devices, job.measurement()));
   return n;
 }
 
@@ -238,6 +262,7 @@ std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::st
     }
     std::string params_label;
     for (const auto& [k, v] : params) params_label += (params_label.empty() ? "" : ",") + k + "=" + v;
+    const std::vector<std::string> timings = timing_kinds(sweep, job.measurement());
 
     // Odometer over the axes.
     std::vector<std::size_t> idx(axes.size(), 0);
@@ -251,22 +276,25 @@ std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::st
       for (const auto& device : devices)
         for (const auto& dt : dtypes)
           for (Mode mode : modes)
-            for (Provider prov : providers) {
-              Case c;
-              c.spec = spec;
-              c.config.shape = shape;
-              c.config.dtype = *parse_dtype(dt);
-              c.config.device = at::Device(device);
-              c.config.params = params;
-              c.config.seed = seed;
-              c.mode = mode;
-              c.provider = prov;
-              c.shape_label = shape_label;
-              c.pair_key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + params_label + "|" + device;
-              c.key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + provider_name(prov) + "|" +
-                      params_label + "|" + device;
-              cases.push_back(std::move(c));
-            }
+            for (const std::string& timing : timings)
+              for (Provider prov : providers) {
+                Case c;
+                c.spec = spec;
+                c.config.shape = shape;
+                c.config.dtype = *parse_dtype(dt);
+                c.config.device = at::Device(device);
+                c.config.params = params;
+                c.config.seed = seed;
+                c.mode = mode;
+                c.provider = prov;
+                c.shape_label = shape_label;
+                c.timing = timing;
+                c.pair_key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + params_label + "|" + device +
+                             timing_key_suffix(timing);
+                c.key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + provider_name(prov) + "|" +
+                        params_label + "|" + device + timing_key_suffix(timing);
+                cases.push_back(std::move(c));
+              }
       std::size_t k = 0;
       while (k < idx.size() && ++idx[k] == axes[k].second.size()) idx[k++] = 0;
       if (k == idx.size()) break;

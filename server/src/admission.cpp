@@ -71,7 +71,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
     *one.mutable_measurement() = spec.measurement();
     // Counted (saturating: 2^64 cases must not wrap to 0) before expanding, so a huge sweep is
     // refused without allocating its cases. total <= max_cases here, so the subtraction is safe.
-    const uint64_t n = sweep_case_count(spec.cases(i), devices.size());
+    const uint64_t n = sweep_case_count(spec.cases(i), devices.size(), spec.measurement());
     if (n > max_cases - static_cast<uint64_t>(total))
       return invalid(at, "the job expands to more than max_cases_per_job (" + std::to_string(max_cases) +
                              ") cases (this sweep: " + (n == UINT64_MAX ? std::string("2^64 or more") : std::to_string(n)) +

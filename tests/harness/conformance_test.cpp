@@ -71,6 +71,7 @@ v1::JobSpec job_of(const KernelSpec& k, const ConformanceCase& c) {
 MeasureOptions one_sample() {
   MeasureOptions opt;
   opt.warmup_runs = 0;
+  opt.warmup_s = 0;
   opt.min_samples = 1;
   opt.max_samples = 1;
   opt.min_time_s = 0;

@@ -40,7 +40,9 @@ v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_na
 // The number of cases expand_cases gives for one sweep over `devices` devices, counted from the
 // sweep's list sizes without expanding anything; saturates at UINT64_MAX (four axes of 65536
 // values are 2^64 cases, which a plain product wraps to 0). 0 for an unknown kernel.
-uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices);
+// `m`: the job's measurement options, whose `timing` a sweep without its own multiplies by.
+uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices,
+                          const v1::MeasurementOptions& m = v1::MeasurementOptions::default_instance());
 // The sum over the job's sweeps, saturating.
 uint64_t job_case_count(const v1::JobSpec& job, std::size_t devices);
 // Throws InputError naming `where` (the suite file) when the job expands to more than
@@ -54,7 +56,8 @@ struct Case {
   CaseConfig config;
   Mode mode = Mode::kForward;
   Provider provider = Provider::kLiger;
-  std::string key;        // kernel|shape|dtype|mode|provider|params|device
+  std::string timing = "cold";  // hot, cold or graph (measure.h)
+  std::string key;        // kernel|shape|dtype|mode|provider|params|device, then |hot or |graph
   std::string pair_key;   // the key without the provider: liger and baseline of one pair share it
   std::string shape_label;
 };

@@ -1,0 +1,50 @@
+// What the harness makes of sampled GPU state: the throttle flag of a case, the node's identity.
+#include "ligerbench/gpu_state.h"
+
+namespace ligerbench {
+
+std::vector<std::string> throttle_names(uint64_t reasons) {
+  // nvmlClocksThrottleReason* (nvml.h), in bit order.
+  static const char* const kNames[] = {"gpu_idle",   "applications_clocks", "sw_power_cap",   "hw_slowdown",
+                                       "sync_boost", "sw_thermal",          "hw_thermal",     "hw_power_brake",
+                                       "display_clocks"};
+  std::vector<std::string> out;
+  for (std::size_t bit = 0; bit < std::size(kNames); ++bit)
+    if (reasons & (uint64_t{1} << bit)) out.push_back(kNames[bit]);
+  return out;
+}
+
+namespace {
+
+v1::GpuSample sampled(const GpuStateSource& src, const std::string& pci_bus_id, int index) {
+  v1::GpuSample s = src.sample(pci_bus_id, index);
+  s.clear_throttle_names();
+  for (const auto& name : throttle_names(s.throttle_reasons())) s.add_throttle_names(name);
+  return s;
+}
+
+bool held_down(const v1::GpuSample& s) { return s.available() && (s.throttle_reasons() & kClocksHeldDown) != 0; }
+
+}  // namespace
+
+void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r) {
+  *r.mutable_gpu_before() = sampled(src, pci_bus_id, index);
+  r.set_throttled(held_down(r.gpu_before()));
+}
+
+void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r) {
+  *r.mutable_gpu_after() = sampled(src, pci_bus_id, index);
+  r.set_throttled(held_down(r.gpu_before()) || held_down(r.gpu_after()));
+}
+
+void record_gpu_identity(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::NodeInfo& n) {
+  const std::string why = src.unavailable();
+  n.set_nvml(why.empty() ? "ok" : why);
+  if (!why.empty()) return;
+  const GpuIdentity id = src.identity(pci_bus_id, index);
+  n.set_gpu_name(id.name);
+  n.set_gpu_uuid(id.uuid);
+  n.set_gpu_driver_version(id.driver_version);
+}
+
+}  // namespace ligerbench
