@@ -27,6 +27,22 @@ bool is_file(const std::string& path) {
 }
 
 // "5%" or "5" (percent); 0 .. 1000%.
+// A duration in milliseconds, 0 .. 1000.
+double milliseconds(const Args& a, const std::string& option, double fallback) {
+  if (!a.options.count(option)) return fallback;
+  const std::string& v = a.get(option);
+  std::size_t used = 0;
+  double ms = -1;
+  try {
+    ms = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size() || !(ms >= 0 && ms <= 1000))
+    throw InputError(option + " '" + v + "': expected milliseconds from 0 to 1000, such as 0.002");
+  return ms;
+}
+
 double percent(const Args& a, const std::string& option, double fallback) {
   if (!a.options.count(option)) return fallback;
   std::string v = a.get(option);
@@ -104,6 +120,8 @@ int compare(const Args& a) {
   CompareOptions opt;
   opt.threshold = percent(a, "--threshold", opt.threshold);
   opt.memory_threshold = percent(a, "--memory-threshold", opt.memory_threshold);
+  opt.throttled_threshold = percent(a, "--throttled-threshold", opt.throttled_threshold);
+  opt.time_floor_ms = milliseconds(a, "--time-floor-ms", opt.time_floor_ms);
   const auto push = push_target(a);
 
   std::unique_ptr<v1::BenchService::Stub> stub;
@@ -141,7 +159,8 @@ int compare(const Args& a) {
 int cmd_compare(int argc, char** argv) {
   try {
     return compare(parse_args(argc, argv, 2,
-                              with(with_push_options({"--threshold", "--memory-threshold", "--markdown", "--junit",
+                              with(with_push_options({"--threshold", "--memory-threshold", "--throttled-threshold",
+                                                      "--time-floor-ms", "--markdown", "--junit",
                                                       "--json", "--baseline-label"})),
                               {"--strict-env", "--tls", "--quiet"}));
   } catch (const RpcError& e) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/crash_trace.h"
 #include "ligerbench/distributed.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/report.h"
@@ -28,7 +29,8 @@ constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
   ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
                  [--world-size N] [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
-  ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--strict-env]
+  ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--throttled-threshold 10%]
+                 [--time-floor-ms 0.002] [--strict-env]
                  [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
       BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
       the newest finished job with that label on the server as BASELINE (then give CURRENT only)
@@ -136,6 +138,7 @@ int cmd_run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ligerbench::install_crash_trace();  // a crash (here or in a rank) prints where, before it ends the process
   if (argc < 2) {
     std::cerr << kUsage;
     return 2;

@@ -58,6 +58,25 @@ void fill_identity(const v1::CaseResult& r, v1::CaseComparison* c) {
   c->set_device(r.device());
 }
 
+}  // namespace
+
+double case_threshold(const v1::CaseResult& b, const v1::CaseResult& cur, const CompareOptions& opt, std::string* why) {
+  double t = opt.threshold;
+  if ((b.throttled() || cur.throttled()) && opt.throttled_threshold > t) {
+    t = opt.throttled_threshold;
+    *why = std::string("clock-limited on the ") + (b.throttled() ? (cur.throttled() ? "both sides" : "baseline side") : "current side") +
+           ": judged at " + num("%.3g%%", 100 * t);
+  }
+  const double base_ms = b.timing().median_ms();
+  if (base_ms > 0 && opt.time_floor_ms / base_ms > t) {
+    t = opt.time_floor_ms / base_ms;
+    *why = "a change under " + num("%.3g", 1000 * opt.time_floor_ms) + " us does not count: judged at " + num("%.3g%%", 100 * t);
+  }
+  return t;
+}
+
+namespace {
+
 // What the time samples say: regression / improvement / same / noisy, with the reason.
 v1::Verdict time_verdict(const v1::CaseResult& b, const v1::CaseResult& cur, const CompareOptions& opt,
                          v1::CaseComparison* c) {
@@ -82,7 +101,11 @@ v1::Verdict time_verdict(const v1::CaseResult& b, const v1::CaseResult& cur, con
   t->set_ci_low(ci.low);
   t->set_ci_high(ci.high);
   t->set_mann_whitney_p(p);
-  const double up = 1 + opt.threshold, down = 1 / (1 + opt.threshold);
+  std::string raised;
+  const double threshold = case_threshold(b, cur, opt, &raised);
+  t->set_threshold(threshold);
+  if (!raised.empty()) c->add_reasons(raised);
+  const double up = 1 + threshold, down = 1 / (1 + threshold);
   const std::string interval = "[" + pct(ci.low) + ", " + pct(ci.high) + "]";
   const bool significant = p < opt.alpha;
   if (ci.low > up || ci.high < down) {
@@ -98,7 +121,7 @@ v1::Verdict time_verdict(const v1::CaseResult& b, const v1::CaseResult& cur, con
   // Same only when the whole interval is within the threshold; an interval that reaches past it
   // on one side but not wholly cannot tell "within" from "past" apart.
   if (ci.low < down || ci.high > up) {
-    c->add_reasons("interval " + interval + " reaches past " + num("%.3g%%", 100 * opt.threshold) +
+    c->add_reasons("interval " + interval + " reaches past " + num("%.3g%%", 100 * threshold) +
                    " without being wholly past it: too wide to decide");
     return v1::VERDICT_NOISY;
   }
@@ -278,6 +301,8 @@ v1::ComparisonReport compare_results(const v1::JobResult& baseline, const v1::Jo
   auto* s = r.mutable_settings();
   s->set_threshold(opt.threshold);
   s->set_memory_threshold(opt.memory_threshold);
+  s->set_throttled_threshold(opt.throttled_threshold);
+  s->set_time_floor_ms(opt.time_floor_ms);
   s->set_confidence(opt.confidence);
   s->set_alpha(opt.alpha);
   s->set_bootstrap_resamples(opt.bootstrap_resamples);

@@ -73,8 +73,9 @@ std::string counts_line(const v1::ComparisonReport& r) {
 
 std::string settings_line(const v1::ComparisonReport& r) {
   const auto& s = r.settings();
-  return "threshold " + num("%.3g%%", 100 * s.threshold()) + " (time), " + num("%.3g%%", 100 * s.memory_threshold()) +
-         " (peak memory); " + num("%.0f%%", 100 * s.confidence()) + " bootstrap interval of the ratio of medians, " +
+  return "threshold " + num("%.3g%%", 100 * s.threshold()) + " (time; " + num("%.3g%%", 100 * s.throttled_threshold()) +
+         " clock-limited; changes under " + num("%.3g", 1000 * s.time_floor_ms()) + " us do not count), " +
+         num("%.3g%%", 100 * s.memory_threshold()) + " (peak memory); " + num("%.0f%%", 100 * s.confidence()) + " bootstrap interval of the ratio of medians, " +
          "Mann-Whitney p < " + num("%.3g", s.alpha());
 }
 

@@ -127,24 +127,27 @@ class CudaBackend final : public GpuBackend {
   }
 
  private:
-  // How many cycles of at::cuda::sleep's spin take a millisecond on `device`, measured once (the
-  // slowest of three 1M-cycle spins, so that a hold errs long when the clock moves).
+  // How many cycles of at::cuda::sleep's spin take a millisecond on `device`, measured once after
+  // a first spin (which loads the kernel's module: that must not count). The fastest of three
+  // 1M-cycle spins gives the highest rate, so that a hold errs long when the clock moves.
   double spin_cycles_per_ms(int device) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = spin_rate_.find(device);
     if (it != spin_rate_.end()) return it->second;
     constexpr int64_t kCycles = 1 << 20;
     auto stream = at::cuda::getCurrentCUDAStream();
-    double longest_ms = 0;
+    at::cuda::sleep(1024);
+    AT_CUDA_CHECK(cudaStreamSynchronize(stream.stream()));
+    double shortest_ms = 1e9;
     for (int i = 0; i < 3; ++i) {
       at::cuda::CUDAEvent a(cudaEventDefault), b(cudaEventDefault);
       a.record(stream);
       at::cuda::sleep(kCycles);
       b.record(stream);
       b.synchronize();
-      longest_ms = std::max<double>(longest_ms, a.elapsed_time(b));
+      shortest_ms = std::min<double>(shortest_ms, a.elapsed_time(b));
     }
-    const double rate = static_cast<double>(kCycles) / std::max(longest_ms, 1e-3);
+    const double rate = static_cast<double>(kCycles) / std::max(shortest_ms, 1e-3);
     spin_rate_[device] = rate;
     return rate;
   }

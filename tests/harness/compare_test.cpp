@@ -257,6 +257,42 @@ TEST(CompareVerdicts, AWideIntervalIsNoisyNotForcedIntoAVerdict) {
   EXPECT_NE(few.cases(0).reasons(0).find("too few raw samples"), std::string::npos);
 }
 
+// Drift that one run's interval cannot see: a clock-limited side and a change of a few
+// microseconds are judged at a raised threshold, and the case says why.
+TEST(CompareVerdicts, ThrottledAndTinyCasesAreJudgedAtRaisedThresholds) {
+  auto job = [](double median_ms, bool throttled) {
+    v1::JobResult r;
+    auto* c = r.add_cases();
+    c->set_key("k");
+    c->set_ok(true);
+    c->set_throttled(throttled);
+    for (int i = 0; i < 50; ++i) c->mutable_timing()->add_samples_ms(median_ms * (1 + 0.001 * (i % 5)));
+    c->mutable_timing()->set_median_ms(median_ms * 1.002);
+    return r;
+  };
+  CompareOptions opt;
+  // 1 ms -> 1.07 ms: a regression at 5%, not when the current side ran clock-limited (10%).
+  EXPECT_EQ(compare_results(job(1.0, false), job(1.07, false), opt, "a", "b").cases(0).verdict(), v1::VERDICT_REGRESSION);
+  const auto throttled = compare_results(job(1.0, false), job(1.07, true), opt, "a", "b").cases(0);
+  EXPECT_EQ(throttled.verdict(), v1::VERDICT_SAME) << throttled.ShortDebugString();
+  EXPECT_DOUBLE_EQ(throttled.time().threshold(), 0.10);
+  EXPECT_NE(throttled.reasons(0).find("clock-limited on the current side: judged at 10%"), std::string::npos)
+      << throttled.reasons(0);
+  EXPECT_EQ(compare_results(job(1.0, true), job(1.2, true), opt, "a", "b").cases(0).verdict(), v1::VERDICT_REGRESSION)
+      << "past the raised threshold still counts";
+  // 0.010 ms -> 0.0115 ms (+15%, 1.5 us): under the 2 us floor; 0.010 -> 0.0125 (+25%) is past it.
+  const auto tiny = compare_results(job(0.010, false), job(0.0115, false), opt, "a", "b").cases(0);
+  EXPECT_EQ(tiny.verdict(), v1::VERDICT_SAME) << tiny.ShortDebugString();
+  EXPECT_NEAR(tiny.time().threshold(), 0.2, 1e-3);
+  EXPECT_NE(tiny.reasons(0).find("a change under 2 us does not count"), std::string::npos) << tiny.reasons(0);
+  EXPECT_EQ(compare_results(job(0.010, false), job(0.0125, false), opt, "a", "b").cases(0).verdict(),
+            v1::VERDICT_REGRESSION);
+  opt.time_floor_ms = 0;
+  EXPECT_EQ(compare_results(job(0.010, false), job(0.0115, false), opt, "a", "b").cases(0).verdict(),
+            v1::VERDICT_REGRESSION)
+      << "--time-floor-ms 0 turns the floor off";
+}
+
 TEST(CompareVerdicts, ErrorsAndEnvironment) {
   v1::JobResult base, cur;
   for (auto* r : {&base, &cur}) {

@@ -15,6 +15,11 @@ namespace ligerbench {
 struct CompareOptions {
   double threshold = 0.05;          // time change that counts: the whole interval must be past it
   double memory_threshold = 0.05;   // peak-memory growth that counts
+  // Run-to-run drift that one run's interval cannot see (docs/COMPARE.md, measured on the H200):
+  // a case clock-limited (CaseResult.throttled) on either side is judged at throttled_threshold,
+  // and a change of the medians below time_floor_ms never counts.
+  double throttled_threshold = 0.10;
+  double time_floor_ms = 0.002;
   // Growth below this many bytes never counts: allocator rounding and workspace choices move
   // small peaks without meaning anything for a training step.
   int64_t memory_floor_bytes = 1 << 20;
@@ -24,6 +29,9 @@ struct CompareOptions {
   uint64_t seed = 1;                // with the case key, seeds each case's bootstrap (deterministic)
   int min_samples = 5;              // fewer raw samples on either side: noisy
 };
+
+// The threshold case b -> cur is judged at, and why it is not opt.threshold ("" when it is).
+double case_threshold(const v1::CaseResult& b, const v1::CaseResult& cur, const CompareOptions& opt, std::string* why);
 
 // Percentile bootstrap of median(current) / median(baseline): each side resampled on its own.
 struct RatioInterval {
