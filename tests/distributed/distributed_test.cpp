@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -34,6 +35,7 @@ struct CliRun {
   std::string output;  // stdout and stderr
   v1::JobResult result;
   double seconds = 0;
+  int leftover_rank_folders = -1;  // ligerbench-ranks-* folders left in the run's TMPDIR
 
   // The one case whose key starts with `prefix`.
   const v1::CaseResult& find(const std::string& prefix) const {
@@ -52,14 +54,19 @@ CliRun run_suite(const std::string& name, const std::string& yaml, const std::st
   const std::string d = temp_dir();
   const std::string suite = d + "/" + name + ".yaml", out = d + "/" + name + ".json", log = d + "/" + name + ".log";
   std::ofstream(suite) << yaml;
+  const std::string tmp = d + "/" + name + ".tmp";
+  std::filesystem::create_directories(tmp);
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = std::system((kCli + " run " + suite + " --device cpu --quiet --out " + out + " " + extra_args + " >" +
+  const int rc = std::system(("TMPDIR=" + tmp + " " + kCli + " run " + suite + " --device cpu --quiet --out " + out + " " + extra_args + " >" +
                               log + " 2>&1").c_str());
   CliRun r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   r.output = slurp(log);
   if (std::ifstream(out).good()) r.result = read_result_file(out);
+  r.leftover_rank_folders = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp))
+    r.leftover_rank_folders += e.path().filename().string().rfind("ligerbench-ranks-", 0) == 0;
   return r;
 }
 
@@ -140,6 +147,7 @@ TEST_P(WorldSize, KilledRankFailsItsCaseAndTheNextCasePasses) {
   EXPECT_TRUE(next.ok()) << next.error();
   EXPECT_TRUE(next.accuracy().passed());
   EXPECT_NE(next.distributed().ranks(1).pid(), killed.distributed().ranks(0).pid()) << "fresh processes";
+  EXPECT_EQ(x.leftover_rank_folders, 0) << "each case removes its ranks' folder, a failed one too";
 }
 
 TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {

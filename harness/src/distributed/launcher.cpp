@@ -3,6 +3,7 @@
 // processes; nothing carries over to the next case. It waits for every rank, bounded: once a
 // rank has failed the others get kGraceAfterFailure to finish, and no rank outlives the case's
 // deadline (rank_timeout_s plus the time processes need to start).
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -31,6 +32,20 @@ extern char** environ;
 
 namespace ligerbench {
 namespace {
+
+// Removes the ranks' folder (flat: task, result and log files). Not std::filesystem::remove_all:
+// PyTorch's CUDA wheel exports its own copy of that symbol, which the dynamic linker binds ahead
+// of libstdc++'s, and that copy calls through a null pointer (a segfault after every case).
+void remove_rank_folder(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") unlink((dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -192,7 +207,6 @@ void merge(const DistributedCase& c, std::vector<Rank>& ranks, v1::CaseResult& o
 
 v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string& exe_arg) {
   v1::CaseResult out = c.identity;
-  std::error_code ec;
   fs::path dir;
   record_failure(out, [&] {
     const std::string exe = exe_arg.empty() ? self_exe() : exe_arg;
@@ -241,7 +255,7 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string&
     wait_all(ranks, deadline, c.rank_timeout_s);
     merge(c, ranks, out);
   });
-  if (!dir.empty()) fs::remove_all(dir, ec);
+  if (!dir.empty()) remove_rank_folder(dir.string());
   return out;
 }
 
