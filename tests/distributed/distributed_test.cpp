@@ -271,6 +271,24 @@ TEST(TrainingStep, RankSteppingWithItsOwnGradientsIsNamed) {
   EXPECT_EQ(c.error().find("step"), c.error().find("steps")) << "the loss curves still agree: " << c.error();
 }
 
+TEST(TrainingStep, DivergingLossCurvesFailNamingRankStepAndLosses) {
+  // perturb_rank: rank 1's baseline build steps with 10 x lr, so its loss curve leaves the liger
+  // build's from step 1 on (step 0 is before any step).
+  const CliRun x = run_suite("diverging", std::string("cases:") + kTraining + ", perturb_rank: 1}}\n", "");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 1) << x.output;
+  const auto& c = x.result.cases(0);
+  EXPECT_FALSE(c.ok());
+  const auto& t = c.distributed().ranks(1).training();
+  ASSERT_EQ(t.baseline().losses_size(), 4);
+  std::ostringstream want;
+  want.precision(8);
+  want << "rank 1, step 1: liger loss " << t.liger().losses(1) << " and baseline loss " << t.baseline().losses(1)
+       << " differ by ";
+  EXPECT_TRUE(c.error().find(want.str()) != std::string::npos) << "missing: " << want.str() << "\n" << c.error();
+  EXPECT_GT(t.max_loss_rel_diff(), t.loss_tolerance());
+}
+
 TEST(TrainingStep, BadOptionsNameFileAndKey) {
   const CliRun x = run_suite("bad_training", R"(cases:
   - {distributed: training_step, distributed_options: {model: {hidden: 30, heads: 4}}}
