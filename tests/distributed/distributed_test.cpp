@@ -220,7 +220,100 @@ TEST(DistributedInput, BadDistributedKeysNameFileAndKey) {
         "key 'cases[1].distributed_options.collectives[0]': unknown collective 'broadcast'",
         "key 'cases[1].distributed_options.sizes_bytes[0]': must be in [4, 4294967296], got 2",
         "key 'cases[2].distributed': unknown distributed kind 'sideways'",
-        "key 'cases[3].world_size': world_size and distributed_options need distributed: consistency or collective"})
+        "key 'cases[3].world_size': world_size and distributed_options need distributed: consistency, collective or training_step"})
+    EXPECT_TRUE(x.output.find(want) != std::string::npos) << "missing: " << want << "\n" << x.output;
+}
+
+// The data-parallel training step (docs/DISTRIBUTED.md): 2 Gloo ranks, a tiny model, small
+// buckets so that several all-reduces overlap backward.
+const char* const kTraining = R"(
+  - {distributed: training_step, world_size: 2, dtypes: [fp32],
+     distributed_options: {rank_timeout_s: 30, steps: 4, warmup_steps: 1, bucket_mb: 0.05,
+                           model: {hidden: 32, layers: 2, heads: 4, kv_heads: 2, intermediate: 64, vocab: 256, seq: 16, batch: 2})";
+
+TEST(TrainingStep, LossCurvesAgreeAndParametersStayEqualAcrossRanks) {
+  const CliRun x = run_suite("training", std::string("cases:") + kTraining + "}}\n", "");
+  EXPECT_EQ(x.exit_code, 0) << x.output;
+  const auto& c = x.find("training_step|hidden=32,layers=2,heads=4,kv_heads=2,intermediate=64,vocab=256,seq=16,batch=2|fp32|");
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_EQ(c.distributed().ranks_size(), 2);
+  std::vector<std::vector<double>> curves;
+  for (const auto& rank : c.distributed().ranks()) {
+    const auto& t = rank.training();
+    // The model's FLOPs as docs/DISTRIBUTED.md states them, from the sizes.
+    const double tokens = 2 * 16, h = 32, v = 256, layers = 2;
+    EXPECT_EQ(t.tokens_per_step(), 32);
+    EXPECT_DOUBLE_EQ(t.flops_per_step(), 6 * (t.parameters() - v * h) * tokens + 12 * layers * 16 * h * tokens);
+    EXPECT_GT(t.buckets(), 1) << "bucket_mb 0.05 splits the gradients";
+    EXPECT_TRUE(t.parameters_equal_across_ranks()) << "rank " << rank.rank();
+    ASSERT_EQ(t.liger().losses_size(), 4);
+    ASSERT_EQ(t.baseline().losses_size(), 4);
+    for (int i = 0; i < 4; ++i) {
+      const double a = t.liger().losses(i), b = t.baseline().losses(i);
+      EXPECT_TRUE(std::isfinite(a) && a > 0) << a;
+      EXPECT_LE(std::abs(a - b) / std::abs(b), t.loss_tolerance()) << "step " << i;
+    }
+    EXPECT_NEAR(t.liger().losses(0), std::log(256.0), 0.5) << "an untrained model's loss is about log(vocab)";
+    for (const auto* b : {&t.liger(), &t.baseline()}) {
+      EXPECT_EQ(b->step_ms_size(), 3) << "the warmup step is not timed";
+      EXPECT_GT(b->tokens_per_s(), 0);
+      EXPECT_NEAR(b->tokens_per_s(), 32 / (b->step_ms_median() * 1e-3), 1e-6 * b->tokens_per_s());
+    }
+    curves.emplace_back(t.liger().losses().begin(), t.liger().losses().end());
+  }
+  EXPECT_NE(curves[0], curves[1]) << "each rank trains on its own batches";
+  EXPECT_GT(c.timing().median_ms(), 0);
+  EXPECT_GT(c.speedup(), 0);
+}
+
+TEST(TrainingStep, RankSteppingWithItsOwnGradientsIsNamed) {
+  const CliRun x = run_suite("unreduced", std::string("cases:") + kTraining + ", skip_reduce_rank: 1}}\n", "");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 1) << x.output;
+  const auto& c = x.result.cases(0);
+  EXPECT_FALSE(c.ok());
+  EXPECT_TRUE(c.error().rfind("the liger build's parameters differ across ranks after 4 steps: rank 1 differs from rank 0", 0) == 0)
+      << c.error();
+  EXPECT_TRUE(c.error().find("the baseline build's parameters differ") != std::string::npos) << c.error();
+  EXPECT_FALSE(c.distributed().training().parameters_equal_across_ranks());
+  EXPECT_EQ(c.error().find("step"), c.error().find("steps")) << "the loss curves still agree: " << c.error();
+}
+
+TEST(TrainingStep, DivergingLossCurvesFailNamingRankStepAndLosses) {
+  // perturb_rank: rank 1's baseline build steps with 10 x lr, so its loss curve leaves the liger
+  // build's from step 1 on (step 0 is before any step).
+  const CliRun x = run_suite("diverging", std::string("cases:") + kTraining + ", perturb_rank: 1}}\n", "");
+  EXPECT_EQ(x.exit_code, 1) << x.output;
+  ASSERT_EQ(x.result.cases_size(), 1) << x.output;
+  const auto& c = x.result.cases(0);
+  EXPECT_FALSE(c.ok());
+  const auto& t = c.distributed().ranks(1).training();
+  ASSERT_EQ(t.baseline().losses_size(), 4);
+  std::ostringstream want;
+  want.precision(8);
+  want << "rank 1, step 1: liger loss " << t.liger().losses(1) << " and baseline loss " << t.baseline().losses(1)
+       << " differ by ";
+  EXPECT_TRUE(c.error().find(want.str()) != std::string::npos) << "missing: " << want.str() << "\n" << c.error();
+  EXPECT_GT(t.max_loss_rel_diff(), t.loss_tolerance());
+}
+
+TEST(TrainingStep, BadOptionsNameFileAndKey) {
+  const CliRun x = run_suite("bad_training", R"(cases:
+  - {distributed: training_step, distributed_options: {model: {hidden: 30, heads: 4}}}
+  - {distributed: training_step, distributed_options: {model: {hidden: 65536, layers: 256, vocab: 1048576, seq: 131072}}}
+  - {distributed: training_step, dtypes: [fp16], distributed_options: {steps: 3, warmup_steps: 3, lr: 0}}
+  - {distributed: collective, distributed_options: {sizes_bytes: [64], steps: 3}}
+)",
+                          "");
+  EXPECT_EQ(x.exit_code, 2);
+  for (const std::string want :
+       {"bad_training.yaml:2: key 'cases[0].distributed_options.model.heads': hidden 30 must be heads (4) x an even head size",
+        "key 'cases[1].distributed_options.model': this model needs about ",
+        "key 'cases[2].dtypes[0]': a training_step runs in fp32 or bf16, not 'fp16'",
+        "key 'cases[2].distributed_options.warmup_steps': must be in [0, steps) = [0, 3), got 3",
+        "key 'cases[2].distributed_options.lr': must be in (0, 1], got 0",
+        "key 'cases[3].distributed_options': model, steps, warmup_steps, lr, loss_tolerance, bucket_mb and skip_reduce_rank "
+        "belong to distributed: training_step"})
     EXPECT_TRUE(x.output.find(want) != std::string::npos) << "missing: " << want << "\n" << x.output;
 }
 

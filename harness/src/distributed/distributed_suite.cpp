@@ -9,12 +9,17 @@
 #include "ligerbench/key_filter.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/runner.h"
+#include "src/distributed/llama_model.h"
 
 namespace ligerbench {
 namespace {
 
 const std::vector<std::string> kCollectives = {"all_reduce", "all_gather", "reduce_scatter"};
 const std::vector<std::string> kCollectiveDtypes = {"fp32", "fp16", "bf16"};
+const std::vector<std::string> kTrainingDtypes = {"fp32", "bf16"};
+// What one build of a training step may need (llama_model.h, estimated_bytes): a bound that no
+// sensible model reaches and that refuses a terabyte before any work.
+constexpr double kMaxTrainingBytes = 256.0 * (int64_t{1} << 30);
 constexpr int kMaxSizes = 64;
 constexpr int64_t kMaxCollectiveBytes = int64_t{1} << 32;
 
@@ -56,17 +61,89 @@ std::string params_label(const std::map<std::string, std::string>& params) {
 
 std::string backend_of(const std::string& device_type) { return device_type == "cuda" ? "nccl" : "gloo"; }
 
+bool has_training_options(const v1::DistributedOptions& o) {
+  return o.has_model() || o.has_steps() || o.has_warmup_steps() || o.has_lr() || o.has_loss_tolerance() ||
+         o.has_bucket_mb() || o.has_skip_reduce_rank();
+}
+
+void check_open_range(std::vector<SpecProblem>& out, const std::string& path, bool has, double v, double hi) {
+  if (has && !(v > 0 && v <= hi)) {
+    std::ostringstream os;
+    os << "(0, " << hi << "]";
+    std::ostringstream got;
+    got << v;
+    out_of_range(out, path, os.str(), got.str());
+  }
+}
+
+void validate_training(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
+  const auto& o = sweep.distributed_options();
+  const std::string oat = at + ".distributed_options";
+  if (!sweep.kernel().empty()) out.push_back({at + ".kernel", "a training_step case has no kernel (it builds its own model)"});
+  if (!sweep.shape().empty() || !sweep.params().empty())
+    out.push_back({at + (sweep.shape().empty() ? ".params" : ".shape"),
+                   "a training_step case has no kernel shape or params; its sizes are distributed_options.model"});
+  if (o.collectives_size() || o.sizes_bytes_size() || o.has_model_gradients() || o.has_warmup() || o.has_repetitions())
+    out.push_back({oat, "collectives, sizes_bytes, model_gradients, warmup and repetitions belong to distributed: collective "
+                        "(a training_step has steps and warmup_steps)"});
+  for (int i = 0; i < sweep.dtypes_size(); ++i)
+    if (std::find(kTrainingDtypes.begin(), kTrainingDtypes.end(), sweep.dtypes(i)) == kTrainingDtypes.end())
+      out.push_back({at + ".dtypes[" + std::to_string(i) + "]",
+                     "a training_step runs in fp32 or bf16, not '" + quote_truncated(sweep.dtypes(i)) + "'"});
+  const v1::TrainingModel& given = o.model();
+  const std::string mat = oat + ".model";
+  const size_t before = out.size();
+  check_int(out, mat + ".hidden", given.hidden() != 0, given.hidden(), 8, 65536);
+  check_int(out, mat + ".layers", given.layers() != 0, given.layers(), 1, 256);
+  check_int(out, mat + ".heads", given.heads() != 0, given.heads(), 1, 1024);
+  check_int(out, mat + ".kv_heads", given.kv_heads() != 0, given.kv_heads(), 1, 1024);
+  check_int(out, mat + ".intermediate", given.intermediate() != 0, given.intermediate(), 1, 262144);
+  check_int(out, mat + ".vocab", given.vocab() != 0, given.vocab(), 2, 1048576);
+  check_int(out, mat + ".seq", given.seq() != 0, given.seq(), 1, 131072);
+  check_int(out, mat + ".batch", given.batch() != 0, given.batch(), 1, 4096);
+  if (out.size() == before) {
+    const v1::TrainingModel m = dist::with_defaults(given);
+    if (m.hidden() % m.heads() != 0 || (m.hidden() / m.heads()) % 2 != 0)
+      out.push_back({mat + ".heads", "hidden " + std::to_string(m.hidden()) + " must be heads (" + std::to_string(m.heads()) +
+                                         ") x an even head size (rotary embedding rotates pairs)"});
+    else if (m.kv_heads() > m.heads() || m.heads() % m.kv_heads() != 0)
+      out.push_back({mat + ".kv_heads", "kv_heads " + std::to_string(m.kv_heads()) + " must divide heads " +
+                                            std::to_string(m.heads())});
+    else {
+      int64_t widest = sweep.dtypes_size() > 0 ? 0 : element_bytes("fp32");  // the default dtype
+      for (const auto& d : sweep.dtypes()) widest = std::max(widest, element_bytes(d));
+      const double bytes = dist::estimated_bytes(m, widest);
+      if (bytes > kMaxTrainingBytes) {
+        std::ostringstream os;
+        os.precision(3);
+        os << "this model needs about " << bytes / (int64_t{1} << 30) << " GiB for one build (" << dist::parameter_count(m)
+           << " parameters; weights, gradients, AdamW state, activations), more than the " << kMaxTrainingBytes / (int64_t{1} << 30)
+           << " GiB a training_step may ask for";
+        out.push_back({mat, os.str()});
+      }
+    }
+  }
+  check_int(out, oat + ".steps", o.has_steps(), o.steps(), 1, 10000);
+  const int steps = o.has_steps() ? o.steps() : 5;
+  if (o.has_warmup_steps() && (o.warmup_steps() < 0 || o.warmup_steps() >= steps))
+    out_of_range(out, oat + ".warmup_steps", "[0, steps) = [0, " + std::to_string(steps) + ")", std::to_string(o.warmup_steps()));
+  check_open_range(out, oat + ".lr", o.has_lr(), o.lr(), 1);
+  check_open_range(out, oat + ".loss_tolerance", o.has_loss_tolerance(), o.loss_tolerance(), 1);
+  check_open_range(out, oat + ".bucket_mb", o.has_bucket_mb(), o.bucket_mb(), 1024);
+}
+
 }  // namespace
 
 bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
   const std::string& kind = sweep.distributed();
   if (kind.empty()) {
     if (sweep.world_size() != 0 || sweep.has_distributed_options())
-      out.push_back({at + ".world_size", "world_size and distributed_options need distributed: consistency or collective"});
+      out.push_back({at + ".world_size", "world_size and distributed_options need distributed: consistency, collective or training_step"});
     return true;
   }
-  if (kind != "consistency" && kind != "collective") {
-    out.push_back({at + ".distributed", "unknown distributed kind '" + quote_truncated(kind) + "' (consistency, collective)"});
+  if (kind != "consistency" && kind != "collective" && kind != "training_step") {
+    out.push_back({at + ".distributed",
+                   "unknown distributed kind '" + quote_truncated(kind) + "' (consistency, collective, training_step)"});
     return false;
   }
   check_int(out, at + ".world_size", true, sweep.world_size(), 0, 64);
@@ -82,9 +159,17 @@ bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& 
   check_debug_rank(out, oat + ".perturb_rank", o.has_perturb_rank(), o.perturb_rank(), sweep.world_size());
   check_debug_rank(out, oat + ".kill_rank", o.has_kill_rank(), o.kill_rank(), sweep.world_size());
   check_debug_rank(out, oat + ".hang_rank", o.has_hang_rank(), o.hang_rank(), sweep.world_size());
+  check_debug_rank(out, oat + ".skip_reduce_rank", o.has_skip_reduce_rank(), o.skip_reduce_rank(), sweep.world_size());
   if (sweep.modes_size() || sweep.providers_size())
     out.push_back({at + (sweep.modes_size() ? ".modes" : ".providers"),
-                   "a distributed case chooses its own (consistency: liger, full mode; collective: none)"});
+                   "a distributed case chooses its own (consistency: liger, full mode; collective: none; training_step: both)"});
+  if (kind == "training_step") {
+    validate_training(sweep, at, out);
+    return false;
+  }
+  if (has_training_options(o))
+    out.push_back({oat, "model, steps, warmup_steps, lr, loss_tolerance, bucket_mb and skip_reduce_rank belong to "
+                        "distributed: training_step"});
   if (kind == "consistency") {
     if (o.collectives_size() || o.sizes_bytes_size() || o.has_model_gradients())
       out.push_back({oat, "collectives, sizes_bytes and model_gradients belong to distributed: collective"});
@@ -94,7 +179,7 @@ bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& 
   if (!sweep.kernel().empty()) out.push_back({at + ".kernel", "a collective case has no kernel"});
   if (!sweep.shape().empty() || !sweep.params().empty())
     out.push_back({at + (sweep.shape().empty() ? ".params" : ".shape"), "a collective case has no kernel shape or params"});
-  if (o.has_perturb_rank()) out.push_back({oat + ".perturb_rank", "perturb_rank belongs to distributed: consistency"});
+  if (o.has_perturb_rank()) out.push_back({oat + ".perturb_rank", "perturb_rank belongs to distributed: consistency or training_step"});
   for (int i = 0; i < o.collectives_size(); ++i)
     if (std::find(kCollectives.begin(), kCollectives.end(), o.collectives(i)) == kCollectives.end())
       out.push_back({oat + ".collectives[" + std::to_string(i) + "]",
@@ -136,7 +221,8 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
     const auto& o = sweep.distributed_options();
     for (const auto& [name, has, rank] : {std::tuple{"perturb_rank", o.has_perturb_rank(), o.perturb_rank()},
                                           std::tuple{"kill_rank", o.has_kill_rank(), o.kill_rank()},
-                                          std::tuple{"hang_rank", o.has_hang_rank(), o.hang_rank()}})
+                                          std::tuple{"hang_rank", o.has_hang_rank(), o.hang_rank()},
+                                          std::tuple{"skip_reduce_rank", o.has_skip_reduce_rank(), o.skip_reduce_rank()}})
       if (has && rank >= ws)
         throw InputError(where + ": key '" + at + ".distributed_options." + name + "': rank " + std::to_string(rank) +
                          " is not a rank of " + std::to_string(ws) + " ranks");
@@ -189,6 +275,34 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
           r.set_mode("consistency");
           r.set_key(spec->name + "|" + p.shape_label + "|" + dtype_name(p.config.dtype) + "|consistency|liger|" +
                     params_label(p.config.params));
+          add(std::move(c));
+        }
+      } else if (base.kind == "training_step") {
+        std::vector<std::string> dtypes(sweep.dtypes().begin(), sweep.dtypes().end());
+        if (dtypes.empty()) dtypes.push_back("fp32");
+        const v1::TrainingModel m = dist::with_defaults(o.model());
+        const std::vector<std::pair<std::string, int64_t>> axes = {
+            {"hidden", m.hidden()}, {"layers", m.layers()}, {"heads", m.heads()}, {"kv_heads", m.kv_heads()},
+            {"intermediate", m.intermediate()}, {"vocab", m.vocab()}, {"seq", m.seq()}, {"batch", m.batch()}};
+        std::string label;
+        for (const auto& [name, value] : axes) label += (label.empty() ? "" : ",") + name + "=" + std::to_string(value);
+        for (const auto& dt : dtypes) {
+          DistributedCase c = base;
+          c.sweep = sweep;
+          c.sweep.clear_dtypes();
+          c.sweep.add_dtypes(dt);
+          v1::CaseResult& r = c.identity;
+          r.set_kernel("training_step");
+          r.set_provider("liger");  // the row's figures are the liger build's; speedup is against the baseline build
+          r.set_mode("training_step");
+          r.set_dtype(dt);
+          for (const auto& [name, value] : axes) {
+            auto* a = r.add_shape();
+            a->set_name(name);
+            a->set_value(value);
+          }
+          r.set_shape_label(label);
+          r.set_key("training_step|" + label + "|" + dt + "|training_step|liger|");
           add(std::move(c));
         }
       } else {

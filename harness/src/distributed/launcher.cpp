@@ -177,6 +177,9 @@ void merge(const DistributedCase& c, std::vector<Rank>& ranks, v1::CaseResult& o
       *out.mutable_timing() = got->timing();
       *out.mutable_accuracy() = got->accuracy();
       *out.mutable_throughput() = got->throughput();
+      if (got->has_memory()) *out.mutable_memory() = got->memory();
+      out.set_speedup(got->speedup());
+      out.set_memory_ratio(got->memory_ratio());
       out.set_note(got->note());
       const auto& d = got->distributed();
       info->set_bytes(d.bytes());
@@ -185,6 +188,7 @@ void merge(const DistributedCase& c, std::vector<Rank>& ranks, v1::CaseResult& o
       info->set_bus_factor(d.bus_factor());
       info->set_method(d.method());
       *info->mutable_differing_tensors() = d.differing_tensors();
+      if (d.has_training()) *info->mutable_training() = d.training();
     }
     for (const auto& ri : got->distributed().ranks()) *info->add_ranks() = ri;
     if (!got->ok()) {

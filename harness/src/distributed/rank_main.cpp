@@ -98,14 +98,17 @@ int rank_main(int argc, char** argv) {
       if (o.has_hang_rank() && o.hang_rank() == task.rank())
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     };
-    r = task.sweep().distributed() == "consistency" ? dist::run_consistency(task, *group, debug_point)
-                                                     : dist::run_collective(task, *group, debug_point);
+    const std::string& kind = task.sweep().distributed();
+    r = kind == "consistency"     ? dist::run_consistency(task, *group, debug_point)
+        : kind == "training_step" ? dist::run_training_step(task, *group, debug_point)
+                                  : dist::run_collective(task, *group, debug_point);
     // Every rank has what it needs from the others before any leaves (a rank that exits while
     // a peer still reads from it would fail that peer).
     dist::wait_for(group->barrier(), task.device());
   });
   info.set_ok(r.ok());
   info.set_error(r.error());
+  if (r.distributed().has_training()) *info.mutable_training() = r.distributed().training();
   *r.mutable_distributed()->add_ranks() = info;
   write_result(r, argv[3]);
   // Skip the group's destructors: a peer that died leaves Gloo/NCCL teardown waiting on it.

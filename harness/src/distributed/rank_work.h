@@ -1,5 +1,5 @@
 #pragma once
-// The two kinds of work a rank does once its process group is up (docs/DISTRIBUTED.md).
+// The three kinds of work a rank does once its process group is up (docs/DISTRIBUTED.md).
 #include <functional>
 
 #include "src/distributed/process_group.h"
@@ -17,5 +17,9 @@ v1::CaseResult run_consistency(const v1::RankTask& task, Group& group, const std
 
 // One collective at one size, timed; algbw and busbw as nccl-tests defines them.
 v1::CaseResult run_collective(const v1::RankTask& task, Group& group, const std::function<void()>& debug_point);
+
+// The data-parallel training step, liger build then baseline build; loss curves compared, and
+// the parameters compared across ranks.
+v1::CaseResult run_training_step(const v1::RankTask& task, Group& group, const std::function<void()>& debug_point);
 
 }  // namespace ligerbench::dist
