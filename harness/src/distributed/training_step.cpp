@@ -81,7 +81,7 @@ std::pair<double, std::string> matmul_ceiling(const at::Device& device, at::Scal
   opt.min_samples = 5;
   opt.max_samples = 50;
   opt.timeout_s = 1;
-  opt.max_noise = 0.05;
+  opt.target_rel_ci = 0.05;
   const double ms = time_region([&] { at::mm_out(out, a, b); }, device, opt).median_ms();
   std::ostringstream how;
   how << "at::mm " << n << "x" << n << "x" << n << " " << dtype_name(dtype) << " on " << device;
