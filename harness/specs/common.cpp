@@ -42,7 +42,7 @@ void set_calls(KernelSpec& s, SpecCalls calls) {
 void offer_float_dtypes(KernelSpec& s, const std::string& default_dtype) {
   s.dtypes = {"fp32", "fp16", "bf16"};
   s.default_dtype = default_dtype;
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull, Mode::kInference};
 }
 
 Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd) {
@@ -51,10 +51,12 @@ Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd) {
 
 Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd, const Cost& full) {
   switch (m) {
-    case Mode::kForward: return fwd;
+    case Mode::kForward:
+    case Mode::kInference: return fwd;
     case Mode::kBackward: return bwd;
-    default: return full;
+    case Mode::kFull: return full;
   }
+  return full;
 }
 
 }  // namespace ligerbench::specs

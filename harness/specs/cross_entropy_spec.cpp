@@ -45,9 +45,11 @@ std::vector<at::Tensor> reference_fn(const KernelInputs& in, const CaseConfig& c
 // A training step must read the logits and write their gradient once (forward, in Liger's design);
 // backward reads and writes the gradient once more to apply an upstream scalar other than 1. Full
 // mode is a training step (upstream gradient 1, runner.cpp), so its floor is the forward's traffic.
+// Inference computes the loss only: one read of the logits.
 Cost cost(const CaseConfig& c, Mode m) {
   const double n = static_cast<double>(c.axis("BT")) * static_cast<double>(c.axis("V"));
   const double es = at::elementSize(c.dtype);
+  if (m == Mode::kInference) return {n * es, 4 * n};
   const Cost fwd{2 * n * es, 6 * n};
   const Cost bwd{2 * n * es, n};
   return cost_by_mode(m, fwd, bwd, fwd);

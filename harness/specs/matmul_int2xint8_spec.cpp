@@ -63,7 +63,7 @@ KernelSpec matmul_int2xint8() {
   s.baseline_inexact_dtypes = {"int8"};
   s.dtypes = {"int8"};
   s.default_dtype = "int8";
-  s.modes = {Mode::kForward};
+  s.modes = {Mode::kForward, Mode::kInference};
   set_calls(s, {make_inputs, liger_fn, baseline_fn, reference_fn, cost});
   // Inputs (int8 and packed, plus the baseline's bf16 copies), both outputs, and the float64
   // reference's decoded weights, activations and output.

@@ -147,6 +147,7 @@ Cost cost(const CaseConfig& c, Mode m, PreferenceKind k) {
   const Cost bwd{((dx ? 2 : 1) * bt * h + 2 * v * h) * es, gemm * (dx ? 2 : 1)};
   switch (m) {
     case Mode::kForward:
+    case Mode::kInference:  // the forward's GEMMs and loss, no gradient either way
       return fwd;
     case Mode::kBackward:
       return bwd;
@@ -255,7 +256,7 @@ KernelSpec preference_spec(PreferenceKind k) {
   s.params = param_specs(k);
   s.dtypes = {"fp32", "fp16", "bf16"};
   s.default_dtype = "bf16";
-  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull};
+  s.modes = {Mode::kForward, Mode::kBackward, Mode::kFull, Mode::kInference};
   s.make_inputs = [k](const CaseConfig& c) {
     TORCH_CHECK(c.axis("B") >= 2 && c.axis("B") % 2 == 0, "axis B must be even and at least 2 (chosen + rejected), got ",
                 c.axis("B"));

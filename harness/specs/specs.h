@@ -43,11 +43,12 @@ struct SpecCalls {
 void set_calls(KernelSpec& s, SpecCalls calls);
 
 // What every floating-point kernel offers: fp32, fp16 and bf16 (default `default_dtype`) in the
-// forward, backward and full modes.
+// forward, backward, full and inference modes.
 void offer_float_dtypes(KernelSpec& s, const std::string& default_dtype);
 
 // A cost model's answer for mode `m`; full mode is forward plus backward unless `full` is given
-// (a kernel whose forward already does the backward's work says so).
+// (a kernel whose forward already does the backward's work says so). Inference is the forward:
+// a kernel whose forward writes gradients answers kInference itself, before calling this.
 Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd);
 Cost cost_by_mode(Mode m, const Cost& fwd, const Cost& bwd, const Cost& full);
 

@@ -1,6 +1,7 @@
 #include "ligerbench/kernel_spec.h"
 
 #include <stdexcept>
+#include <vector>
 
 namespace ligerbench {
 
@@ -9,6 +10,7 @@ const char* mode_name(Mode m) {
     case Mode::kForward: return "forward";
     case Mode::kBackward: return "backward";
     case Mode::kFull: return "full";
+    case Mode::kInference: return "inference";
   }
   return "?";
 }
@@ -19,7 +21,17 @@ std::optional<Mode> parse_mode(const std::string& s) {
   if (s == "forward") return Mode::kForward;
   if (s == "backward") return Mode::kBackward;
   if (s == "full") return Mode::kFull;
+  if (s == "inference") return Mode::kInference;
   return std::nullopt;
+}
+
+bool has_backward(Mode m) { return m == Mode::kBackward || m == Mode::kFull; }
+
+std::vector<Mode> default_modes(const KernelSpec& spec) {
+  std::vector<Mode> out;
+  for (Mode m : spec.modes)
+    if (m != Mode::kInference) out.push_back(m);
+  return out;
 }
 
 std::optional<Provider> parse_provider(const std::string& s) {

@@ -1,5 +1,6 @@
 #include "ligerbench/runner.h"
 
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -59,9 +60,23 @@ std::vector<at::Tensor> input_grads(const std::vector<at::Tensor>& outs, const s
   return torch::autograd::grad(outs, inputs, gouts, retain, false, /*allow_unused=*/true);
 }
 
+// The case's inputs from its seed. In inference mode none requires grad (detached: the same
+// values and storage), as an evaluation loop hands them to the model.
 KernelInputs make_seeded_inputs(const Case& c) {
   at::manual_seed(c.config.seed);
-  return c.spec->make_inputs(c.config);
+  KernelInputs in = c.spec->make_inputs(c.config);
+  if (c.mode == Mode::kInference)
+    for (auto& t : in.tensors)
+      if (t.defined()) t = t.detach();
+  return in;
+}
+
+// One forward call of the case's provider; in inference mode under c10::InferenceMode, which
+// also turns gradient mode off, so no autograd graph is recorded and the ops' no-grad paths run.
+std::vector<at::Tensor> call_forward(const Case& c, const KernelInputs& in) {
+  if (c.mode != Mode::kInference) return kernel_fn(c)(in, c.config);
+  c10::InferenceMode guard;
+  return kernel_fn(c)(in, c.config);
 }
 
 // float64 copies of a case's inputs on `device`, requiring gradients where the inputs do.
@@ -86,7 +101,7 @@ struct Reference {
 Reference run_reference(const Case& c, const KernelInputs& ref_in, const std::vector<at::Tensor>& gouts) {
   Reference r;
   r.outs = c.spec->reference(ref_in, c.config);
-  if (c.mode != Mode::kForward) {
+  if (has_backward(c.mode)) {
     std::vector<at::Tensor> dref_ins, gref;
     for (const auto& t : ref_in.tensors)
       if (t.requires_grad()) dref_ins.push_back(t);
@@ -100,7 +115,7 @@ Reference run_reference(const Case& c, const KernelInputs& ref_in, const std::ve
 
 }  // namespace
 
-// Errors of outputs (and, beyond forward mode, input gradients) against the float64 reference.
+// Errors of outputs (and, in backward and full mode, input gradients) against the float64 reference.
 // The reference runs on the case's device; when that device runs out of memory for it, on the
 // CPU (slower, but a large case keeps its accuracy check; Accuracy.reference_device says which).
 v1::Accuracy accuracy_of(const Case& c, const AccuracyHooks& hooks) {
@@ -112,10 +127,10 @@ v1::Accuracy accuracy_of(const Case& c, const AccuracyHooks& hooks) {
   KernelInputs ref_in =
       on_device_or_cpu(c.config.device, [&](const at::Device& d) { return float64_copy(in, d); });
   const Tolerance tol = tolerance_for(*c.spec, c.config.dtype);
-  const auto outs = kernel_fn(c)(in, c.config);
+  const auto outs = call_forward(c, in);
   std::vector<at::Tensor> grads, gouts;
   std::vector<std::string> names;
-  if (c.mode != Mode::kForward) {
+  if (has_backward(c.mode)) {
     std::vector<at::Tensor> dins;
     for (std::size_t i = 0; i < in.tensors.size(); ++i)
       if (in.tensors[i].requires_grad()) {
@@ -156,7 +171,8 @@ v1::Accuracy accuracy_of(const Case& c, const AccuracyHooks& hooks) {
 
 namespace {
 
-// The measured region of a case: forward, backward of a retained graph, or both.
+// The measured region of a case: forward, backward of a retained graph, both, or the inference
+// forward.
 struct Region {
   KernelInputs in;
   std::vector<at::Tensor> dins, outs, gouts;
@@ -188,6 +204,9 @@ std::unique_ptr<Region> make_region(const Case& c) {
     case Mode::kFull:
       r->gouts = grad_outputs_for(differentiable(fn(r->in, cfg)), cfg.seed, /*unit_scalar=*/true);
       r->fn = [self, &fn, &cfg] { (void)input_grads(differentiable(fn(self->in, cfg)), self->dins, self->gouts, false); };
+      break;
+    case Mode::kInference:
+      r->fn = [self, &c] { (void)call_forward(c, self->in); };
       break;
   }
   return r;

@@ -204,7 +204,7 @@ uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices, const
     n = saturating_mul(n, it == sweep.shape().end() ? 1 : std::max(1, it->second.values_size()));
   }
   n = saturating_mul(n, std::max(1, sweep.dtypes_size()));
-  n = saturating_mul(n, sweep.modes_size() ? sweep.modes_size() : spec->modes.size());
+  n = saturating_mul(n, sweep.modes_size() ? sweep.modes_size() : default_modes(*spec).size());
   n = saturating_mul(n, sweep.providers_size() ? sweep.providers_size() : 2);
   n = saturating_mul(n, timing_kinds(sweep, m).size());
   return n;
@@ -248,7 +248,7 @@ std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::st
     if (dtypes.empty()) dtypes.push_back(spec->default_dtype);
     std::vector<Mode> modes;
     for (const auto& m : sweep.modes()) modes.push_back(*parse_mode(m));
-    if (modes.empty()) modes = spec->modes;
+    if (modes.empty()) modes = default_modes(*spec);
     std::vector<Provider> providers;
     for (const auto& p : sweep.providers()) providers.push_back(*parse_provider(p));
     if (providers.empty()) providers = {Provider::kBaseline, Provider::kLiger};

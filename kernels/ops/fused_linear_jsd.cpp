@@ -111,8 +111,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
     const c10::optional<at::Tensor> labels_chunk =
         has_labels ? c10::optional<at::Tensor>(labels.narrow(0, start, rows)) : c10::nullopt;
     fused_linear_jsd_chunk(logits, teacher_logits, labels_chunk, n_valid, loss_chunk, jsd_beta, ignore_index,
-                           temperature);
-    // `logits` now holds d loss / d logits, in the input dtype.
+                           temperature, /*compute_grad=*/input_grad || weight_grad);
+    // With a gradient wanted, `logits` now holds d loss / d logits, in the input dtype.
     if (input_grad) {
       at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
       detail::matmul_into(grad_input_chunk, logits, ws_mm, /*accumulate=*/false);
@@ -161,15 +161,6 @@ class FusedLinearJsdFunction : public torch::autograd::Function<FusedLinearJsdFu
   }
 };
 
-at::Tensor fused_linear_jsd_autograd(const at::Tensor& student_input, const at::Tensor& student_weight,
-                                     const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
-                                     const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
-                                     int64_t ignore_index, double temperature,
-                                     c10::optional<at::ScalarType> accum_dtype) {
-  return FusedLinearJsdFunction::apply(student_input, student_weight, teacher_input, teacher_weight, shift_labels,
-                                       jsd_beta, ignore_index, temperature, accum_dtype);
-}
-
 // Below autograd: the loss only, without computing gradients nobody asked for.
 at::Tensor fused_linear_jsd_no_grad(const at::Tensor& student_input, const at::Tensor& student_weight,
                                     const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
@@ -179,6 +170,22 @@ at::Tensor fused_linear_jsd_no_grad(const at::Tensor& student_input, const at::T
   return std::get<0>(fused_linear_jsd_forward(student_input, student_weight, teacher_input, teacher_weight,
                                               shift_labels, jsd_beta, ignore_index, temperature, accum_dtype, false,
                                               false));
+}
+
+// Grad mode off (torch.no_grad) or neither student tensor requiring grad: the loss only, as
+// below autograd, with no (BT, H) or (V, H) gradient buffer.
+at::Tensor fused_linear_jsd_autograd(const at::Tensor& student_input, const at::Tensor& student_weight,
+                                     const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
+                                     const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
+                                     int64_t ignore_index, double temperature,
+                                     c10::optional<at::ScalarType> accum_dtype) {
+  if (!(at::GradMode::is_enabled() && (student_input.requires_grad() || student_weight.requires_grad()))) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return fused_linear_jsd_no_grad(student_input, student_weight, teacher_input, teacher_weight, shift_labels,
+                                    jsd_beta, ignore_index, temperature, accum_dtype);
+  }
+  return FusedLinearJsdFunction::apply(student_input, student_weight, teacher_input, teacher_weight, shift_labels,
+                                       jsd_beta, ignore_index, temperature, accum_dtype);
 }
 
 // torch.autocast on: fp32 activations in autocast's dtype, the weights as they are (the op casts
@@ -205,9 +212,10 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
         "Tensor teacher_weight, Tensor? shift_labels, float jsd_beta, int ignore_index, float temperature, "
         "ScalarType? accum_dtype, bool input_grad, bool weight_grad) -> (Tensor, Tensor, Tensor)");
   m.def("fused_linear_jsd_backward(Tensor grad_out, Tensor? grad_input, Tensor? grad_weight) -> (Tensor, Tensor)");
-  // Overwrites student_logits with d loss / d student_logits and fills row_loss.
+  // Fills row_loss and, with compute_grad, overwrites student_logits with d loss / d student_logits.
   m.def("fused_linear_jsd_chunk(Tensor(a!) student_logits, Tensor teacher_logits, Tensor? shift_labels, "
-        "Tensor n_valid, Tensor(b!) row_loss, float beta, int ignore_index, float temperature) -> ()");
+        "Tensor n_valid, Tensor(b!) row_loss, float beta, int ignore_index, float temperature, "
+        "bool compute_grad=True) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autograd)); }
@@ -257,12 +265,14 @@ std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward(const at::Tensor& g
 
 void fused_linear_jsd_chunk(at::Tensor& student_logits, const at::Tensor& teacher_logits,
                             const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
-                            at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature) {
+                            at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature,
+                            bool compute_grad) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("liger::fused_linear_jsd_chunk", "")
                        .typed<void(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
-                                   const at::Tensor&, at::Tensor&, double, int64_t, double)>();
-  op.call(student_logits, teacher_logits, shift_labels, n_valid, row_loss, beta, ignore_index, temperature);
+                                   const at::Tensor&, at::Tensor&, double, int64_t, double, bool)>();
+  op.call(student_logits, teacher_logits, shift_labels, n_valid, row_loss, beta, ignore_index, temperature,
+          compute_grad);
 }
 
 }  // namespace liger

@@ -35,15 +35,22 @@ class JsdFunction : public torch::autograd::Function<JsdFunction> {
   }
 };
 
-at::Tensor jsd_autograd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
-                        double beta, int64_t ignore_index) {
-  return JsdFunction::apply(input, target, shift_labels, beta, ignore_index);
-}
-
-// Below autograd: the loss only (the gradient the forward computes is dropped).
+// Below autograd (inference, or a caller that dispatches past it): the loss only, no gradient
+// computed or allocated.
 at::Tensor jsd_no_grad(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
                        double beta, int64_t ignore_index) {
-  return std::get<0>(jsd_forward(input, target, shift_labels, beta, ignore_index));
+  return std::get<0>(jsd_forward(input, target, shift_labels, beta, ignore_index, /*compute_grad=*/false));
+}
+
+// No gradient wanted (grad mode off, as under torch.no_grad, or an input that does not require
+// it): the loss only, as below autograd.
+at::Tensor jsd_autograd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
+                        double beta, int64_t ignore_index) {
+  if (!(at::GradMode::is_enabled() && input.requires_grad())) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return jsd_no_grad(input, target, shift_labels, beta, ignore_index);
+  }
+  return JsdFunction::apply(input, target, shift_labels, beta, ignore_index);
 }
 
 // CPU: one elementwise pass; the 0-dim upstream gradient does not change the result's dtype.
@@ -57,8 +64,8 @@ at::Tensor jsd_backward_cpu(const at::Tensor& grad_out, const at::Tensor& grad_i
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("jsd(Tensor input, Tensor target, Tensor? shift_labels=None, float beta=0.5, int ignore_index=-100) -> Tensor");
-  m.def("jsd_forward(Tensor input, Tensor target, Tensor? shift_labels, float beta, int ignore_index) "
-        "-> (Tensor, Tensor)");
+  m.def("jsd_forward(Tensor input, Tensor target, Tensor? shift_labels, float beta, int ignore_index, "
+        "bool compute_grad=True) -> (Tensor, Tensor)");
   m.def("jsd_backward(Tensor grad_out, Tensor grad_input) -> Tensor");
 }
 
@@ -77,12 +84,13 @@ at::Tensor jsd(const at::Tensor& input, const at::Tensor& target, const c10::opt
 
 std::tuple<at::Tensor, at::Tensor> jsd_forward(const at::Tensor& input, const at::Tensor& target,
                                                const c10::optional<at::Tensor>& shift_labels, double beta,
-                                               int64_t ignore_index) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::jsd_forward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const c10::optional<at::Tensor>&, double, int64_t)>();
-  return op.call(input, target, shift_labels, beta, ignore_index);
+                                               int64_t ignore_index, bool compute_grad) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("liger::jsd_forward", "")
+          .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                    const c10::optional<at::Tensor>&, double, int64_t, bool)>();
+  return op.call(input, target, shift_labels, beta, ignore_index, compute_grad);
 }
 
 at::Tensor jsd_backward(const at::Tensor& grad_out, const at::Tensor& grad_input) {

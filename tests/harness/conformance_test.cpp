@@ -112,8 +112,9 @@ TEST_P(Conformance, LigerAndBaselineMatchTheReference) {
     GTEST_SKIP() << "not run: this LibTorch has no CPU fp16 kernel for an op it calls (" << r.error() << ")";
   ASSERT_TRUE(r.ok()) << r.error();
   ASSERT_TRUE(r.accuracy().checked());
-  // Forward checks the outputs; backward and full add one gradient per differentiable input.
-  EXPECT_GE(r.accuracy().tensors_size(), c.mode == Mode::kForward ? 1 : 2);
+  // Forward and inference check the outputs; backward and full add one gradient per differentiable
+  // input.
+  EXPECT_GE(r.accuracy().tensors_size(), has_backward(c.mode) ? 2 : 1);
   if (c.provider == Provider::kLiger || k->baseline_inexact_dtypes.count(c.dtype) == 0)
     EXPECT_TRUE(r.accuracy().passed()) << "off the float64 reference:" << failed_tensors(r);
   EXPECT_GT(r.timing().median_ms(), 0);

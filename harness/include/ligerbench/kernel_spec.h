@@ -13,10 +13,14 @@
 
 namespace ligerbench {
 
-enum class Mode { kForward, kBackward, kFull };
+// kInference: the forward with no input requiring grad, under c10::InferenceMode (what an
+// evaluation loop runs); the losses compute the loss only there. The other three are training.
+enum class Mode { kForward, kBackward, kFull, kInference };
 enum class Provider { kLiger, kBaseline };
 
 const char* mode_name(Mode m);
+// Whether a mode differentiates: backward and full time and check input gradients.
+bool has_backward(Mode m);
 const char* provider_name(Provider p);
 std::optional<Mode> parse_mode(const std::string& s);
 std::optional<Provider> parse_provider(const std::string& s);
@@ -95,7 +99,7 @@ struct KernelSpec {
   std::vector<ParamSpec> params;
   std::vector<std::string> dtypes;  // supported dtype names
   std::string default_dtype;
-  std::vector<Mode> modes;
+  std::vector<Mode> modes;  // the modes a suite may ask for; default_modes() when it asks for none
 
   std::function<KernelInputs(const CaseConfig&)> make_inputs;  // seeded by config.seed
   KernelFn liger;
@@ -118,6 +122,10 @@ struct KernelSpec {
   // with the baseline's real backward. The liger row gets this note and no speedup or throughput.
   std::string backward_note;
 };
+
+// The modes a sweep without a `modes` list runs: every mode of the spec except inference, which
+// a suite asks for by name (docs/MEASUREMENT.md, "The timed region, per mode").
+std::vector<Mode> default_modes(const KernelSpec& spec);
 
 // The notes of the gradient-in-forward kernels.
 inline const char* kRescaleOnlyBackward =

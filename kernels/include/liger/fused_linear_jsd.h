@@ -38,8 +38,10 @@ std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward(const at::Tensor& g
 // One chunk of rows: given their student and teacher logits (rows, V), writes each row's loss
 // (already divided by n = *n_valid) into row_loss and overwrites student_logits with
 // d loss / d student_logits. Rows whose label is ignore_index get loss 0 and gradient 0.
+// Without compute_grad, the row losses only: student_logits is left as it is.
 void fused_linear_jsd_chunk(at::Tensor& student_logits, const at::Tensor& teacher_logits,
                             const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
-                            at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature);
+                            at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature,
+                            bool compute_grad = true);
 
 }  // namespace liger

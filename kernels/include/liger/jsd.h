@@ -17,10 +17,11 @@ at::Tensor jsd(const at::Tensor& input, const at::Tensor& target,
                const c10::optional<at::Tensor>& shift_labels = c10::nullopt, double beta = 0.5,
                int64_t ignore_index = -100);
 
-// Forward: (loss, grad_input); the whole gradient d loss / d input is produced here.
+// Forward: (loss, grad_input); the whole gradient d loss / d input is produced here. Without
+// compute_grad, the loss only: grad_input is undefined, nothing of size BT x V is written.
 std::tuple<at::Tensor, at::Tensor> jsd_forward(const at::Tensor& input, const at::Tensor& target,
                                                const c10::optional<at::Tensor>& shift_labels, double beta,
-                                               int64_t ignore_index);
+                                               int64_t ignore_index, bool compute_grad = true);
 // Backward: grad_input scaled by the upstream scalar gradient.
 at::Tensor jsd_backward(const at::Tensor& grad_out, const at::Tensor& grad_input);
 

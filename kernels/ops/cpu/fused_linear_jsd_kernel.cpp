@@ -2,7 +2,8 @@
 // kernel. Pass 1: the softmax statistics (max, then log-sum-exp) of student and teacher logits
 // divided by the temperature. Pass 2: each element's JSD term and gradient g = d loss / d log_q,
 // summed (the row's loss, and sum(g) for the log-softmax chain rule). Pass 3: recomputes g and
-// overwrites the student logits with d loss / d logits = (g - softmax(s / T) * sum(g)) / (n T).
+// overwrites the student logits with d loss / d logits = (g - softmax(s / T) * sum(g)) / (n T);
+// skipped without compute_grad (the loss only: the logits are not written).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -27,14 +28,14 @@ Acc log_sum_exp(const T* row, int64_t cols, Acc inv_temp) {
 template <typename T>
 void chunk_rows(T* s, const T* t, const int64_t* labels, int64_t ignore_index, at::opmath_type<T>* row_loss,
                 int64_t rows, int64_t cols, at::opmath_type<T> inv_temp, at::opmath_type<T> beta, JsdMode mode,
-                at::opmath_type<T> inv_n) {
+                at::opmath_type<T> inv_n, bool compute_grad) {
   using Acc = at::opmath_type<T>;
   at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       T* sr = s + r * cols;
       const T* tr = t + r * cols;
       if (labels != nullptr && labels[r] == ignore_index) {
-        std::fill(sr, sr + cols, T(0));
+        if (compute_grad) std::fill(sr, sr + cols, T(0));
         row_loss[r] = 0;
         continue;
       }
@@ -52,7 +53,7 @@ void chunk_rows(T* s, const T* t, const int64_t* labels, int64_t ignore_index, a
         sum_g += e.grad;
       }
       const Acc scale = inv_n * inv_temp;
-      for (int64_t c = 0; c < cols; ++c) {
+      for (int64_t c = 0; compute_grad && c < cols; ++c) {
         Acc log_q;
         const JsdTerm<Acc> e = term(c, log_q);
         sr[c] = static_cast<T>((e.grad - exp_acc(log_q) * static_cast<Acc>(sum_g)) * scale);
@@ -64,7 +65,8 @@ void chunk_rows(T* s, const T* t, const int64_t* labels, int64_t ignore_index, a
 
 void fused_linear_jsd_chunk_cpu(at::Tensor& student_logits, const at::Tensor& teacher_logits,
                                 const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
-                                at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature) {
+                                at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature,
+                                bool compute_grad) {
   detail::check_jsd_chunk(student_logits, teacher_logits, shift_labels, n_valid, row_loss);
   detail::check_beta(beta, "liger::fused_linear_jsd_chunk");
   TORCH_CHECK(temperature != 0.0, "liger::fused_linear_jsd_chunk: temperature must be non-zero");
@@ -81,7 +83,7 @@ void fused_linear_jsd_chunk_cpu(at::Tensor& student_logits, const at::Tensor& te
                                                          ignore_index, row_loss.data_ptr<Acc>(), rows, cols,
                                                          static_cast<Acc>(1.0 / temperature), static_cast<Acc>(beta),
                                                          jsd_mode_of(beta),
-                                                         n > 0 ? Acc(1) / static_cast<Acc>(n) : Acc(0));
+                                                         n > 0 ? Acc(1) / static_cast<Acc>(n) : Acc(0), compute_grad);
                                   });
 }
 

@@ -1,6 +1,7 @@
 // JSD forward on CPU: the same one-pass algorithm as the CUDA kernel. Each row is read once;
 // every element's loss term and gradient come from divergence_math.h; the gradient (divided by
-// n, the number of rows not ignored) is written as it goes; the loss sums groups of elements
+// n, the number of rows not ignored) is written as it goes, unless dx is null (the loss only);
+// the loss sums groups of elements
 // in the accumulation type and the groups in double, per row, and the rows in order.
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
@@ -23,9 +24,9 @@ double jsd_rows(const T* x, const T* y, T* dx, const int64_t* labels, int64_t ig
   std::vector<double> row_sums(rows, 0.0);
   at::parallel_for(0, rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      T* dxr = dx + r * cols;
+      T* dxr = dx != nullptr ? dx + r * cols : nullptr;
       if (labels != nullptr && labels[r] == ignore_index) {
-        std::fill(dxr, dxr + cols, T(0));
+        if (dxr != nullptr) std::fill(dxr, dxr + cols, T(0));
         continue;
       }
       const T* xr = x + r * cols;
@@ -37,7 +38,7 @@ double jsd_rows(const T* x, const T* y, T* dx, const int64_t* labels, int64_t ig
         for (int64_t c = g; c < g_end; ++c) {
           const JsdTerm<Acc> t = jsd_term<false, Acc>(static_cast<Acc>(xr[c]), static_cast<Acc>(yr[c]), beta, mode);
           part += t.loss;
-          dxr[c] = static_cast<T>(t.grad * inv_n);
+          if (dxr != nullptr) dxr[c] = static_cast<T>(t.grad * inv_n);
         }
         acc += static_cast<double>(part);
       }
@@ -51,20 +52,21 @@ double jsd_rows(const T* x, const T* y, T* dx, const int64_t* labels, int64_t ig
 
 std::tuple<at::Tensor, at::Tensor> jsd_forward_cpu(const at::Tensor& input, const at::Tensor& target,
                                                    const c10::optional<at::Tensor>& shift_labels, double beta,
-                                                   int64_t ignore_index) {
+                                                   int64_t ignore_index, bool compute_grad) {
   detail::check_jsd_inputs(input, target, shift_labels, beta);
   const at::Tensor x = input.contiguous(), y = target.contiguous();
   const bool has_labels = shift_labels && shift_labels->defined();
   const at::Tensor labels = has_labels ? shift_labels->contiguous() : at::Tensor();
   const int64_t rows = x.size(0), cols = x.size(1);
   const int64_t n = has_labels ? labels.ne(ignore_index).sum().item<int64_t>() : rows;
-  at::Tensor dx = at::empty_like(x);
+  at::Tensor dx = compute_grad ? at::empty_like(x) : at::Tensor();
   double total = 0.0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "jsd_forward_cpu", [&] {
     using Acc = at::opmath_type<scalar_t>;
     // Every row ignored: nothing to divide by; the loss and the gradient are 0.
     const Acc inv_n = n > 0 ? Acc(1) / static_cast<Acc>(n) : Acc(0);
-    total = jsd_rows<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(),
+    total = jsd_rows<scalar_t>(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(),
+                               compute_grad ? dx.data_ptr<scalar_t>() : nullptr,
                                has_labels ? labels.data_ptr<int64_t>() : nullptr, ignore_index, rows, cols,
                                static_cast<Acc>(beta), jsd_mode_of(beta), inv_n);
   });

@@ -13,7 +13,8 @@ namespace {
 
 void fused_linear_jsd_chunk_cuda(at::Tensor& student_logits, const at::Tensor& teacher_logits,
                                  const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
-                                 at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature) {
+                                 at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature,
+                                 bool compute_grad) {
   constexpr const char* op = "liger::fused_linear_jsd_chunk";
   detail::check_jsd_chunk(student_logits, teacher_logits, shift_labels, n_valid, row_loss);
   detail::check_beta(beta, op);
@@ -36,6 +37,7 @@ void fused_linear_jsd_chunk_cuda(at::Tensor& student_logits, const at::Tensor& t
   a.beta = static_cast<float>(beta);
   a.mode = jsd_mode_of(beta);
   a.ignore_index = ignore_index;
+  a.write_grad = compute_grad;
   cuda::check_launch(cuda::fused_linear_jsd_chunk(a, at::cuda::getCurrentCUDAStream()), op);
 }
 

@@ -8,7 +8,8 @@
 // d loss / d s = (g - softmax(s / T) * sum(g)) / (n T), written in place. sum(g) needs the whole
 // row before any element's gradient is known, hence the third pass; passes 1 and 2 use default
 // loads so the row can still be in L2 for the next pass, pass 3 streams. Rows whose label is
-// ignore_index get zeros without being read.
+// ignore_index get zeros without being read. Without write_grad (inference) there is no pass 3
+// and nothing is written over the logits.
 #include <cstdint>
 
 #include "divergence_utils.cuh"
@@ -88,7 +89,7 @@ template <typename T, int VEC, bool kFast>
 __global__ void __launch_bounds__(kThreads)
 jsd_chunk_kernel(T* __restrict__ student, const T* __restrict__ teacher, float* __restrict__ row_loss,
                  const int64_t* __restrict__ labels, const int64_t* __restrict__ n_valid, int64_t rows, int64_t cols,
-                 float inv_temp, float beta, JsdMode mode, int64_t ignore_index) {
+                 float inv_temp, float beta, JsdMode mode, int64_t ignore_index, bool write_grad) {
   __shared__ float4 lse_scratch[kThreads / 32];
   __shared__ float2 sum_scratch[kThreads / 32];
   const int64_t n = *n_valid;
@@ -99,7 +100,8 @@ jsd_chunk_kernel(T* __restrict__ student, const T* __restrict__ teacher, float* 
     T* s = student + row * cols;
     const T* t = teacher + row * cols;
     if (labels != nullptr && labels[row] == ignore_index) {
-      for (int64_t c = first; c < cols; c += kThreads * VEC) store_stream<T, VEC>(s + c, zero_pack<T, VEC>());
+      for (int64_t c = first; write_grad && c < cols; c += kThreads * VEC)
+        store_stream<T, VEC>(s + c, zero_pack<T, VEC>());
       if (threadIdx.x == 0) row_loss[row] = 0.f;
       continue;
     }
@@ -163,7 +165,7 @@ jsd_chunk_kernel(T* __restrict__ student, const T* __restrict__ teacher, float* 
     const float2 sums = block_sum2(loss, sum_g, sum_scratch);
     // Pass 3: d loss / d s, over s.
     const float scale = inv_n * inv_temp;
-    for (int64_t c0 = first; c0 < cols; c0 += kStep) {
+    for (int64_t c0 = first; write_grad && c0 < cols; c0 += kStep) {
       Pack<T, VEC> sv[kUnroll], tv[kUnroll];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
@@ -199,7 +201,7 @@ cudaError_t launch(const JsdChunkArgs& a, cudaStream_t stream) {
   const int blocks = persistent_blocks(kernel, kThreads, a.rows, INT32_MAX);
   kernel<<<blocks, kThreads, 0, stream>>>(static_cast<T*>(a.student_logits), static_cast<const T*>(a.teacher_logits),
                                           a.row_loss, a.labels, a.n_valid, a.rows, a.cols, a.inv_temperature, a.beta,
-                                          a.mode, a.ignore_index);
+                                          a.mode, a.ignore_index, a.write_grad);
   return cudaGetLastError();
 }
 

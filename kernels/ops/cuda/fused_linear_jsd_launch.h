@@ -6,7 +6,7 @@
 namespace liger::cuda {
 
 struct JsdChunkArgs {
-  void* student_logits;         // (rows, cols), contiguous; overwritten with d loss / d logits
+  void* student_logits;         // (rows, cols), contiguous; overwritten with d loss / d logits if write_grad
   const void* teacher_logits;   // (rows, cols), contiguous, same dtype
   float* row_loss;              // (rows,): each row's loss divided by n
   const int64_t* labels;        // (rows,) or nullptr
@@ -18,6 +18,7 @@ struct JsdChunkArgs {
   float beta;
   JsdMode mode;
   int64_t ignore_index;
+  bool write_grad;              // false: the row losses only (inference), student_logits untouched
 };
 
 cudaError_t fused_linear_jsd_chunk(const JsdChunkArgs& args, cudaStream_t stream);

@@ -12,13 +12,13 @@ namespace {
 
 std::tuple<at::Tensor, at::Tensor> jsd_forward_cuda(const at::Tensor& input, const at::Tensor& target,
                                                     const c10::optional<at::Tensor>& shift_labels, double beta,
-                                                    int64_t ignore_index) {
+                                                    int64_t ignore_index, bool compute_grad) {
   constexpr const char* op = "liger::jsd";
   detail::check_jsd_inputs(input, target, shift_labels, beta);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous(), y = target.contiguous();
   const cuda::DType dtype = cuda::dtype_of(x, op, "input");
-  at::Tensor grad_input = at::empty_like(x);
+  at::Tensor grad_input = compute_grad ? at::empty_like(x) : at::Tensor();
   at::Tensor loss = at::empty({}, x.options());
   if (x.size(0) == 0) return {loss.zero_(), grad_input};  // no rows: n = 0, the loss is 0
   const bool has_labels = shift_labels && shift_labels->defined();
@@ -29,7 +29,7 @@ std::tuple<at::Tensor, at::Tensor> jsd_forward_cuda(const at::Tensor& input, con
   cuda::JsdForwardArgs a{};
   a.input = x.data_ptr();
   a.target = y.data_ptr();
-  a.grad_input = grad_input.data_ptr();
+  a.grad_input = compute_grad ? grad_input.data_ptr() : nullptr;
   a.loss = loss.data_ptr();
   a.partials = partials.data_ptr<double>();
   a.labels = has_labels ? labels.data_ptr<int64_t>() : nullptr;

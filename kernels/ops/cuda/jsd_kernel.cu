@@ -1,4 +1,5 @@
-// JSD forward on CUDA: one pass over log_q and log_p that writes the gradient.
+// JSD forward on CUDA: one pass over log_q and log_p that writes the gradient (or, for
+// inference, computes the loss only: kGrad false).
 //
 // Memory bound: reads both inputs once and writes d loss / d log_q once (16-byte streaming
 // accesses, several packs in flight per thread), nothing else of size BT x V. The work is the
@@ -18,7 +19,8 @@ constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // packs of each input per thread per segment
 
 // kFast: hardware exp / log approximations, for 16-bit inputs whose rounding dwarfs theirs.
-template <typename T, int VEC, bool kFast>
+// kGrad false: the loss only (inference), dx is not touched.
+template <typename T, int VEC, bool kFast, bool kGrad>
 __global__ void __launch_bounds__(kThreads)
 jsd_forward_kernel(const T* __restrict__ x, const T* __restrict__ y, T* __restrict__ dx,
                    const int64_t* __restrict__ labels, const int64_t* __restrict__ n_valid, int64_t rows,
@@ -36,10 +38,12 @@ jsd_forward_kernel(const T* __restrict__ x, const T* __restrict__ y, T* __restri
     const int64_t off = row * cols;
     // In the vector path cols % VEC == 0, so a pack starting inside the row ends inside it.
     if (labels != nullptr && labels[row] == ignore_index) {
+      if constexpr (kGrad) {
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int64_t c = c0 + u * kThreads * VEC;
-        if (c < cols) store_stream<T, VEC>(dx + off + c, zero_pack<T, VEC>());
+        for (int u = 0; u < kUnroll; ++u) {
+          const int64_t c = c0 + u * kThreads * VEC;
+          if (c < cols) store_stream<T, VEC>(dx + off + c, zero_pack<T, VEC>());
+        }
       }
       continue;
     }
@@ -62,9 +66,9 @@ jsd_forward_kernel(const T* __restrict__ x, const T* __restrict__ y, T* __restri
         for (int k = 0; k < VEC; ++k) {
           const JsdTerm<float> e = jsd_term<kFast>(to_float(xv[u].v[k]), to_float(yv[u].v[k]), beta, mode);
           part += e.loss;
-          g.v[k] = from_float<T>(e.grad * inv_n);
+          if constexpr (kGrad) g.v[k] = from_float<T>(e.grad * inv_n);
         }
-        store_stream<T, VEC>(dx + off + c, g);
+        if constexpr (kGrad) store_stream<T, VEC>(dx + off + c, g);
       }
     }
     acc += part;
@@ -73,10 +77,10 @@ jsd_forward_kernel(const T* __restrict__ x, const T* __restrict__ y, T* __restri
   if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
 
-template <typename T, int VEC>
+template <typename T, int VEC, bool kGrad>
 cudaError_t launch(const JsdForwardArgs& a, cudaStream_t s) {
   constexpr bool kFast = sizeof(T) == 2;
-  auto kernel = jsd_forward_kernel<T, VEC, kFast>;
+  auto kernel = jsd_forward_kernel<T, VEC, kFast, kGrad>;
   constexpr int kSeg = kThreads * kUnroll * VEC;
   const int64_t items = a.rows * ((a.cols + kSeg - 1) / kSeg);
   const int blocks = persistent_blocks(kernel, kThreads, items, reduce_partials_capacity());
@@ -94,7 +98,8 @@ template <typename T>
 cudaError_t launch_typed(const JsdForwardArgs& a, cudaStream_t s) {
   constexpr int V = 16 / sizeof(T);
   const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.input, a.target, a.grad_input});
-  return vec ? launch<T, V>(a, s) : launch<T, 1>(a, s);
+  if (a.grad_input == nullptr) return vec ? launch<T, V, false>(a, s) : launch<T, 1, false>(a, s);
+  return vec ? launch<T, V, true>(a, s) : launch<T, 1, true>(a, s);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace liger::cuda {
 struct JsdForwardArgs {
   const void* input;       // log_q (rows, cols), contiguous
   const void* target;      // log_p (rows, cols), contiguous
-  void* grad_input;        // (rows, cols): d loss / d log_q
+  void* grad_input;        // (rows, cols): d loss / d log_q, or nullptr: the loss only
   void* loss;              // the scalar loss, in dtype
   double* partials;        // reduce_partials_capacity() doubles
   const int64_t* labels;   // (rows,) or nullptr: no row is ignored
