@@ -5,6 +5,7 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <map>
@@ -84,7 +85,12 @@ class CountingCpuAllocator final : public c10::Allocator {
     return *a;
   }
 
+// LibTorch 2.x made allocate non-const and added copy_data; Debian's 1.13 has neither.
+#if TORCH_VERSION_MAJOR >= 2
+  c10::DataPtr allocate(size_t n) override {
+#else
   c10::DataPtr allocate(size_t n) const override {
+#endif
     c10::DataPtr inner = base_->allocate(n);
     void* data = inner.get();
     auto* held = new Held{std::move(inner), n};
@@ -95,6 +101,10 @@ class CountingCpuAllocator final : public c10::Allocator {
     }
     return {data, held, &release, c10::Device(c10::kCPU)};
   }
+
+#if TORCH_VERSION_MAJOR >= 2
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
   void install() { c10::SetCPUAllocator(this, kPriority); }
   void uninstall() { c10::SetCPUAllocator(base_, kPriority); }
