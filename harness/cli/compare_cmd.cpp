@@ -26,37 +26,33 @@ bool is_file(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-// "5%" or "5" (percent); 0 .. 1000%.
-// A duration in milliseconds, 0 .. 1000.
-double milliseconds(const Args& a, const std::string& option, double fallback) {
-  if (!a.options.count(option)) return fallback;
-  const std::string& v = a.get(option);
-  std::size_t used = 0;
-  double ms = -1;
-  try {
-    ms = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != v.size() || !(ms >= 0 && ms <= 1000))
-    throw InputError(option + " '" + v + "': expected milliseconds from 0 to 1000, such as 0.002");
-  return ms;
-}
-
-double percent(const Args& a, const std::string& option, double fallback) {
+// A number option in [0, max], with an optional `suffix` ("%"); `expected` names the form.
+double number_option(const Args& a, const std::string& option, double fallback, const std::string& suffix, double max,
+                     const std::string& expected) {
   if (!a.options.count(option)) return fallback;
   std::string v = a.get(option);
-  if (!v.empty() && v.back() == '%') v.pop_back();
+  if (!suffix.empty() && v.size() >= suffix.size() && v.compare(v.size() - suffix.size(), suffix.size(), suffix) == 0)
+    v.resize(v.size() - suffix.size());
   std::size_t used = 0;
-  double p = -1;
+  double x = -1;
   try {
-    p = std::stod(v, &used);
+    x = std::stod(v, &used);
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != v.size() || !(p >= 0 && p <= 1000))
-    throw InputError(option + " '" + a.get(option) + "': expected a percentage such as 5%");
-  return p / 100;
+  if (used == 0 || used != v.size() || !(x >= 0 && x <= max))
+    throw InputError(option + " '" + a.get(option) + "': expected " + expected);
+  return x;
+}
+
+// "5%" or "5" (percent); 0 .. 1000%.
+double percent(const Args& a, const std::string& option, double fallback) {
+  return number_option(a, option, 100 * fallback, "%", 1000, "a percentage such as 5%") / 100;
+}
+
+// A duration in milliseconds, 0 .. 1000.
+double milliseconds(const Args& a, const std::string& option, double fallback) {
+  return number_option(a, option, fallback, "", 1000, "milliseconds from 0 to 1000, such as 0.002");
 }
 
 v1::GetJobResponse get_job(v1::BenchService::Stub& stub, const client::ClientOptions& o, const std::string& id) {
