@@ -8,6 +8,14 @@
 
 namespace liger::detail {
 
+int64_t liger_chunk_rows(int64_t rows, int64_t vocab, int64_t hidden) {
+  const int64_t inc = (vocab + hidden - 1) / std::max<int64_t>(hidden, 1);
+  const int64_t want = (rows + inc - 1) / std::max<int64_t>(inc, 1);
+  int64_t pow2 = 1;
+  while (pow2 < want) pow2 *= 2;
+  return pow2;
+}
+
 std::vector<Chunk> consecutive_chunks(int64_t rows, int64_t chunk_rows) {
   TORCH_CHECK(chunk_rows > 0, "consecutive_chunks: chunk_rows must be positive, got ", chunk_rows);
   std::vector<Chunk> chunks;
@@ -71,9 +79,11 @@ ChunkedResult chunked_fused_linear(const FusedLinearArgs& args, const std::vecto
     for (const RowRange& r : chunk) {
       const at::Tensor x = input.narrow(0, r.start, r.rows);
       at::Tensor dst = logits.narrow(0, offset, r.rows);
+      // Straight into the chunk's buffer: a GEMM into a temporary and a copy would add one more
+      // pass over every chunk's logits, the step's largest buffer.
       if (fused_bias) at::addmm_out(dst, b, x, wt);
       else {
-        dst.copy_(liger::detail::matmul(x, wt));
+        matmul_into(dst, x, wt, /*accumulate=*/false);
         if (has_bias) dst.add_(b);
       }
       offset += r.rows;

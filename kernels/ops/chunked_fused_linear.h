@@ -30,6 +30,11 @@ struct RowRange {
 };
 using Chunk = std::vector<RowRange>;
 
+// Liger's chunk rule for a fused-linear loss over `rows` rows: inc = ceil(vocab / hidden) and
+// next_pow2(ceil(rows / inc)) rows per chunk, so that a chunk's logits are about the input's size.
+// Each loss raises it to its own floor (FLCE: a logits budget, FLJSD: a GEMM-efficiency floor).
+int64_t liger_chunk_rows(int64_t rows, int64_t vocab, int64_t hidden);
+
 // Chunks of at most chunk_rows consecutive rows of `rows` (the last one shorter).
 std::vector<Chunk> consecutive_chunks(int64_t rows, int64_t chunk_rows);
 

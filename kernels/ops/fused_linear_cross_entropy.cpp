@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "common/matmul_into.h"
+#include "chunked_fused_linear.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
 #include "fused_linear_autocast.h"
@@ -66,9 +66,6 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   detail::check_ce_reduction(reduction, kOp);
   const int64_t bt = input.size(0), hidden = input.size(1), vocab = weight.size(0);
   detail::check_grad_scale(grad_output, bt, input.device(), kOp);
-  const bool has_bias = bias && bias->defined();
-  const bool want_dx = grad_mask[0], want_dw = grad_mask[1], want_db = grad_mask[2] && has_bias;
-  const bool any_grad = want_dx || want_dw || want_db;
 
   // Normalisers of the whole batch (N, W_sum), so every chunk divides as the unchunked loss would.
   // The targets' check waits until every chunk is queued: a host sync here would leave the GPU
@@ -81,49 +78,30 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   at::Tensor z_rows = return_z_loss ? at::empty({bt}, opts.dtype(row_dtype)) : at::Tensor();
   at::Tensor acc_rows = return_token_accuracy ? at::empty({bt}, opts.dtype(at::kFloat)) : at::Tensor();
   at::Tensor predicted = return_predicted_tokens ? at::empty({bt}, opts.dtype(at::kLong)) : at::Tensor();
-  at::Tensor grad_input = want_dx ? at::empty({bt, hidden}, opts) : at::Tensor();
-  // dW is written whole by the first chunk's GEMM (matmul_into); zeros only when there is none.
-  const auto dw_opts = opts.dtype(accum_dtype.value_or(weight.scalar_type()));
-  at::Tensor grad_weight =
-      !want_dw ? at::Tensor() : bt > 0 ? at::empty({vocab, hidden}, dw_opts) : at::zeros({vocab, hidden}, dw_opts);
-  at::Tensor grad_bias =
-      want_db ? at::zeros({vocab}, opts.dtype(accum_dtype.value_or(bias->scalar_type()))) : at::Tensor();
   // The per-row upstream gradient in the row kernel's precision (float64 for float64 input).
   const at::Tensor row_grad =
       grad_output && grad_output->defined() ? grad_output->to(row_dtype) : at::Tensor();
-  // One GEMM with the bias as its epilogue when dtypes agree and LibTorch has that GEMM; otherwise
-  // the bias is added after.
-  // The GEMMs run in the input's dtype; a weight of another dtype (fp32 master weights under
-  // autocast) is cast for them, its gradient accumulated and returned in its own dtype.
-  const at::Tensor w_mm = detail::weight_for_matmul(weight, input);
-  const bool fused_bias = has_bias && bias->scalar_type() == input.scalar_type() && detail::has_native_gemm(input);
-  const at::Tensor wt = w_mm.t();
   const std::string red(reduction);
 
-  const int64_t chunk = fused_linear_cross_entropy_chunk_rows(bt, hidden, vocab, input.element_size(), chunk_size);
-  for (int64_t start = 0; start < bt; start += chunk) {
-    const int64_t rows = std::min(chunk, bt - start);
-    const at::Tensor x = input.narrow(0, start, rows);
-    at::Tensor logits = fused_bias ? at::addmm(*bias, x, wt) : detail::matmul(x, wt);
-    if (has_bias && !fused_bias) logits.add_(*bias);
+  // Per chunk the cross-entropy row operator writes the rows' loss (and the optional outputs) and,
+  // with a gradient wanted, d loss / d logits over the logits; the skeleton does the GEMMs.
+  auto loss_fn = [&](const detail::Chunk& chunk, at::Tensor& logits, bool compute_grad) {
+    const int64_t start = chunk[0].start, rows = chunk[0].rows;
     auto [loss, z, acc, pred] = cross_entropy_forward(
         logits, target.narrow(0, start, rows), ce_weight, stats, ignore_index, lse_square_scale, label_smoothing, red,
-        softcap, /*compute_grad=*/any_grad, use_token_scaling,
+        softcap, compute_grad, use_token_scaling,
         row_grad.defined() ? c10::optional<at::Tensor>(row_grad.narrow(0, start, rows)) : c10::nullopt, return_z_loss,
         return_token_accuracy, return_predicted_tokens);
     loss_rows.narrow(0, start, rows).copy_(loss);
     if (return_z_loss) z_rows.narrow(0, start, rows).copy_(z);
     if (return_token_accuracy) acc_rows.narrow(0, start, rows).copy_(acc);
     if (return_predicted_tokens) predicted.narrow(0, start, rows).copy_(pred);
-    if (!any_grad) continue;
-    const at::Tensor& dlogits = logits;  // the row kernel wrote the gradient over the logits
-    if (want_dx) {
-      at::Tensor dx = grad_input.narrow(0, start, rows);
-      detail::matmul_into(dx, dlogits, w_mm, /*accumulate=*/false);
-    }
-    if (want_dw) detail::matmul_into(grad_weight, dlogits.t(), x, /*accumulate=*/start > 0);
-    if (want_db) grad_bias.add_(dlogits.sum(at::IntArrayRef{0}, false, grad_bias.scalar_type()));
-  }
+    return at::Tensor();  // the rows' losses are reduced below, once
+  };
+  const int64_t chunk = fused_linear_cross_entropy_chunk_rows(bt, hidden, vocab, input.element_size(), chunk_size);
+  detail::FusedLinearArgs args{input, weight, bias, grad_mask, accum_dtype};
+  const detail::FusedLinearGrads grads =
+      detail::chunked_fused_linear(args, detail::consecutive_chunks(bt, chunk), loss_fn).grads;
 
   target_check.finish();
   const bool per_row = reduction == "none";
@@ -135,9 +113,7 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   }
   at::Tensor accuracy;
   if (return_token_accuracy) accuracy = per_row ? acc_rows : acc_rows.sum() / stats[kCeNonIgnored].to(at::kFloat);
-  if (want_dw) grad_weight = grad_weight.to(weight.scalar_type());
-  if (want_db) grad_bias = grad_bias.to(bias->scalar_type());
-  return {loss, z_loss, accuracy, predicted, grad_input, grad_weight, grad_bias};
+  return {loss, z_loss, accuracy, predicted, grads.grad_input, grads.grad_weight, grads.grad_bias};
 }
 
 ForwardOutputs flce_forward_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
@@ -322,10 +298,7 @@ int64_t fused_linear_cross_entropy_chunk_rows(int64_t bt, int64_t hidden, int64_
                                               int64_t requested) {
   if (bt <= 0) return 1;
   if (requested > 0) return std::min(requested, bt);
-  const int64_t inc = (vocab + hidden - 1) / hidden;
-  const int64_t rows = (bt + inc - 1) / inc;
-  int64_t liger_rows = 1;
-  while (liger_rows < rows) liger_rows *= 2;
+  const int64_t liger_rows = detail::liger_chunk_rows(bt, vocab, hidden);
   int64_t budget_rows = 1;
   while (budget_rows * 2 * vocab * logits_element_size <= kLogitsBudgetBytes) budget_rows *= 2;
   return std::min(bt, std::max(liger_rows, budget_rows));

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 
+#include "chunked_fused_linear.h"
 #include "common/matmul_into.h"
 #include "divergence_checks.h"
 #include "fused_linear_autocast.h"
@@ -36,11 +37,8 @@ constexpr const char* kOp = "liger::fused_linear_jsd";
 // as the weight (dW is that large anyway): 2048 rows at H 4096. Only rounding depends on it.
 constexpr int64_t kMinChunkRows = 1024;
 
-int64_t chunk_rows(int64_t bt, int64_t v, int64_t h) {
-  const int64_t inc = (v + h - 1) / std::max<int64_t>(h, 1);
-  const int64_t want = (bt + inc - 1) / std::max<int64_t>(inc, 1);
-  int64_t liger = 1;
-  while (liger < want) liger *= 2;
+int64_t jsd_chunk_rows(int64_t bt, int64_t v, int64_t h) {
+  const int64_t liger = detail::liger_chunk_rows(bt, v, h);
   int64_t weight_sized = 1;
   while (weight_sized * 2 <= h / 2) weight_sized *= 2;
   return std::max<int64_t>(1, std::min(bt, std::max({liger, kMinChunkRows, weight_sized})));
@@ -83,9 +81,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
                accum_dtype);
   at::AutoDispatchBelowADInplaceOrView no_graph;  // the GEMMs below are this op's internals
   const at::Tensor xs = student_input.contiguous(), ws = student_weight.contiguous();
+  // The teacher's GEMM operand in its input's dtype (the skeleton casts the student's weight).
   const at::Tensor xt = teacher_input.contiguous();
-  // The GEMM operands: each weight in its input's dtype.
-  const at::Tensor ws_mm = detail::weight_for_matmul(ws, xs);
   const at::Tensor wt_mm = detail::weight_for_matmul(teacher_weight, xt).contiguous();
   const int64_t bt = xs.size(0), h = xs.size(1), v = ws.size(0);
   const bool has_labels = shift_labels && shift_labels->defined();
@@ -94,34 +91,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
       has_labels ? labels.ne(ignore_index).sum() : at::full({}, bt, xs.options().dtype(at::kLong));
   const auto loss_dtype = xs.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor row_loss = at::empty({bt}, xs.options().dtype(loss_dtype));
-  at::Tensor grad_input = input_grad ? at::empty_like(xs) : at::Tensor();
-  // Written by the first chunk's GEMM (no zero fill, no read of zeros), accumulated by the others.
-  at::Tensor grad_weight_acc;
-  if (weight_grad) grad_weight_acc = at::empty({v, h}, ws.options().dtype(accum_dtype.value_or(ws.scalar_type())));
-  if (weight_grad && bt == 0) grad_weight_acc.zero_();
 
-  const int64_t chunk = chunk_rows(bt, v, h);
-  for (int64_t start = 0; start < bt; start += chunk) {
-    const int64_t rows = std::min(chunk, bt - start);
-    const at::Tensor xs_chunk = xs.narrow(0, start, rows);
-    at::Tensor logits = detail::matmul(xs_chunk, ws_mm.t());
+  // Per chunk: the teacher's logits, then one kernel that reads both rows, writes the rows'
+  // losses (divided by the global n) and, with a gradient wanted, d loss / d student logits over
+  // the student logits; the skeleton does the student GEMMs.
+  auto loss_fn = [&](const detail::Chunk& chunk, at::Tensor& logits, bool compute_grad) {
+    const int64_t start = chunk[0].start, rows = chunk[0].rows;
     // A teacher of another dtype: its logits in the student's, which the chunk kernel reads both in.
     const at::Tensor teacher_logits = detail::matmul(xt.narrow(0, start, rows), wt_mm.t()).to(logits.scalar_type());
     at::Tensor loss_chunk = row_loss.narrow(0, start, rows);
     const c10::optional<at::Tensor> labels_chunk =
         has_labels ? c10::optional<at::Tensor>(labels.narrow(0, start, rows)) : c10::nullopt;
     fused_linear_jsd_chunk(logits, teacher_logits, labels_chunk, n_valid, loss_chunk, jsd_beta, ignore_index,
-                           temperature, /*compute_grad=*/input_grad || weight_grad);
-    // With a gradient wanted, `logits` now holds d loss / d logits, in the input dtype.
-    if (input_grad) {
-      at::Tensor grad_input_chunk = grad_input.narrow(0, start, rows);
-      detail::matmul_into(grad_input_chunk, logits, ws_mm, /*accumulate=*/false);
-    }
-    if (weight_grad) detail::matmul_into(grad_weight_acc, logits.t(), xs_chunk, /*accumulate=*/start > 0);
-  }
-  at::Tensor grad_weight;
-  if (weight_grad) grad_weight = grad_weight_acc.to(ws.scalar_type());
-  return {row_loss.sum(), grad_input, grad_weight};
+                           temperature, compute_grad);
+    return at::Tensor();  // the rows' losses are summed below, once
+  };
+  detail::FusedLinearArgs args{xs, ws, c10::nullopt, {input_grad, weight_grad, false}, accum_dtype};
+  const detail::FusedLinearGrads grads =
+      detail::chunked_fused_linear(args, detail::consecutive_chunks(bt, jsd_chunk_rows(bt, v, h)), loss_fn).grads;
+  return {row_loss.sum(), grads.grad_input, grads.grad_weight};
 }
 
 // CPU: the stored gradients times the 0-dim upstream gradient, into new tensors (the saved ones
