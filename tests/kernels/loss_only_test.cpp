@@ -3,7 +3,9 @@
 // and write no gradient; with grad mode off (torch.no_grad) inputs that require grad get the
 // loss with no autograd node, as under inference mode.
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
+#include <cmath>
 #include <tuple>
 
 #include "liger/fused_linear_jsd.h"
@@ -40,7 +42,7 @@ TEST_P(LossOnly, JsdUnderNoGradIsTheLossWithoutAGraph) {
   ASSERT_TRUE(training.requires_grad());
   at::Tensor evaluation;
   {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     evaluation = liger::jsd(q, p);
   }
   EXPECT_FALSE(evaluation.requires_grad());
@@ -74,7 +76,7 @@ TEST_P(LossOnly, FusedLinearJsdUnderNoGradIsTheLossWithoutAGraph) {
   ASSERT_TRUE(training.requires_grad());
   at::Tensor evaluation;
   {
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     evaluation = liger::fused_linear_jsd(xs, ws, xt, wt);
   }
   EXPECT_EQ(evaluation.grad_fn(), nullptr);
