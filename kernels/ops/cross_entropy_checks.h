@@ -84,6 +84,23 @@ inline std::string bad_target_message(const char* op, int64_t row, int64_t value
          std::to_string(ignore_index) + ")";
 }
 
+// Every check of the row operator cross_entropy_forward (CPU and CUDA alike), then its options.
+inline CrossEntropyRowOptions check_ce_forward(const at::Tensor& input, const at::Tensor& target,
+                                               const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
+                                               const c10::optional<at::Tensor>& grad_scale, int64_t ignore_index,
+                                               double lse_square_scale, double label_smoothing,
+                                               c10::string_view reduction, c10::optional<double> softcap,
+                                               bool compute_grad, bool use_token_scaling, const char* op) {
+  check_ce_input(input, op);
+  const int64_t rows = input.size(0), cols = input.size(1);
+  check_ce_target(target, rows, input.device(), op);
+  check_class_weight(weight, cols, input.device(), op);
+  check_ce_stats(stats, input.device(), op);
+  check_grad_scale(grad_scale, rows, input.device(), op);
+  return ce_row_options(ignore_index, lse_square_scale, label_smoothing, reduction, softcap, compute_grad,
+                        use_token_scaling, op);
+}
+
 // Per-row loss dtype of the row kernel: float32, or float64 for float64 input.
 inline at::ScalarType ce_row_dtype(at::ScalarType input) { return input == at::kDouble ? at::kDouble : at::kFloat; }
 

@@ -202,14 +202,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
     c10::optional<double> softcap, bool compute_grad, bool use_token_scaling,
     const c10::optional<at::Tensor>& grad_scale, bool return_z_loss, bool return_token_accuracy,
     bool return_predicted_tokens) {
-  detail::check_ce_input(input, kOp);
+  const CrossEntropyRowOptions o =
+      detail::check_ce_forward(input, target, weight, stats, grad_scale, ignore_index, lse_square_scale,
+                               label_smoothing, reduction, softcap, compute_grad, use_token_scaling, kOp);
   const int64_t rows = input.size(0), cols = input.size(1);
-  detail::check_ce_target(target, rows, input.device(), kOp);
-  detail::check_class_weight(weight, cols, input.device(), kOp);
-  detail::check_ce_stats(stats, input.device(), kOp);
-  detail::check_grad_scale(grad_scale, rows, input.device(), kOp);
-  const CrossEntropyRowOptions o = detail::ce_row_options(ignore_index, lse_square_scale, label_smoothing, reduction,
-                                                          softcap, compute_grad, use_token_scaling, kOp);
   if (compute_grad) at::assert_no_internal_overlap(input);
   // The kernel walks rows with unit column stride; other layouts work on a copy written back.
   at::Tensor x = input.stride(1) == 1 ? input : input.contiguous();

@@ -5,7 +5,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "../rope_checks.h"
+#include "../rope_apply.h"
 
 namespace liger {
 namespace {
@@ -34,9 +34,10 @@ Rotated<T> rotated(const at::Tensor& in, at::Tensor& out) {
   return r;
 }
 
-// Rotates q and k (either may be undefined) by +theta (sign 1) or -theta (sign -1) into the outputs.
+// Rotates q and k (either may be undefined) by +theta, or by -theta when `inverse`, into the outputs.
 void rope_apply_cpu(const at::Tensor& q, at::Tensor& q_out, const at::Tensor& k, at::Tensor& k_out,
-                    const at::Tensor& cos, const at::Tensor& sin, double sign) {
+                    const at::Tensor& cos, const at::Tensor& sin, bool inverse) {
+  const double sign = inverse ? -1.0 : 1.0;
   const at::Tensor& ref = q.defined() ? q : k;
   const int64_t B = ref.size(0), T = ref.size(2), D = ref.size(3), half = D / 2;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ref.scalar_type(), "liger::rope", [&] {
@@ -70,30 +71,15 @@ void rope_apply_cpu(const at::Tensor& q, at::Tensor& q_out, const at::Tensor& k,
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> rope_forward_cpu(const at::Tensor& q_in, const at::Tensor& k_in,
-                                                    const at::Tensor& cos, const at::Tensor& sin) {
-  detail::check_rope_inputs("liger::rope", q_in, k_in, cos, sin);
-  const at::Tensor q = detail::last_dim_contiguous(q_in), k = detail::last_dim_contiguous(k_in);
-  at::Tensor q_out = at::empty_like(q), k_out = at::empty_like(k);
-  rope_apply_cpu(q, q_out, k, k_out, cos, sin, 1.0);
-  return {q_out, k_out};
+std::tuple<at::Tensor, at::Tensor> rope_forward_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
+                                                    const at::Tensor& sin) {
+  return detail::rope_forward_with(rope_apply_cpu, q, k, cos, sin);
 }
 
 std::tuple<at::Tensor, at::Tensor> rope_backward_cpu(const c10::optional<at::Tensor>& grad_q,
                                                      const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
                                                      const at::Tensor& sin) {
-  detail::check_rope_grads("liger::rope_backward", grad_q, grad_k, cos, sin);
-  at::Tensor gq, gk, dq, dk;
-  if (grad_q && grad_q->defined()) {
-    gq = detail::last_dim_contiguous(*grad_q);
-    dq = at::empty_like(gq);
-  }
-  if (grad_k && grad_k->defined()) {
-    gk = detail::last_dim_contiguous(*grad_k);
-    dk = at::empty_like(gk);
-  }
-  rope_apply_cpu(gq, dq, gk, dk, cos, sin, -1.0);
-  return {dq, dk};
+  return detail::rope_backward_with(rope_apply_cpu, grad_q, grad_k, cos, sin);
 }
 
 }  // namespace

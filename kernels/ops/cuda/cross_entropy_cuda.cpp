@@ -8,7 +8,7 @@
 #include "../cross_entropy_checks.h"
 #include "../deferred_target_check.h"
 #include "cross_entropy_launch.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 
 namespace liger {
 namespace {
@@ -49,14 +49,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
     c10::optional<double> softcap, bool compute_grad, bool use_token_scaling,
     const c10::optional<at::Tensor>& grad_scale, bool return_z_loss, bool return_token_accuracy,
     bool return_predicted_tokens) {
-  detail::check_ce_input(input, kOp);
+  const CrossEntropyRowOptions o =
+      detail::check_ce_forward(input, target, weight, stats, grad_scale, ignore_index, lse_square_scale,
+                               label_smoothing, reduction, softcap, compute_grad, use_token_scaling, kOp);
   const int64_t rows = input.size(0), cols = input.size(1);
-  detail::check_ce_target(target, rows, input.device(), kOp);
-  detail::check_class_weight(weight, cols, input.device(), kOp);
-  detail::check_ce_stats(stats, input.device(), kOp);
-  detail::check_grad_scale(grad_scale, rows, input.device(), kOp);
-  const CrossEntropyRowOptions o = detail::ce_row_options(ignore_index, lse_square_scale, label_smoothing, reduction,
-                                                          softcap, compute_grad, use_token_scaling, kOp);
   TORCH_CHECK(cols > 0 && cols < INT_MAX / 2, kOp, ": the CUDA kernel needs 0 < V < 2^30 classes, got ", cols);
   TORCH_CHECK(rows < (int64_t{1} << 28), kOp, ": the CUDA kernel takes fewer than 2^28 rows, got ", rows);
   const cuda::DType dt = cuda::dtype_of(input, kOp, "input");

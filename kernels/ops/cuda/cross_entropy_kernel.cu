@@ -23,7 +23,7 @@
 #include <climits>
 
 #include "cross_entropy_launch.h"
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 
 namespace liger::cuda {
 namespace {
@@ -632,28 +632,12 @@ cudaError_t ce_target_stats(const CeStatsArgs& args, cudaStream_t stream) {
 cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream) {
   if (args.rows == 0) return cudaSuccess;
   if (args.cols <= 0 || args.cols > INT_MAX / 2) return cudaErrorInvalidValue;
-  switch (args.dtype) {
-    case DType::kF32:
-      return forward_typed<float>(args, stream);
-    case DType::kF16:
-      return forward_typed<__half>(args, stream);
-    case DType::kBF16:
-      return forward_typed<__nv_bfloat16>(args, stream);
-  }
-  return cudaErrorInvalidValue;
+  return dispatch_dtype(args.dtype, [&](auto tag) { return forward_typed<decltype(tag)>(args, stream); });
 }
 
 cudaError_t rescale_stored_grad(const RescaleArgs& args, cudaStream_t stream) {
   if (args.numel == 0) return cudaSuccess;
-  switch (args.dtype) {
-    case DType::kF32:
-      return rescale_typed<float>(args, stream);
-    case DType::kF16:
-      return rescale_typed<__half>(args, stream);
-    case DType::kBF16:
-      return rescale_typed<__nv_bfloat16>(args, stream);
-  }
-  return cudaErrorInvalidValue;
+  return dispatch_dtype(args.dtype, [&](auto tag) { return rescale_typed<decltype(tag)>(args, stream); });
 }
 
 }  // namespace liger::cuda

@@ -1,7 +1,7 @@
 #pragma once
 // Launchers of the cross-entropy CUDA kernels (kernels/ops/cuda/cross_entropy_kernel.cu).
 #include "../common/cross_entropy_params.h"
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../embedding_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "embedding_launch.h"
 
 namespace liger {

@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "embedding_launch.h"
 
 namespace liger::cuda {
@@ -103,16 +103,6 @@ embedding_segment_kernel(const T* __restrict__ g, const int32_t* __restrict__ ke
   store_pack<T, VEC>(dw + static_cast<int64_t>(key) * dim + c, o);
 }
 
-template <typename Fn>
-cudaError_t dispatch(DType dt, Fn&& fn) {
-  switch (dt) {
-    case DType::kF32: return fn(float{});
-    case DType::kF16: return fn(__half{});
-    case DType::kBF16: return fn(__nv_bfloat16{});
-  }
-  return cudaErrorInvalidValue;
-}
-
 template <typename T, int VEC>
 cudaError_t forward_typed(const EmbeddingForwardArgs& a, cudaStream_t s) {
   const int64_t packs = a.dim / VEC;
@@ -168,7 +158,7 @@ cudaError_t embedding_find_bad_index(const int64_t* indices, int64_t n, int64_t 
 cudaError_t embedding_forward(const EmbeddingForwardArgs& a, cudaStream_t stream) {
   if (a.n == 0 || a.dim == 0) return cudaSuccess;
   const bool vec = rows_allow_packs(a.dim, size_of(a.dtype), {a.weight, a.out});
-  return dispatch(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     return vec ? forward_typed<T, 16 / sizeof(T)>(a, stream) : forward_typed<T, 1>(a, stream);
   });
@@ -204,7 +194,7 @@ cudaError_t embedding_backward(const EmbeddingBackwardArgs& a, cudaStream_t stre
       e != cudaSuccess)
     return e;
   const bool vec = rows_allow_packs(a.dim, size_of(a.dtype), {a.grad_out, a.grad_weight});
-  return dispatch(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     return vec ? segments_typed<T, 16 / sizeof(T)>(a, keys_sorted, pos_sorted, stream)
                : segments_typed<T, 1>(a, keys_sorted, pos_sorted, stream);

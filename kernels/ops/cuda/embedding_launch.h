@@ -2,7 +2,7 @@
 // Launchers of the embedding CUDA kernels (kernels/ops/cuda/embedding_kernel.cu).
 #include <cstddef>
 
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

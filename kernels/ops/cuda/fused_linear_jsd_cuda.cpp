@@ -4,9 +4,9 @@
 #include <torch/library.h>
 
 #include "../divergence_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "fused_linear_jsd_launch.h"
-#include "grad_scale_binding.h"
+#include "common/grad_scale_binding.h"
 
 namespace liger {
 namespace {

@@ -12,7 +12,7 @@
 // and nothing is written over the logits.
 #include <cstdint>
 
-#include "divergence_utils.cuh"
+#include "common/divergence_utils.cuh"
 #include "fused_linear_jsd_launch.h"
 
 namespace liger::cuda {
@@ -216,12 +216,7 @@ cudaError_t launch_typed(const JsdChunkArgs& a, cudaStream_t stream) {
 
 cudaError_t fused_linear_jsd_chunk(const JsdChunkArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
-  switch (a.dtype) {
-    case DType::kF32: return launch_typed<float>(a, stream);
-    case DType::kF16: return launch_typed<__half>(a, stream);
-    case DType::kBF16: return launch_typed<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return dispatch_dtype(a.dtype, [&](auto tag) { return launch_typed<decltype(tag)>(a, stream); });
 }
 
 }  // namespace liger::cuda

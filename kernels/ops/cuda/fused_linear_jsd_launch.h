@@ -1,7 +1,7 @@
 #pragma once
 // Launcher of the fused linear JSD's per-chunk CUDA kernel (kernels/ops/cuda/fused_linear_jsd_kernel.cu).
 #include "../common/divergence_math.h"
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

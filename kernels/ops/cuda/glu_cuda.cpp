@@ -2,7 +2,7 @@
 #include <torch/library.h>
 
 #include "../glu_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "glu_launch.h"
 
 namespace liger {

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "glu_launch.h"
 
 namespace liger::cuda {
@@ -110,12 +110,7 @@ cudaError_t dispatch(DType dt, GluActivation act, Fn&& fn) {
     return act == GluActivation::kSiLU ? fn(T{}, std::integral_constant<GluActivation, GluActivation::kSiLU>{})
                                        : fn(T{}, std::integral_constant<GluActivation, GluActivation::kGeluTanh>{});
   };
-  switch (dt) {
-    case DType::kF32: return with_act(float{});
-    case DType::kF16: return with_act(__half{});
-    case DType::kBF16: return with_act(__nv_bfloat16{});
-  }
-  return cudaErrorInvalidValue;
+  return dispatch_dtype(dt, with_act);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 // Launchers of the SwiGLU/GeGLU elementwise CUDA kernels (kernels/ops/cuda/glu_kernel.cu).
 #include "../common/glu_math.h"
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -2,9 +2,9 @@
 #include <torch/library.h>
 
 #include "../divergence_checks.h"
-#include "cuda_binding.h"
-#include "divergence_reduce.h"
-#include "grad_scale_binding.h"
+#include "common/cuda_binding.h"
+#include "common/divergence_reduce.h"
+#include "common/grad_scale_binding.h"
 #include "jsd_launch.h"
 
 namespace liger {

@@ -8,8 +8,8 @@
 // label is read once per segment. Ignored rows are written as zeros without being read. Each
 // thread sums its segment's losses in fp32 and the segments in double; finish_sum adds the
 // block partials in order and divides by n, which stays on the device (no host sync).
-#include "divergence_reduce.h"
-#include "divergence_utils.cuh"
+#include "common/divergence_reduce.h"
+#include "common/divergence_utils.cuh"
 #include "jsd_launch.h"
 
 namespace liger::cuda {
@@ -106,12 +106,7 @@ cudaError_t launch_typed(const JsdForwardArgs& a, cudaStream_t s) {
 
 cudaError_t jsd_forward(const JsdForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
-  switch (a.dtype) {
-    case DType::kF32: return launch_typed<float>(a, stream);
-    case DType::kF16: return launch_typed<__half>(a, stream);
-    case DType::kBF16: return launch_typed<__nv_bfloat16>(a, stream);
-  }
-  return cudaErrorInvalidValue;
+  return dispatch_dtype(a.dtype, [&](auto tag) { return launch_typed<decltype(tag)>(a, stream); });
 }
 
 }  // namespace liger::cuda

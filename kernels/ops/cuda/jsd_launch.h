@@ -1,7 +1,7 @@
 #pragma once
 // Launcher of the JSD CUDA kernel (kernels/ops/cuda/jsd_kernel.cu).
 #include "../common/divergence_math.h"
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

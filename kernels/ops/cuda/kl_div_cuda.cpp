@@ -2,8 +2,8 @@
 #include <torch/library.h>
 
 #include "../divergence_checks.h"
-#include "cuda_binding.h"
-#include "divergence_reduce.h"
+#include "common/cuda_binding.h"
+#include "common/divergence_reduce.h"
 #include "kl_div_launch.h"
 
 namespace liger {

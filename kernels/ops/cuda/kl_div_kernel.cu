@@ -8,8 +8,8 @@
 // The backward reads y_true only (the gradient does not depend on y_pred) and writes the
 // gradient: -y_true (or -exp(y_true)) times the upstream gradient and 1 / divisor, read on the
 // device (no host synchronisation).
-#include "divergence_reduce.h"
-#include "divergence_utils.cuh"
+#include "common/divergence_reduce.h"
+#include "common/divergence_utils.cuh"
 #include "kl_div_launch.h"
 #include "../common/divergence_math.h"
 

@@ -1,7 +1,7 @@
 #pragma once
 // Launchers of the KL divergence CUDA kernels (kernels/ops/cuda/kl_div_kernel.cu).
 // Supported dtype pairs: y_true in y_pred's dtype, or y_true in fp32 with any y_pred dtype.
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -11,8 +11,8 @@
 //   reduction. Both block grids are persistent: the forward reads w and b per row (L1/L2 hits);
 //   the backward keeps w and its dW/dB sums in registers across the rows it walks.
 #include "layer_norm_launch.h"
-#include "row_plan.cuh"
-#include "warp_rows.cuh"
+#include "common/row_plan.cuh"
+#include "common/warp_rows.cuh"
 
 namespace liger::cuda {
 namespace {
@@ -391,18 +391,6 @@ __global__ void sum_partials_kernel(const float* __restrict__ partials, int part
   }
 }
 
-// Calls fn(T{}, TW{}) for the runtime dtypes (TW is T or float).
-template <typename Fn>
-cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
-  const bool wf = wt == DType::kF32;
-  switch (xt) {
-    case DType::kF32: return fn(float{}, float{});
-    case DType::kF16: return wf ? fn(__half{}, float{}) : fn(__half{}, __half{});
-    case DType::kBF16: return wf ? fn(__nv_bfloat16{}, float{}) : fn(__nv_bfloat16{}, __nv_bfloat16{});
-  }
-  return cudaErrorInvalidValue;
-}
-
 template <typename T, typename TW>
 int backward_grid(int64_t rows, const rows::RowPlan& p) {
   int blocks = 1;
@@ -422,7 +410,7 @@ int64_t layer_norm_max_cols(DType x_dtype) {
 
 int layer_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
   int result = 1;
-  dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
+  dispatch_with_weight(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     const rows::RowPlan p = rows::plan_row(cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);
@@ -434,7 +422,7 @@ int layer_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, 
 
 cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
-  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     // (w and b, of T or float, are then 16-byte aligned at every pack too.)
@@ -463,7 +451,7 @@ cudaError_t layer_norm_forward(const LayerNormForwardArgs& a, cudaStream_t strea
 
 cudaError_t layer_norm_backward(const LayerNormBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
-  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), Classes<sizeof(T)>::table);

@@ -1,6 +1,6 @@
 #pragma once
 // Launchers of the LayerNorm CUDA kernels (kernels/ops/cuda/layer_norm_kernel.cu).
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -2,7 +2,7 @@
 #include <torch/library.h>
 
 #include "../matmul_int2xint8_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "matmul_int2xint8_launch.h"
 
 namespace liger {

@@ -28,7 +28,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "matmul_int2xint8_launch.h"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800

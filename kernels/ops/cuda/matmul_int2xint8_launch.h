@@ -1,6 +1,6 @@
 #pragma once
 // Launcher of the int2 x int8 matmul CUDA kernel (kernels/ops/cuda/matmul_int2xint8_kernel.cu).
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

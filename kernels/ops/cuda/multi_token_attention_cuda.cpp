@@ -4,7 +4,7 @@
 #include <torch/library.h>
 
 #include "../multi_token_attention_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "multi_token_attention_launch.h"
 
 namespace liger {

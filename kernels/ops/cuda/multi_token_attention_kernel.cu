@@ -9,7 +9,7 @@
 #include <algorithm>
 
 #include "../common/sparsemax_search.h"
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "multi_token_attention_launch.h"
 
 namespace liger::cuda {

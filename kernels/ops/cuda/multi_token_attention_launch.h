@@ -2,7 +2,7 @@
 // Launchers of multi-token attention's row kernels (kernels/ops/cuda/multi_token_attention_kernel.cu):
 // contiguous (rows, L) views of (B, C, L, L) tensors, row r being query i = r mod L, whose keys
 // j <= i are unmasked.
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -2,7 +2,7 @@
 #include <torch/library.h>
 
 #include "../rms_norm_checks.h"
-#include "cuda_binding.h"
+#include "common/cuda_binding.h"
 #include "rms_norm_launch.h"
 
 namespace liger {

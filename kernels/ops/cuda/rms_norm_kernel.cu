@@ -10,10 +10,10 @@
 //   partial in registers over many rows.
 #include <algorithm>
 
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "rms_norm_launch.h"
-#include "row_plan.cuh"
-#include "warp_rows.cuh"
+#include "common/row_plan.cuh"
+#include "common/warp_rows.cuh"
 
 namespace liger::cuda {
 namespace {
@@ -358,19 +358,6 @@ cudaError_t backward_vec(const RmsNormBackwardArgs& a, const RowPlan& p, cudaStr
   return cudaGetLastError();
 }
 
-// Calls fn(T{}, TW{}) for the runtime dtypes (TW is T or float); fn reads the types back with
-// decltype.
-template <typename Fn>
-cudaError_t dispatch_types(DType xt, DType wt, Fn&& fn) {
-  const bool wf = wt == DType::kF32;
-  switch (xt) {
-    case DType::kF32: return fn(float{}, float{});
-    case DType::kF16: return wf ? fn(__half{}, float{}) : fn(__half{}, __half{});
-    case DType::kBF16: return wf ? fn(__nv_bfloat16{}, float{}) : fn(__nv_bfloat16{}, __nv_bfloat16{});
-  }
-  return cudaErrorInvalidValue;
-}
-
 }  // namespace
 
 int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
@@ -380,7 +367,7 @@ int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
 int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
   const RowPlan p = plan_row(cols, size_of(x_dtype), whole_packs(cols, size_of(x_dtype)), true);
   int result = 1;
-  dispatch_types(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
+  dispatch_with_weight(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     result = p.vec == 1 ? partial_rows_vec<T, TW, 1>(rows, p) : partial_rows_vec<T, TW, 16 / sizeof(T)>(rows, p);
@@ -395,7 +382,7 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   const bool vec = rows_allow_packs(a.cols, es, {a.x, a.y}) &&
                    (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   if (const int64_t packs = a.cols * es / 16; vec && warp_rows::items_for(packs) > 0) {
-    return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+    return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
       using T = decltype(x_tag);
       using TW = decltype(w_tag);
       return warp_rows::dispatch_row(packs, [&](auto items, auto full) {
@@ -409,7 +396,7 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   }
   const RowPlan p = plan_row(a.cols, es, vec, false);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
-  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     return p.vec == 1 ? forward_vec<T, TW, 1>(a, p, stream) : forward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);
@@ -423,7 +410,7 @@ cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream)
                    (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   const RowPlan p = plan_row(a.cols, es, vec, true);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
-  return dispatch_types(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
+  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
     using T = decltype(x_tag);
     using TW = decltype(w_tag);
     return p.vec == 1 ? backward_vec<T, TW, 1>(a, p, stream) : backward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);

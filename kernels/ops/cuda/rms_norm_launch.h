@@ -1,7 +1,7 @@
 #pragma once
 // Launchers of the RMSNorm CUDA kernels (kernels/ops/cuda/rms_norm_kernel.cu).
 #include "../common/rms_norm_params.h"
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

@@ -1,8 +1,8 @@
 // Binds the RoPE CUDA launcher to the liger::rope_forward/backward operators.
 #include <torch/library.h>
 
-#include "../rope_checks.h"
-#include "cuda_binding.h"
+#include "../rope_apply.h"
+#include "common/cuda_binding.h"
 #include "rope_launch.h"
 
 namespace liger {
@@ -52,30 +52,15 @@ void rope_apply_cuda(const at::Tensor& q, const at::Tensor& q_out, const at::Ten
   cuda::check_launch(cuda::rope_apply(a, at::cuda::getCurrentCUDAStream()), kOp);
 }
 
-std::tuple<at::Tensor, at::Tensor> rope_forward_cuda(const at::Tensor& q_in, const at::Tensor& k_in,
-                                                     const at::Tensor& cos, const at::Tensor& sin) {
-  detail::check_rope_inputs(kOp, q_in, k_in, cos, sin);
-  const at::Tensor q = detail::last_dim_contiguous(q_in), k = detail::last_dim_contiguous(k_in);
-  at::Tensor q_out = at::empty_like(q), k_out = at::empty_like(k);
-  rope_apply_cuda(q, q_out, k, k_out, cos, sin, false);
-  return {q_out, k_out};
+std::tuple<at::Tensor, at::Tensor> rope_forward_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
+                                                    const at::Tensor& sin) {
+  return detail::rope_forward_with(rope_apply_cuda, q, k, cos, sin);
 }
 
 std::tuple<at::Tensor, at::Tensor> rope_backward_cuda(const c10::optional<at::Tensor>& grad_q,
-                                                      const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
-                                                      const at::Tensor& sin) {
-  detail::check_rope_grads("liger::rope_backward", grad_q, grad_k, cos, sin);
-  at::Tensor gq, gk, dq, dk;
-  if (grad_q && grad_q->defined()) {
-    gq = detail::last_dim_contiguous(*grad_q);
-    dq = at::empty_like(gq);
-  }
-  if (grad_k && grad_k->defined()) {
-    gk = detail::last_dim_contiguous(*grad_k);
-    dk = at::empty_like(gk);
-  }
-  rope_apply_cuda(gq, dq, gk, dk, cos, sin, true);
-  return {dq, dk};
+                                                     const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
+                                                     const at::Tensor& sin) {
+  return detail::rope_backward_with(rope_apply_cuda, grad_q, grad_k, cos, sin);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 // head_dim/2, the strides and the pointers allow, scalar otherwise. fp32 math, rounded once.
 #include <algorithm>
 
-#include "cuda_utils.cuh"
+#include "common/cuda_utils.cuh"
 #include "rope_launch.h"
 
 namespace liger::cuda {

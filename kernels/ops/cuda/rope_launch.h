@@ -1,6 +1,6 @@
 #pragma once
 // Launcher of the RoPE CUDA kernel (kernels/ops/cuda/rope_kernel.cu).
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 

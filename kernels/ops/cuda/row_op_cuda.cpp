@@ -3,9 +3,8 @@
 #include <torch/library.h>
 
 #include "../row_checks.h"
-#include "cuda_binding.h"
-#include "softmax_launch.h"
-#include "sparsemax_launch.h"
+#include "common/cuda_binding.h"
+#include "row_op_launch.h"
 
 namespace liger {
 namespace {

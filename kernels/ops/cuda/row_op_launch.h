@@ -2,7 +2,7 @@
 // The launcher ABI of the row operators that map a (rows, cols) tensor to one of the same shape
 // along its last dim and whose backward needs only the forward's output: softmax and sparsemax.
 // One binding (row_op_cuda.cpp) serves every such op.
-#include "launch_common.h"
+#include "common/launch_common.h"
 
 namespace liger::cuda {
 
@@ -22,6 +22,17 @@ struct RowBackwardArgs {
   int64_t cols;
   DType dtype;
 };
+
+// The launchers of each row op (softmax_kernel.cu, sparsemax_kernel.cu). Both work on the last dim
+// of a contiguous (rows, cols) tensor; max_cols is the longest row the kernels accept (a row lives
+// in one block's registers).
+int64_t softmax_max_cols(DType dtype);
+cudaError_t softmax_forward(const RowForwardArgs& args, cudaStream_t stream);
+cudaError_t softmax_backward(const RowBackwardArgs& args, cudaStream_t stream);
+
+int64_t sparsemax_max_cols(DType dtype);
+cudaError_t sparsemax_forward(const RowForwardArgs& args, cudaStream_t stream);
+cudaError_t sparsemax_backward(const RowBackwardArgs& args, cudaStream_t stream);
 
 // One row op's launchers, as the binding calls them.
 struct RowOpLaunchers {

@@ -5,9 +5,9 @@
 // from one read: one warp a row for 16-byte-aligned rows of 520-4096 16-bit or 260-2048 fp32
 // elements in the forward (warp_rows.cuh), otherwise one block a row (row_plan.cuh). The block
 // forward keeps exp(x - max) in fp32 registers, so each element's exp is computed once.
-#include "row_plan.cuh"
-#include "warp_rows.cuh"
-#include "softmax_launch.h"
+#include "common/row_plan.cuh"
+#include "common/warp_rows.cuh"
+#include "row_op_launch.h"
 
 namespace liger::cuda {
 namespace {
@@ -225,9 +225,9 @@ unsigned grid_for(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>
 
 int64_t softmax_max_cols(DType dtype) { return rows::max_cols(16 / size_of(dtype), kClasses); }
 
-cudaError_t softmax_forward(const SoftmaxForwardArgs& a, cudaStream_t stream) {
+cudaError_t softmax_forward(const RowForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
-  return rows::dispatch_dtype(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
     if (const int64_t packs = a.cols * sizeof(T) / 16; vec && warp_rows::items_for(packs) > 0) {
@@ -252,9 +252,9 @@ cudaError_t softmax_forward(const SoftmaxForwardArgs& a, cudaStream_t stream) {
   });
 }
 
-cudaError_t softmax_backward(const SoftmaxBackwardArgs& a, cudaStream_t stream) {
+cudaError_t softmax_backward(const RowBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
-  return rows::dispatch_dtype(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});

@@ -5,8 +5,8 @@
 // registers, each one block reduction of three sums), then writes max(z - tau, 0). So it reads x
 // once and writes y once, like softmax. The backward reads y and dy once and writes dx once.
 #include "../common/sparsemax_search.h"
-#include "row_plan.cuh"
-#include "sparsemax_launch.h"
+#include "common/row_plan.cuh"
+#include "row_op_launch.h"
 
 namespace liger::cuda {
 namespace {
@@ -172,9 +172,9 @@ int64_t sparsemax_max_cols(DType dtype) {
   return dtype == DType::kF32 ? rows::max_cols(4, classes<float>()) : rows::max_cols(8, classes<__half>());
 }
 
-cudaError_t sparsemax_forward(const SparsemaxForwardArgs& a, cudaStream_t stream) {
+cudaError_t sparsemax_forward(const RowForwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
-  return rows::dispatch_dtype(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
@@ -188,9 +188,9 @@ cudaError_t sparsemax_forward(const SparsemaxForwardArgs& a, cudaStream_t stream
   });
 }
 
-cudaError_t sparsemax_backward(const SparsemaxBackwardArgs& a, cudaStream_t stream) {
+cudaError_t sparsemax_backward(const RowBackwardArgs& a, cudaStream_t stream) {
   if (a.rows == 0 || a.cols == 0) return cudaSuccess;
-  return rows::dispatch_dtype(a.dtype, [&](auto tag) {
+  return dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
