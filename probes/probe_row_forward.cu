@@ -21,7 +21,7 @@
 
 #include "layer_norm_launch.h"
 #include "rms_norm_launch.h"
-#include "softmax_launch.h"
+#include "row_op_launch.h"
 
 #define CHECK(x)                                                                                   \
   do {                                                                                             \
@@ -143,7 +143,7 @@ int main() {
       report("rms_norm, bf16 weight", cols, timer.median_ms([&] { CHECK(rms_norm_forward(rms, timer.stream)); }), bytes, copy_gbs);
       const liger::cuda::LayerNormForwardArgs ln{x, w_bf16, w_bf16, y, stat_a, stat_b, kRows, cols, DType::kBF16, DType::kBF16, 1e-6f};
       report("layer_norm", cols, timer.median_ms([&] { CHECK(layer_norm_forward(ln, timer.stream)); }), bytes, copy_gbs);
-      const liger::cuda::SoftmaxForwardArgs sm{x, y, kRows, cols, DType::kBF16};
+      const liger::cuda::RowForwardArgs sm{x, y, kRows, cols, DType::kBF16};
       report("softmax", cols, timer.median_ms([&] { CHECK(softmax_forward(sm, timer.stream)); }), bytes, copy_gbs);
     }
   }
