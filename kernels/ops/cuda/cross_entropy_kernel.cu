@@ -546,8 +546,24 @@ cudaLaunchConfig_t row_config(const RowPlan& p, int64_t rows, cudaStream_t strea
   return cfg;
 }
 
+// The probe's fixed split (CeRowSplit): the whole slice in one tile, or an invalid plan (threads 0).
+RowPlan plan_split(int64_t packs, int pack_bytes, const CeRowSplit& s) {
+  RowPlan p{};
+  if (s.cluster < 1 || s.cluster > 2 * kMaxCluster || s.packs_per_thread < 1) return p;  // 16: non-portable
+  p.cluster = s.cluster;
+  p.slice_packs = static_cast<int>((packs + p.cluster - 1) / p.cluster);
+  if (static_cast<int64_t>(p.slice_packs) * pack_bytes > kMaxSliceBytes) return p;
+  p.tile_packs = p.slice_packs;
+  p.tiles = 1;
+  const int threads = (p.tile_packs + s.packs_per_thread - 1) / s.packs_per_thread;
+  p.threads = std::max(32, (threads + 31) / 32 * 32);
+  if (p.threads > kMaxThreads) p.threads = 0;
+  p.smem_bytes = p.tile_packs * pack_bytes;
+  return p;
+}
+
 template <typename T, int VEC>
-cudaError_t launch_rows(const CeForwardArgs& f, cudaStream_t stream) {
+cudaError_t launch_rows(const CeForwardArgs& f, const CeRowSplit* split, cudaStream_t stream) {
   // Slices above 48 KB of shared memory need the opt-in (per device, so set on every launch).
   // All of the unified L1/shared memory as shared: the copies bypass L1, and three 64 KB slices an SM
   // need the largest carveout.
@@ -560,10 +576,14 @@ cudaError_t launch_rows(const CeForwardArgs& f, cudaStream_t stream) {
   const int64_t packs = f.cols / VEC;
   const int pack_bytes = static_cast<int>(VEC * sizeof(T));
   int max_cluster = device_max_cluster();
-  RowPlan plan = plan_row(packs, pack_bytes, max_cluster);
+  RowPlan plan = split ? plan_split(packs, pack_bytes, *split) : plan_row(packs, pack_bytes, max_cluster);
+  if (plan.threads == 0) return cudaErrorInvalidValue;
+  if (split && plan.cluster > 1)
+    attr_err = cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  if (attr_err != cudaSuccess) return attr_err;
   cudaLaunchAttribute attr[1];
   // A cluster must fit on one GPC with this kernel's registers; shrink it until one does.
-  while (plan.cluster > 1) {
+  while (!split && plan.cluster > 1) {
     cudaLaunchConfig_t cfg = row_config(plan, 1, stream, attr);
     int clusters = 0;
     const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, ce_forward_kernel<T, VEC>, &cfg);
@@ -600,11 +620,11 @@ cudaError_t launch_rows(const CeForwardArgs& f, cudaStream_t stream) {
 }
 
 template <typename T>
-cudaError_t forward_typed(const CeForwardArgs& f, cudaStream_t stream) {
+cudaError_t forward_typed(const CeForwardArgs& f, const CeRowSplit* split, cudaStream_t stream) {
   constexpr int kVec = 16 / sizeof(T);
   const int64_t es = sizeof(T);
   const bool vec = rows_allow_packs(f.cols, es, {f.logits, f.weight}) && whole_packs(f.row_stride, es);
-  return vec ? launch_rows<T, kVec>(f, stream) : launch_rows<T, 1>(f, stream);
+  return vec ? launch_rows<T, kVec>(f, split, stream) : launch_rows<T, 1>(f, split, stream);
 }
 
 template <typename T>
@@ -629,10 +649,20 @@ cudaError_t ce_target_stats(const CeStatsArgs& args, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream) {
+namespace {
+cudaError_t ce_forward_checked(const CeForwardArgs& args, const CeRowSplit* split, cudaStream_t stream) {
   if (args.rows == 0) return cudaSuccess;
   if (args.cols <= 0 || args.cols > INT_MAX / 2) return cudaErrorInvalidValue;
-  return dispatch_dtype(args.dtype, [&](auto tag) { return forward_typed<decltype(tag)>(args, stream); });
+  return dispatch_dtype(args.dtype, [&](auto tag) { return forward_typed<decltype(tag)>(args, split, stream); });
+}
+}  // namespace
+
+cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream) {
+  return ce_forward_checked(args, nullptr, stream);
+}
+
+cudaError_t ce_forward_with_split(const CeForwardArgs& args, const CeRowSplit& split, cudaStream_t stream) {
+  return ce_forward_checked(args, &split, stream);
 }
 
 cudaError_t rescale_stored_grad(const RescaleArgs& args, cudaStream_t stream) {

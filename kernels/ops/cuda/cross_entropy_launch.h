@@ -44,6 +44,17 @@ struct RescaleArgs {
 
 cudaError_t ce_target_stats(const CeStatsArgs& args, cudaStream_t stream);
 cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream);
+
+// A row split other than the launcher's own, for probes/probe_ce_split.cu, which times the
+// alternatives behind the launcher's choice (docs/perf/cross_entropy.md). `cluster` CTAs a row,
+// each holding its whole slice in shared memory, with ceil(slice packs / packs_per_thread) threads
+// rounded up to a warp; cluster 1 to 16 (above 8 is non-portable). Returns cudaErrorInvalidValue
+// when the slice exceeds the shared-memory limit or the CTA 512 threads; the service never calls it.
+struct CeRowSplit {
+  int cluster;
+  int packs_per_thread;
+};
+cudaError_t ce_forward_with_split(const CeForwardArgs& args, const CeRowSplit& split, cudaStream_t stream);
 cudaError_t rescale_stored_grad(const RescaleArgs& args, cudaStream_t stream);
 
 }  // namespace liger::cuda
