@@ -1,44 +1,85 @@
 // LayerNorm on CPU: the CUDA kernels' algorithm per row (two-pass mean and biased variance in
 // fp32, or float64 for float64 input; y rounded once), dW and dB as per-chunk partial rows summed
-// at the end.
+// at the end, in loops the compiler vectorizes (vec_math.h).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <utility>
 
 #include "../layer_norm_checks.h"
+#include "vec_math.h"
 
 namespace liger {
 namespace {
 
+// One row: mean, then the biased variance around it, then y; returns {mean, rstd}.
+template <typename T>
+LIGER_CPU_CLONES std::pair<at::opmath_type<T>, at::opmath_type<T>> forward_row(const T* x, const at::opmath_type<T>* w,
+                                                                            const at::opmath_type<T>* b, T* y,
+                                                                            int64_t cols, double eps) {
+  using Acc = at::opmath_type<T>;
+  Acc s = 0;
+  LIGER_SIMD_REDUCE(+, s)
+  for (int64_t c = 0; c < cols; ++c) s += cpu::load(x[c]);
+  const Acc mu = s / static_cast<Acc>(cols);
+  Acc q = 0;
+  LIGER_SIMD_REDUCE(+, q)
+  for (int64_t c = 0; c < cols; ++c) {
+    const Acc d = cpu::load(x[c]) - mu;
+    q += d * d;
+  }
+  const Acc rs = Acc(1) / std::sqrt(q / static_cast<Acc>(cols) + static_cast<Acc>(eps));
+  LIGER_SIMD
+  for (int64_t c = 0; c < cols; ++c) y[c] = cpu::store<T>((cpu::load(x[c]) - mu) * rs * w[c] + b[c]);
+  return {mu, rs};
+}
+
 template <typename T>
 void forward_rows(const T* x, const at::opmath_type<T>* w, const at::opmath_type<T>* b, T* y,
                   at::opmath_type<T>* mean_out, at::opmath_type<T>* rstd_out, int64_t rows, int64_t cols, double eps) {
-  using Acc = at::opmath_type<T>;
   at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* xr = x + r * cols;
-      Acc s = 0;
-      for (int64_t c = 0; c < cols; ++c) s += static_cast<Acc>(xr[c]);
-      const Acc mu = s / static_cast<Acc>(cols);
-      Acc q = 0;
-      for (int64_t c = 0; c < cols; ++c) {
-        const Acc d = static_cast<Acc>(xr[c]) - mu;
-        q += d * d;
-      }
-      const Acc rs = Acc(1) / std::sqrt(q / static_cast<Acc>(cols) + static_cast<Acc>(eps));
+      const auto [mu, rs] = forward_row(x + r * cols, w, b, y + r * cols, cols, eps);
       mean_out[r] = mu;
       rstd_out[r] = rs;
-      T* yr = y + r * cols;
-      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>((static_cast<Acc>(xr[c]) - mu) * rs * w[c] + b[c]);
     }
   });
 }
 
 // x_hat = (x - mean) * rstd, g = w * dy, dx = (g - (x_hat * mean(x_hat * g) + mean(g))) * rstd;
-// partials[0][chunk] += dy * x_hat (dW), partials[1][chunk] += dy (dB).
+// dw += dy * x_hat and db += dy when given (the chunk's partial rows).
+template <typename T>
+LIGER_CPU_CLONES void backward_row(const T* dy, const T* x, const at::opmath_type<T>* w, at::opmath_type<T> mu,
+                                   at::opmath_type<T> rs, T* dx, at::opmath_type<T>* dw, at::opmath_type<T>* db,
+                                   int64_t cols) {
+  using Acc = at::opmath_type<T>;
+  Acc sum_xg = 0, sum_g = 0;
+  LIGER_SIMD_REDUCE(+, sum_xg, sum_g)
+  for (int64_t c = 0; c < cols; ++c) {
+    const Acc xh = (cpu::load(x[c]) - mu) * rs;
+    const Acc g = w[c] * cpu::load(dy[c]);
+    sum_xg += xh * g;
+    sum_g += g;
+  }
+  const Acc c1 = sum_xg / static_cast<Acc>(cols), c2 = sum_g / static_cast<Acc>(cols);
+  if (dw) {
+    LIGER_SIMD
+    for (int64_t c = 0; c < cols; ++c) {
+      const Acc d = cpu::load(dy[c]);
+      dw[c] += d * ((cpu::load(x[c]) - mu) * rs);
+      db[c] += d;
+    }
+  }
+  LIGER_SIMD
+  for (int64_t c = 0; c < cols; ++c) {
+    const Acc xh = (cpu::load(x[c]) - mu) * rs;
+    dx[c] = cpu::store<T>((w[c] * cpu::load(dy[c]) - (xh * c1 + c2)) * rs);
+  }
+}
+
 template <typename T>
 void backward_rows(const T* dy, const T* x, const at::opmath_type<T>* w, const at::opmath_type<T>* mean,
                    const at::opmath_type<T>* rstd, T* dx, at::opmath_type<T>* partials, int64_t chunks, int64_t rows,
@@ -50,29 +91,8 @@ void backward_rows(const T* dy, const T* x, const at::opmath_type<T>* w, const a
       Acc* dw = partials ? partials + chunk * cols : nullptr;
       Acc* db = partials ? partials + (chunks + chunk) * cols : nullptr;
       const int64_t r_end = std::min(rows, (chunk + 1) * rows_per_chunk);
-      for (int64_t r = chunk * rows_per_chunk; r < r_end; ++r) {
-        const T* xr = x + r * cols;
-        const T* gr = dy + r * cols;
-        const Acc mu = mean[r], rs = rstd[r];
-        Acc sum_xg = 0, sum_g = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          const Acc xh = (static_cast<Acc>(xr[c]) - mu) * rs;
-          const Acc g = w[c] * static_cast<Acc>(gr[c]);
-          sum_xg += xh * g;
-          sum_g += g;
-        }
-        const Acc c1 = sum_xg / static_cast<Acc>(cols), c2 = sum_g / static_cast<Acc>(cols);
-        T* dxr = dx + r * cols;
-        for (int64_t c = 0; c < cols; ++c) {
-          const Acc xh = (static_cast<Acc>(xr[c]) - mu) * rs;
-          const Acc d = static_cast<Acc>(gr[c]);
-          dxr[c] = static_cast<T>((w[c] * d - (xh * c1 + c2)) * rs);
-          if (partials) {
-            dw[c] += d * xh;
-            db[c] += d;
-          }
-        }
-      }
+      for (int64_t r = chunk * rows_per_chunk; r < r_end; ++r)
+        backward_row(dy + r * cols, x + r * cols, w, mean[r], rstd[r], dx + r * cols, dw, db, cols);
     }
   });
 }

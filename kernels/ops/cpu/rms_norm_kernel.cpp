@@ -1,5 +1,6 @@
 // RMSNorm on CPU: the same per-row algorithm as the CUDA kernel (fp32 accumulation, the same
-// rounding points per casting mode, dW as per-chunk partials summed at the end).
+// rounding points per casting mode, dW as per-chunk partials summed at the end), in loops the
+// compiler vectorizes (vec_math.h).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -9,13 +10,41 @@
 #include <cmath>
 
 #include "../rms_norm_checks.h"
+#include "vec_math.h"
 
 namespace liger {
 namespace {
 
-template <typename T, typename Acc>
-inline Acc round_to(Acc v) {
-  return static_cast<Acc>(static_cast<T>(v));
+// One row's output from its reciprocal RMS, each casting mode in its own vectorized loop.
+template <typename T>
+LIGER_CPU_CLONES void forward_row(const T* x, const at::opmath_type<T>* w, T* y, at::opmath_type<T> rs, int64_t cols,
+                                  RmsCasting casting) {
+  using Acc = at::opmath_type<T>;
+  switch (casting) {
+    case RmsCasting::kLlama:
+      LIGER_SIMD
+      for (int64_t c = 0; c < cols; ++c)
+        y[c] = cpu::store<T>(cpu::round_to<T>(cpu::load(x[c]) * rs) * (w ? w[c] : Acc(1)));
+      break;
+    case RmsCasting::kGemma:
+      LIGER_SIMD
+      for (int64_t c = 0; c < cols; ++c) y[c] = cpu::store<T>(cpu::load(x[c]) * rs * (w ? w[c] : Acc(1)));
+      break;
+    default:
+      LIGER_SIMD
+      for (int64_t c = 0; c < cols; ++c)
+        y[c] = cpu::store<T>(cpu::round_to<T>(cpu::round_to<T>(cpu::load(x[c]) * rs) * cpu::round_to<T>(w ? w[c] : Acc(1))));
+      break;
+  }
+}
+
+template <typename T>
+LIGER_CPU_CLONES at::opmath_type<T> sum_of_squares(const T* x, int64_t cols) {
+  using Acc = at::opmath_type<T>;
+  Acc sum_sq = 0;
+  LIGER_SIMD_REDUCE(+, sum_sq)
+  for (int64_t c = 0; c < cols; ++c) sum_sq += cpu::load(x[c]) * cpu::load(x[c]);
+  return sum_sq;
 }
 
 template <typename T>
@@ -25,31 +54,44 @@ void forward_rows(const T* x, const at::opmath_type<T>* w, T* y, void* rstd_out,
   at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* xr = x + r * cols;
-      T* yr = y + r * cols;
-      Acc sum_sq = 0;
-      for (int64_t c = 0; c < cols; ++c) sum_sq += static_cast<Acc>(xr[c]) * static_cast<Acc>(xr[c]);
+      const Acc sum_sq = sum_of_squares(xr, cols);
       Acc rs;
       if (casting == RmsCasting::kNone) {
-        const Acc ms = round_to<T>(sum_sq / static_cast<Acc>(cols));
-        rs = round_to<T>(Acc(1) / std::sqrt(ms + round_to<T>(static_cast<Acc>(eps))));
+        const Acc ms = cpu::round_to<T>(sum_sq / static_cast<Acc>(cols));
+        rs = cpu::round_to<T>(Acc(1) / std::sqrt(ms + cpu::round_to<T>(static_cast<Acc>(eps))));
         static_cast<T*>(rstd_out)[r] = static_cast<T>(rs);
       } else {
         rs = Acc(1) / std::sqrt(sum_sq / static_cast<Acc>(cols) + static_cast<Acc>(eps));
         static_cast<Acc*>(rstd_out)[r] = rs;
       }
-      for (int64_t c = 0; c < cols; ++c) {
-        const Acc xf = static_cast<Acc>(xr[c]);
-        const Acc we = w ? w[c] : Acc(1);
-        Acc out;
-        switch (casting) {
-          case RmsCasting::kLlama: out = round_to<T>(xf * rs) * we; break;
-          case RmsCasting::kGemma: out = xf * rs * we; break;
-          default: out = round_to<T>(round_to<T>(xf * rs) * round_to<T>(we)); break;
-        }
-        yr[c] = static_cast<T>(out);
-      }
+      forward_row(xr, w, y + r * cols, rs, cols, casting);
     }
   });
+}
+
+// One row of dx (which may alias dy: each element is read before it is written) and, when dw is
+// given, its row's share of the weight gradient.
+template <typename T>
+LIGER_CPU_CLONES void backward_row(const T* dy, const T* x, const at::opmath_type<T>* w, at::opmath_type<T> rs, T* dx,
+                                   at::opmath_type<T>* dw, int64_t cols, RmsCasting casting) {
+  using Acc = at::opmath_type<T>;
+  Acc dot = 0;
+  LIGER_SIMD_REDUCE(+, dot)
+  for (int64_t c = 0; c < cols; ++c) dot += cpu::load(dy[c]) * (w ? w[c] : Acc(1)) * cpu::load(x[c]);
+  const Acc coef = rs * rs / static_cast<Acc>(cols) * dot;
+  if (dw) {
+    const bool llama = casting == RmsCasting::kLlama;
+    LIGER_SIMD
+    for (int64_t c = 0; c < cols; ++c) {
+      const Acc xf = cpu::load(x[c]);
+      dw[c] += cpu::load(dy[c]) * (llama ? cpu::round_to<T>(xf * rs) : xf * rs);
+    }
+  }
+  LIGER_SIMD
+  for (int64_t c = 0; c < cols; ++c) {
+    const Acc xf = cpu::load(x[c]);
+    dx[c] = cpu::store<T>(rs * (cpu::load(dy[c]) * (w ? w[c] : Acc(1)) - coef * xf));
+  }
 }
 
 template <typename T>
@@ -62,21 +104,9 @@ void backward_rows(const T* dy, const T* x, const at::opmath_type<T>* w, const v
       Acc* dw = w_partials ? w_partials + chunk * cols : nullptr;
       const int64_t r_end = std::min(rows, (chunk + 1) * rows_per_chunk);
       for (int64_t r = chunk * rows_per_chunk; r < r_end; ++r) {
-        const T* xr = x + r * cols;
-        const T* dyr = dy + r * cols;
-        T* dxr = dx + r * cols;  // may alias dyr (in place): each element is read before it is written
         const Acc rs = casting == RmsCasting::kNone ? static_cast<Acc>(static_cast<const T*>(rstd_in)[r])
                                                     : static_cast<const Acc*>(rstd_in)[r];
-        Acc dot = 0;
-        for (int64_t c = 0; c < cols; ++c)
-          dot += static_cast<Acc>(dyr[c]) * (w ? w[c] : Acc(1)) * static_cast<Acc>(xr[c]);
-        const Acc coef = rs * rs / static_cast<Acc>(cols) * dot;
-        for (int64_t c = 0; c < cols; ++c) {
-          const Acc xf = static_cast<Acc>(xr[c]);
-          const Acc g = static_cast<Acc>(dyr[c]);
-          if (dw) dw[c] += g * (casting == RmsCasting::kLlama ? round_to<T>(xf * rs) : xf * rs);
-          dxr[c] = static_cast<T>(rs * (g * (w ? w[c] : Acc(1)) - coef * xf));
-        }
+        backward_row(dy + r * cols, x + r * cols, w, rs, dx + r * cols, dw, cols, casting);
       }
     }
   });

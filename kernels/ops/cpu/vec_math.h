@@ -1,0 +1,107 @@
+#pragma once
+// What lets the CPU kernels' inner loops vectorize (docs/perf/cpu.md):
+// - LIGER_CPU_CLONES compiles a function twice, for x86-64-v3 (AVX2, FMA, F16C) and for the
+//   baseline ISA, and picks one when the library loads (GCC/Clang target_clones), so one binary
+//   runs everywhere and uses AVX2 where the CPU has it. Put it on the function that holds the
+//   loop: a lambda inside it is not cloned.
+// - LIGER_SIMD / LIGER_SIMD_REDUCE mark loops as vectorizable (-fopenmp-simd, no OpenMP runtime);
+//   a marked reduction may be summed in any order, so results differ from a sequential sum by
+//   rounding only. The CPU kernels compile with -fno-trapping-math (kernels/CMakeLists.txt), which
+//   lets the compiler turn the selects below into vector blends; no result changes.
+// - exp_approx: a branch-free expf (Cephes' polynomial, about 1 ulp on float's whole range) that
+//   vectorizes where std::exp does not (glibc's vector expf needs -ffast-math).
+#include <ATen/OpMathType.h>
+#include <c10/util/BFloat16.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(__CUDACC__)
+#define LIGER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LIGER_CPU_CLONES
+#endif
+
+// Inlined into each clone, so that the loop around it vectorizes.
+#define LIGER_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+#define LIGER_PRAGMA(x) _Pragma(#x)
+#define LIGER_SIMD LIGER_PRAGMA(omp simd)
+#define LIGER_SIMD_REDUCE(op, ...) LIGER_PRAGMA(omp simd reduction(op : __VA_ARGS__))
+
+namespace liger::cpu {
+
+LIGER_ALWAYS_INLINE float bits_to_float(int32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// e^x in float: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n through the
+// exponent bits. Results below 2^-126 (x < about -87.3) are 0; NaN stays NaN; +inf and x above
+// float's range give +inf.
+LIGER_ALWAYS_INLINE float exp_approx(float x) {
+  constexpr float kMax = 88.7228390f;   // log(FLT_MAX)
+  constexpr float kMin = -87.3365448f;  // log(2^-126): below it the result would be denormal
+  const float xc = x > kMax ? kMax : (x < kMin ? kMin : x);  // NaN fails both tests and stays
+  // Round x / ln2 to the nearest integer with the 1.5 * 2^23 trick (no rounding instruction).
+  constexpr float kRound = 12582912.0f;
+  const float n = (xc * 1.44269504088896341f + kRound) - kRound;
+  float r = xc - n * 0.693359375f;  // ln2 in two parts (Cephes C1, C2) keeps r exact
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n as two factors: n reaches 128 near kMax, past the largest exponent one float holds.
+  const int32_t ni = static_cast<int32_t>(n), half = ni >> 1;
+  const float y = p * bits_to_float((half + 127) << 23) * bits_to_float((ni - half + 127) << 23);
+  return x > kMax ? std::numeric_limits<float>::infinity() : (x < kMin ? 0.0f : y);
+}
+
+// 16-bit loads and stores written so that they vectorize (c10's own conversions, with their
+// isnan test and calls, keep the loop scalar); the same round-to-nearest-even and NaN as c10.
+template <typename T>
+LIGER_ALWAYS_INLINE auto load(T v) {
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    const int32_t bits = static_cast<int32_t>(static_cast<uint32_t>(v.x) << 16);
+    return bits_to_float(bits);
+  } else {
+    return static_cast<at::opmath_type<T>>(v);
+  }
+}
+
+template <typename T, typename Acc>
+LIGER_ALWAYS_INLINE T store(Acc v) {
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    const uint32_t rounded = (u + (((u >> 16) & 1u) + 0x7FFFu)) >> 16;
+    return T(static_cast<uint16_t>(v != v ? 0x7FC0u : rounded), T::from_bits());
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+// v rounded to T and back (the 16-bit rounding points of the CUDA kernels).
+template <typename T, typename Acc>
+LIGER_ALWAYS_INLINE Acc round_to(Acc v) {
+  return static_cast<Acc>(load(store<T>(v)));
+}
+
+// e^x at the accumulation type: exp_approx for float, std::exp for double.
+template <typename Acc>
+LIGER_ALWAYS_INLINE Acc exp_of(Acc x) {
+  if constexpr (std::is_same_v<Acc, float>)
+    return exp_approx(x);
+  else
+    return std::exp(x);
+}
+
+}  // namespace liger::cpu
