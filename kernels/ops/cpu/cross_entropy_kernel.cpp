@@ -1,7 +1,7 @@
 // Cross entropy on CPU: the same row algorithm as the CUDA kernel (online softmax over the row in
 // blocks, then a second pass that writes the gradient over the logits; loss math in fp32, or in
 // float64 for float64 input so gradchecks work), plus the target statistics and the in-place
-// rescale of stored gradients.
+// rescale of stored gradients. The row passes are loops the compiler vectorizes (vec_math.h).
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
 #include <ATen/OpMathType.h>
@@ -14,20 +14,13 @@
 #include <vector>
 
 #include "../cross_entropy_checks.h"
+#include "vec_math.h"
 
 namespace liger {
 namespace {
 
 constexpr const char* kOp = "liger::cross_entropy";
 constexpr int64_t kBlock = 2048;  // elements of a row the online softmax folds in at a time
-constexpr int kLanes = 16;        // interleaved partial sums within a block
-
-template <typename Acc>
-Acc lane_total(const Acc (&lanes)[kLanes]) {
-  Acc t = 0;
-  for (int i = 0; i < kLanes; ++i) t += lanes[i];
-  return t;
-}
 
 template <typename Acc>
 struct RowOutputs {
@@ -36,6 +29,114 @@ struct RowOutputs {
   float* accuracy;     // or nullptr
   int64_t* predicted;  // or nullptr
 };
+
+// The soft-capping of the logits: cap * tanh(x / cap), or x itself.
+template <typename Acc>
+struct SoftCap {
+  bool capped;
+  Acc cap, inv_cap;
+  LIGER_ALWAYS_INLINE Acc operator()(Acc f) const { return capped ? cap * cpu::tanh_of(f * inv_cap) : f; }
+};
+
+// What pass 1 learns of one block of a row.
+template <typename Acc>
+struct BlockScan {
+  Acc max, sum_x, sum_wx;
+  bool nan;
+};
+
+// Pass 1 over a block: the (capped) logits into xs, their max, NaN flag and the plain and weighted
+// sums label smoothing needs. The sums are vector-lane partials merged at the end of the block
+// (as the CUDA kernel's per-thread partials): one running fp32 sum over 128K terms would drift.
+template <typename T, typename Acc>
+LIGER_CPU_CLONES BlockScan<Acc> scan_block(const T* xb, const Acc* wb, Acc* xs, int64_t len, SoftCap<Acc> soft) {
+  Acc bm = -std::numeric_limits<Acc>::infinity(), sx = 0, swx = 0;
+  int nan = 0;  // the max below skips NaN, so it is counted apart
+  if (soft.capped) {
+    LIGER_SIMD
+    for (int64_t j = 0; j < len; ++j) xs[j] = soft(cpu::load(xb[j]));
+  } else {
+    LIGER_SIMD
+    for (int64_t j = 0; j < len; ++j) xs[j] = cpu::load(xb[j]);
+  }
+  LIGER_PRAGMA(omp simd reduction(max : bm) reduction(+ : sx) reduction(| : nan))
+  for (int64_t j = 0; j < len; ++j) {
+    const Acc v = xs[j];
+    bm = v > bm ? v : bm;
+    nan |= v != v;
+    sx += v;
+  }
+  if (wb) {
+    LIGER_SIMD_REDUCE(+, swx)
+    for (int64_t j = 0; j < len; ++j) swx += wb[j] * xs[j];
+  }
+  return {bm, sx, swx, nan != 0};
+}
+
+// Sum over the block of exp(xs - bm), leaving out position `skip` (the target, or -1).
+template <typename Acc>
+LIGER_CPU_CLONES Acc block_exp_sum(const Acc* xs, int64_t len, Acc bm, int64_t skip) {
+  Acc s = 0;
+  LIGER_SIMD_REDUCE(+, s)
+  for (int64_t j = 0; j < len; ++j) s += j == skip ? Acc(0) : cpu::exp_of(xs[j] - bm);
+  return s;
+}
+
+// The first position of the row's largest (capped) logit, or -1 for a row without one.
+template <typename T, typename Acc>
+int64_t row_argmax(const T* xr, int64_t cols, SoftCap<Acc> soft) {
+  Acc best = -std::numeric_limits<Acc>::infinity();
+  int64_t arg = -1;
+  for (int64_t j = 0; j < cols; ++j) {
+    const Acc v = soft(cpu::load(xr[j]));
+    if (v > best) {
+      best = v;
+      arg = j;
+    }
+  }
+  return arg;
+}
+
+// The gradient coefficients of a row (pass 2): for j != y,
+//   unweighted: g = (a p - eps) k_n;  weighted: g = ((1 - ls) w_y p + eps (p w_total - w_j)) k_w + z_coef p,
+// with p = exp(x_j - lse), times 1 - tanh^2 under soft-capping.
+template <typename Acc>
+struct GradCoefs {
+  Acc lse, a, eps, k_n, ls, w_y, w_total, k_w, z_coef;
+};
+
+template <bool WEIGHTED, bool CAPPED, typename T, typename Acc>
+LIGER_ALWAYS_INLINE void grad_loop(T* xr, const Acc* weight, int64_t cols, const GradCoefs<Acc>& k, SoftCap<Acc> soft) {
+  LIGER_SIMD
+  for (int64_t j = 0; j < cols; ++j) {
+    const Acc v = CAPPED ? soft(cpu::load(xr[j])) : cpu::load(xr[j]);
+    const Acc p = cpu::exp_of(v - k.lse);
+    Acc g = WEIGHTED ? ((1 - k.ls) * k.w_y * p + k.eps * (p * k.w_total - weight[j])) * k.k_w + k.z_coef * p
+                     : (k.a * p - k.eps) * k.k_n;
+    if (CAPPED) {
+      const Acc t = v * soft.inv_cap;
+      g *= 1 - t * t;
+    }
+    xr[j] = cpu::store<T>(g);
+  }
+}
+
+// Pass 2: the gradient written over the logits; the target's entry g_y (formed whole in Acc by
+// the caller) is written last, over what the loop wrote there.
+template <typename T, typename Acc>
+LIGER_CPU_CLONES void write_grad_row(T* xr, const Acc* weight, int64_t cols, int64_t y, Acc g_y, const GradCoefs<Acc>& k,
+                                     SoftCap<Acc> soft) {
+  const Acc xy = soft(cpu::load(xr[y]));
+  if (weight)
+    soft.capped ? grad_loop<true, true>(xr, weight, cols, k, soft) : grad_loop<true, false>(xr, weight, cols, k, soft);
+  else
+    soft.capped ? grad_loop<false, true>(xr, weight, cols, k, soft) : grad_loop<false, false>(xr, weight, cols, k, soft);
+  if (soft.capped) {
+    const Acc t = xy * soft.inv_cap;
+    g_y *= 1 - t * t;
+  }
+  xr[y] = cpu::store<T>(g_y);
+}
 
 template <typename T>
 void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opmath_type<T>* weight,
@@ -46,17 +147,12 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
   const Acc ls = static_cast<Acc>(o.label_smoothing);
   const Acc eps = ls / static_cast<Acc>(cols);
   const Acc zs = static_cast<Acc>(o.lse_square_scale);
-  const bool capped = o.softcap > 0;
-  const Acc cap = static_cast<Acc>(o.softcap), inv_cap = capped ? Acc(1) / cap : Acc(0);
+  const SoftCap<Acc> soft{o.softcap > 0, static_cast<Acc>(o.softcap), o.softcap > 0 ? Acc(1 / o.softcap) : Acc(0)};
   const bool weighted = weight != nullptr;
   const bool want_arg = out.accuracy != nullptr || out.predicted != nullptr;
   const Acc n = static_cast<Acc>(stats[kCeNonIgnored]);
   const Acc w_sum = static_cast<Acc>(stats[kCeTargetWeightSum]);
   const Acc w_total = static_cast<Acc>(stats[kCeWeightTotal]);
-  auto soft = [&](T v) {
-    const Acc f = static_cast<Acc>(v);
-    return capped ? cap * std::tanh(f * inv_cap) : f;
-  };
 
   at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)), [&](int64_t rb, int64_t re) {
     std::vector<Acc> xs(static_cast<size_t>(std::min(kBlock, cols)));
@@ -72,37 +168,18 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
         continue;
       }
       // Pass 1: online max and sum of exp over the classes other than the target (so that 1 - p_y
-      // is that sum over the total, without cancellation), the sums label smoothing needs, argmax.
-      // Sums run in kLanes interleaved accumulators per block, merged by block (as the CUDA
-      // kernel's per-thread partials): one running fp32 sum over 128K terms would drift by 1e-4.
-      Acc m = -inf, s = 0, sum_x = 0, sum_wx = 0, best = -inf;
-      int64_t arg = -1;
-      bool nan = false;  // std::max and the -inf guards would drop a NaN logit
+      // is that sum over the total, without cancellation), the sums label smoothing needs.
+      Acc m = -inf, s = 0, sum_x = 0, sum_wx = 0;
+      bool nan = false;  // the max and the -inf guards would drop a NaN logit
       for (int64_t b = 0; b < cols; b += kBlock) {
         const int64_t len = std::min(kBlock, cols - b);
-        Acc bm = -inf;
-        Acc lx[kLanes] = {}, lwx[kLanes] = {};
-        for (int64_t j = 0; j < len; ++j) {
-          const Acc v = soft(xr[b + j]);
-          xs[j] = v;
-          bm = std::max(bm, v);
-          nan |= v != v;
-          if (want_arg && v > best) {
-            best = v;
-            arg = b + j;
-          }
-          lx[j % kLanes] += v;
-          if (weighted) lwx[j % kLanes] += weight[b + j] * v;
-        }
-        if (ls > 0) {
-          sum_x += lane_total(lx);
-          sum_wx += lane_total(lwx);
-        }
+        const BlockScan<Acc> scan = scan_block(xr + b, weighted ? weight + b : nullptr, xs.data(), len, soft);
+        nan |= scan.nan;
+        sum_x += scan.sum_x;
+        sum_wx += scan.sum_wx;
+        const Acc bm = scan.max;
         if (bm == -inf) continue;  // nothing but -inf so far in this block: adds exp(-inf) = 0
-        Acc le[kLanes] = {};
-        for (int64_t j = 0; j < len; ++j)
-          if (b + j != y) le[j % kLanes] += std::exp(xs[j] - bm);
-        const Acc bs = lane_total(le);
+        const Acc bs = block_exp_sum(xs.data(), len, bm, y >= b && y < b + len ? y - b : -1);
         if (bm > m) {
           s = (m == -inf ? Acc(0) : s * std::exp(m - bm)) + bs;
           m = bm;
@@ -110,7 +187,7 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
           s += bs * std::exp(bm - m);
         }
       }
-      const Acc xy = soft(xr[y]);
+      const Acc xy = soft(cpu::load(xr[y]));
       const Acc e_y = std::exp(xy - m);
       const Acc total = s + e_y;
       const Acc lse = nan ? std::numeric_limits<Acc>::quiet_NaN() : m + std::log(total);
@@ -132,9 +209,12 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
       loss += z;
       out.loss[r] = loss * token;
       if (out.z_loss) out.z_loss[r] = z * token;
-      if (arg < 0) arg = 0;  // a row without a maximum (all -inf or NaN): Liger reports class 0
-      if (out.accuracy) out.accuracy[r] = arg == y ? 1.f : 0.f;
-      if (out.predicted) out.predicted[r] = arg;
+      if (want_arg) {
+        int64_t arg = row_argmax(xr, cols, soft);
+        if (arg < 0) arg = 0;  // a row without a maximum (all -inf or NaN): Liger reports class 0
+        if (out.accuracy) out.accuracy[r] = arg == y ? 1.f : 0.f;
+        if (out.predicted) out.predicted[r] = arg;
+      }
 
       if (!o.compute_grad) continue;
       // Pass 2: the gradient, written over the logits. Row factor: 1/N (mean) x p_y (token
@@ -142,27 +222,12 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
       const Acc rf = token * (grad_scale ? grad_scale[r] : Acc(1));
       const Acc k_n = (o.mean ? Acc(1) / n : Acc(1)) * rf;
       const Acc k_w = weighted ? (o.mean ? Acc(1) / w_sum : Acc(1)) * rf : k_n;
-      const Acc a = 1 + 2 * zs * lse;
       const Acc z_coef = 2 * zs * lse * k_n;
       // d/dx_y with p_y - 1 written as -q_y.
       const Acc g_y = weighted ? (-(1 - ls) * q_y * w_y + eps * (p_y * w_total - w_y)) * k_w + z_coef * p_y
                                : (2 * zs * lse * p_y - q_y + ls - eps) * k_n;
-      for (int64_t j = 0; j < cols; ++j) {
-        const Acc v = soft(xr[j]);
-        const Acc p = std::exp(v - lse);
-        Acc g;
-        if (j == y)
-          g = g_y;
-        else if (!weighted)
-          g = (a * p - eps) * k_n;
-        else
-          g = ((1 - ls) * w_y * p + eps * (p * w_total - weight[j])) * k_w + z_coef * p;
-        if (capped) {
-          const Acc t = v * inv_cap;
-          g *= 1 - t * t;
-        }
-        xr[j] = static_cast<T>(g);
-      }
+      const GradCoefs<Acc> k{lse, 1 + 2 * zs * lse, eps, k_n, ls, w_y, w_total, k_w, z_coef};
+      write_grad_row(xr, weight, cols, y, g_y, k, soft);
     }
   });
 }

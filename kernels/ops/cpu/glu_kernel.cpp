@@ -1,5 +1,6 @@
 // SwiGLU and GeGLU on CPU: the elementwise math of common/glu_math.h over the flattened tensors,
-// with the same rounding points as the CUDA kernels (fp32 math, float64 for float64 data).
+// with the same rounding points as the CUDA kernels (fp32 math, float64 for float64 data), in
+// loops the compiler vectorizes (vec_math.h).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -7,6 +8,7 @@
 
 #include "../common/glu_math.h"
 #include "../glu_checks.h"
+#include "vec_math.h"
 
 namespace liger {
 namespace {
@@ -16,8 +18,32 @@ constexpr int64_t kGrain = 32768;
 template <typename T>
 struct RoundTo {
   using Acc = at::opmath_type<T>;
-  Acc operator()(Acc v) const { return static_cast<Acc>(static_cast<T>(v)); }
+  LIGER_ALWAYS_INLINE Acc operator()(Acc v) const { return cpu::round_to<T>(v); }
 };
+
+// One span of elements: the loops the compiler vectorizes (vec_math.h).
+template <GluActivation ACT, typename T>
+LIGER_CPU_CLONES void forward_span(const T* a, const T* b, T* c, int64_t n, at::opmath_type<T> g,
+                                   at::opmath_type<T> d) {
+  using Acc = at::opmath_type<T>;
+  LIGER_SIMD
+  for (int64_t i = 0; i < n; ++i)
+    c[i] = cpu::store<T>(glu::glu_forward<ACT, Acc>(cpu::load(a[i]), cpu::load(b[i]), g, d, RoundTo<T>{}));
+}
+
+// da may be a's memory and db b's (in place): each element is read before it is written.
+template <GluActivation ACT, typename T>
+LIGER_CPU_CLONES void backward_span(const T* dc, const T* a, const T* b, T* da, T* db, int64_t n,
+                                    at::opmath_type<T> g, at::opmath_type<T> d) {
+  using Acc = at::opmath_type<T>;
+  LIGER_SIMD
+  for (int64_t i = 0; i < n; ++i) {
+    Acc ga, gb;
+    glu::glu_backward<ACT, Acc>(cpu::load(dc[i]), cpu::load(a[i]), cpu::load(b[i]), g, d, RoundTo<T>{}, ga, gb);
+    da[i] = cpu::store<T>(ga);
+    db[i] = cpu::store<T>(gb);
+  }
+}
 
 template <GluActivation ACT>
 at::Tensor glu_forward_cpu(const char* op, const at::Tensor& a_in, const at::Tensor& b_in, double gm, double dm) {
@@ -31,9 +57,7 @@ at::Tensor glu_forward_cpu(const char* op, const at::Tensor& a_in, const at::Ten
     scalar_t* cp = c.data_ptr<scalar_t>();
     const Acc g = static_cast<Acc>(gm), d = static_cast<Acc>(dm);
     at::parallel_for(0, a.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i)
-        cp[i] = static_cast<scalar_t>(glu::glu_forward<ACT, Acc>(static_cast<Acc>(ap[i]), static_cast<Acc>(bp[i]), g,
-                                                                 d, RoundTo<scalar_t>{}));
+      forward_span<ACT>(ap + lo, bp + lo, cp + lo, hi - lo, g, d);
     });
   });
   return c;
@@ -56,13 +80,7 @@ std::tuple<at::Tensor, at::Tensor> glu_backward_cpu(const char* op, const at::Te
     scalar_t* dbp = db.data_ptr<scalar_t>();
     const Acc g = static_cast<Acc>(gm), d = static_cast<Acc>(dm);
     at::parallel_for(0, a.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        Acc ga, gb;
-        glu::glu_backward<ACT, Acc>(static_cast<Acc>(dcp[i]), static_cast<Acc>(ap[i]), static_cast<Acc>(bp[i]), g, d,
-                                    RoundTo<scalar_t>{}, ga, gb);
-        dap[i] = static_cast<scalar_t>(ga);
-        dbp[i] = static_cast<scalar_t>(gb);
-      }
+      backward_span<ACT>(dcp + lo, ap + lo, bp + lo, dap + lo, dbp + lo, hi - lo, g, d);
     });
   });
   return {da.view(a_in.sizes()), db.view(b_in.sizes())};

@@ -8,8 +8,9 @@
 //   a marked reduction may be summed in any order, so results differ from a sequential sum by
 //   rounding only. The CPU kernels compile with -fno-trapping-math (kernels/CMakeLists.txt), which
 //   lets the compiler turn the selects below into vector blends; no result changes.
-// - exp_approx: a branch-free expf (Cephes' polynomial, about 1 ulp on float's whole range) that
-//   vectorizes where std::exp does not (glibc's vector expf needs -ffast-math).
+// - exp_approx, tanh_approx: branch-free expf and tanhf (Cephes' polynomials, about 1 ulp; see
+//   docs/perf/cpu.md) that vectorize where std::exp does not (glibc's vector expf needs
+//   -ffast-math).
 #include <ATen/OpMathType.h>
 #include <c10/util/BFloat16.h>
 
@@ -65,6 +66,22 @@ LIGER_ALWAYS_INLINE float exp_approx(float x) {
   return x > kMax ? std::numeric_limits<float>::infinity() : (x < kMin ? 0.0f : y);
 }
 
+// tanh in float (Cephes' tanhf): an odd polynomial below 0.625, else 1 - 2 / (e^2|x| + 1); NaN
+// stays NaN, +-inf give +-1.
+LIGER_ALWAYS_INLINE float tanh_approx(float x) {
+  const float ax = std::fabs(x);
+  const float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = p * z * x + x;
+  const float big = 1.0f - 2.0f / (exp_approx(2.0f * (ax > 44.0f ? 44.0f : ax)) + 1.0f);
+  const float large = x < 0 ? -big : big;
+  return ax < 0.625f ? small : (x != x ? x : large);
+}
+
 // 16-bit loads and stores written so that they vectorize (c10's own conversions, with their
 // isnan test and calls, keep the loop scalar); the same round-to-nearest-even and NaN as c10.
 template <typename T>
@@ -102,6 +119,14 @@ LIGER_ALWAYS_INLINE Acc exp_of(Acc x) {
     return exp_approx(x);
   else
     return std::exp(x);
+}
+
+template <typename Acc>
+LIGER_ALWAYS_INLINE Acc tanh_of(Acc x) {
+  if constexpr (std::is_same_v<Acc, float>)
+    return tanh_approx(x);
+  else
+    return std::tanh(x);
 }
 
 }  // namespace liger::cpu
