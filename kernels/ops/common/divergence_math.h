@@ -7,7 +7,8 @@
 #ifdef __CUDACC__
 #define LIGER_HD __host__ __device__ __forceinline__
 #else
-#define LIGER_HD inline
+#include "../cpu/vec_math.h"
+#define LIGER_HD LIGER_ALWAYS_INLINE
 #endif
 
 namespace liger {
@@ -33,13 +34,18 @@ inline JsdMode jsd_mode_of(double beta) {
 }
 
 // exp and log in the accumulation type. kFast selects the hardware approximations on the GPU
-// (used where the inputs are 16-bit, whose rounding dwarfs theirs); host code is always exact.
+// (used where the inputs are 16-bit, whose rounding dwarfs theirs); the CPU kernels use the
+// vectorizable approximations of cpu/vec_math.h (about 1 ulp), float64 stays exact.
 template <bool kFast = false>
 LIGER_HD float exp_acc(float x) {
 #ifdef __CUDA_ARCH__
   if (kFast) return __expf(x);
 #endif
+#ifdef __CUDACC__
   return expf(x);
+#else
+  return cpu::exp_approx(x);
+#endif
 }
 template <bool kFast = false>
 LIGER_HD double exp_acc(double x) {
@@ -52,7 +58,11 @@ LIGER_HD float log_acc(float x) {
   // clamp to the smallest normal float; a probability that small contributes nothing anyway.
   if (kFast) return __logf(fmaxf(x, 1.17549435e-38f));
 #endif
+#ifdef __CUDACC__
   return logf(x);
+#else
+  return cpu::log_approx(x);
+#endif
 }
 template <bool kFast = false>
 LIGER_HD double log_acc(double x) {

@@ -2,7 +2,8 @@
 // every element's loss term and gradient come from divergence_math.h; the gradient (divided by
 // n, the number of rows not ignored) is written as it goes, unless dx is null (the loss only);
 // the loss sums groups of elements
-// in the accumulation type and the groups in double, per row, and the rows in order.
+// in the accumulation type and the groups in double, per row, and the rows in order; the loops
+// are vectorized (vec_math.h).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -11,16 +12,53 @@
 #include <vector>
 
 #include "../divergence_checks.h"
+#include "vec_math.h"
 
 namespace liger {
 namespace {
 
 constexpr int64_t kGroup = 32;  // elements summed in the accumulation type before the double
 
+// One row's loss (groups of kGroup in Acc, a vectorized loop; the groups in double) and, unless
+// dx is null, its gradient divided by n. The mode is a template flag so that each variant is one
+// straight loop.
+template <JsdMode MODE, typename T>
+LIGER_ALWAYS_INLINE double jsd_row_groups(const T* x, const T* y, T* dx, int64_t cols, at::opmath_type<T> beta,
+                                          at::opmath_type<T> inv_n) {
+  using Acc = at::opmath_type<T>;
+  double acc = 0.0;
+  for (int64_t g = 0; g < cols; g += kGroup) {
+    Acc part = 0;
+    const int64_t g_end = std::min(cols, g + kGroup);
+    if (dx != nullptr) {
+      LIGER_SIMD_REDUCE(+, part)
+      for (int64_t c = g; c < g_end; ++c) {
+        const JsdTerm<Acc> t = jsd_term<false, Acc>(cpu::load(x[c]), cpu::load(y[c]), beta, MODE);
+        part += t.loss;
+        dx[c] = cpu::store<T>(t.grad * inv_n);
+      }
+    } else {
+      LIGER_SIMD_REDUCE(+, part)
+      for (int64_t c = g; c < g_end; ++c) part += jsd_term<false, Acc>(cpu::load(x[c]), cpu::load(y[c]), beta, MODE).loss;
+    }
+    acc += static_cast<double>(part);
+  }
+  return acc;
+}
+
+template <typename T>
+LIGER_CPU_CLONES double jsd_row(const T* x, const T* y, T* dx, int64_t cols, at::opmath_type<T> beta, JsdMode mode,
+                                at::opmath_type<T> inv_n) {
+  switch (mode) {
+    case JsdMode::kForwardKl: return jsd_row_groups<JsdMode::kForwardKl>(x, y, dx, cols, beta, inv_n);
+    case JsdMode::kReverseKl: return jsd_row_groups<JsdMode::kReverseKl>(x, y, dx, cols, beta, inv_n);
+    default: return jsd_row_groups<JsdMode::kGeneral>(x, y, dx, cols, beta, inv_n);
+  }
+}
+
 template <typename T>
 double jsd_rows(const T* x, const T* y, T* dx, const int64_t* labels, int64_t ignore_index, int64_t rows,
                 int64_t cols, at::opmath_type<T> beta, JsdMode mode, at::opmath_type<T> inv_n) {
-  using Acc = at::opmath_type<T>;
   std::vector<double> row_sums(rows, 0.0);
   at::parallel_for(0, rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -29,20 +67,7 @@ double jsd_rows(const T* x, const T* y, T* dx, const int64_t* labels, int64_t ig
         if (dxr != nullptr) std::fill(dxr, dxr + cols, T(0));
         continue;
       }
-      const T* xr = x + r * cols;
-      const T* yr = y + r * cols;
-      double acc = 0.0;
-      for (int64_t g = 0; g < cols; g += kGroup) {
-        Acc part = 0;
-        const int64_t g_end = std::min(cols, g + kGroup);
-        for (int64_t c = g; c < g_end; ++c) {
-          const JsdTerm<Acc> t = jsd_term<false, Acc>(static_cast<Acc>(xr[c]), static_cast<Acc>(yr[c]), beta, mode);
-          part += t.loss;
-          if (dxr != nullptr) dxr[c] = static_cast<T>(t.grad * inv_n);
-        }
-        acc += static_cast<double>(part);
-      }
-      row_sums[r] = acc;
+      row_sums[r] = jsd_row(x + r * cols, y + r * cols, dxr, cols, beta, mode, inv_n);
     }
   });
   double total = 0.0;

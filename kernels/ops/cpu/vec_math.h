@@ -8,7 +8,7 @@
 //   a marked reduction may be summed in any order, so results differ from a sequential sum by
 //   rounding only. The CPU kernels compile with -fno-trapping-math (kernels/CMakeLists.txt), which
 //   lets the compiler turn the selects below into vector blends; no result changes.
-// - exp_approx, tanh_approx: branch-free expf and tanhf (Cephes' polynomials, about 1 ulp; see
+// - exp_approx, log_approx, tanh_approx: branch-free expf, logf and tanhf (Cephes' polynomials, about 1 ulp; see
 //   docs/perf/cpu.md) that vectorize where std::exp does not (glibc's vector expf needs
 //   -ffast-math).
 #include <ATen/OpMathType.h>
@@ -35,11 +35,7 @@
 
 namespace liger::cpu {
 
-LIGER_ALWAYS_INLINE float bits_to_float(int32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+LIGER_ALWAYS_INLINE float bits_to_float(int32_t bits) { return __builtin_bit_cast(float, bits); }
 
 // e^x in float: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n through the
 // exponent bits. Results below 2^-126 (x < about -87.3) are 0; NaN stays NaN; +inf and x above
@@ -64,6 +60,36 @@ LIGER_ALWAYS_INLINE float exp_approx(float x) {
   const int32_t ni = static_cast<int32_t>(n), half = ni >> 1;
   const float y = p * bits_to_float((half + 127) << 23) * bits_to_float((ni - half + 127) << 23);
   return x > kMax ? std::numeric_limits<float>::infinity() : (x < kMin ? 0.0f : y);
+}
+
+LIGER_ALWAYS_INLINE int32_t float_to_bits(float f) { return __builtin_bit_cast(int32_t, f); }
+
+// ln x in float (Cephes' logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln(m) by a polynomial in
+// m - 1. Subnormal inputs are scaled up first; 0 gives -inf, x < 0 NaN, +inf +inf, NaN NaN.
+LIGER_ALWAYS_INLINE float log_approx(float x) {
+  constexpr float kMinNormal = 1.17549435e-38f;
+  const bool subnormal = x < kMinNormal;
+  const int32_t bits = float_to_bits(subnormal ? x * 8388608.0f : x);  // 2^23
+  const int32_t e = ((bits >> 23) & 0xff) - 126 - (subnormal ? 23 : 0);
+  const float m = bits_to_float((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+  const bool low = m < 0.707106781186547524f;
+  const float ef = static_cast<float>(low ? e - 1 : e);
+  const float f = low ? m + m - 1.0f : m - 1.0f;
+  const float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  float y = f * z * p + ef * -2.12194440e-4f - 0.5f * z;
+  const float r = f + y + ef * 0.693359375f;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float special = x == 0.0f ? -kInf : (x == kInf ? kInf : std::numeric_limits<float>::quiet_NaN());
+  return x > 0.0f && x < kInf ? r : (x != x ? x : special);
 }
 
 // tanh in float (Cephes' tanhf): an odd polynomial below 0.625, else 1 - 2 / (e^2|x| + 1); NaN
@@ -97,8 +123,7 @@ LIGER_ALWAYS_INLINE auto load(T v) {
 template <typename T, typename Acc>
 LIGER_ALWAYS_INLINE T store(Acc v) {
   if constexpr (std::is_same_v<T, c10::BFloat16>) {
-    uint32_t u;
-    std::memcpy(&u, &v, sizeof u);
+    const uint32_t u = __builtin_bit_cast(uint32_t, v);
     const uint32_t rounded = (u + (((u >> 16) & 1u) + 0x7FFFu)) >> 16;
     return T(static_cast<uint16_t>(v != v ? 0x7FC0u : rounded), T::from_bits());
   } else {
@@ -119,6 +144,14 @@ LIGER_ALWAYS_INLINE Acc exp_of(Acc x) {
     return exp_approx(x);
   else
     return std::exp(x);
+}
+
+template <typename Acc>
+LIGER_ALWAYS_INLINE Acc log_of(Acc x) {
+  if constexpr (std::is_same_v<Acc, float>)
+    return log_approx(x);
+  else
+    return std::log(x);
 }
 
 template <typename Acc>
