@@ -52,7 +52,7 @@ template <typename T, typename Acc>
 LIGER_CPU_CLONES BlockScan<Acc> scan_block(const T* xb, const Acc* wb, Acc* xs, int64_t len, SoftCap<Acc> soft) {
   Acc bm = -std::numeric_limits<Acc>::infinity(), sx = 0, swx = 0;
   int nan = 0;  // the max below skips NaN, so it is counted apart
-  if (soft.capped) {
+  if (soft.capped) {  // two loops: a select would compute the tanh for uncapped rows too
     LIGER_SIMD
     for (int64_t j = 0; j < len; ++j) xs[j] = soft(cpu::load(xb[j]));
   } else {
@@ -73,12 +73,16 @@ LIGER_CPU_CLONES BlockScan<Acc> scan_block(const T* xb, const Acc* wb, Acc* xs, 
   return {bm, sx, swx, nan != 0};
 }
 
-// Sum over the block of exp(xs - bm), leaving out position `skip` (the target, or -1).
+// Sum over the block of exp(xs - bm), leaving out position `skip` (the target, or -1): its entry
+// is set to -inf for the loop (exp gives 0) and put back, so the loop has no index test.
 template <typename Acc>
-LIGER_CPU_CLONES Acc block_exp_sum(const Acc* xs, int64_t len, Acc bm, int64_t skip) {
+LIGER_CPU_CLONES Acc block_exp_sum(Acc* xs, int64_t len, Acc bm, int64_t skip) {
+  const Acc kept = skip >= 0 ? xs[skip] : Acc(0);
+  if (skip >= 0) xs[skip] = -std::numeric_limits<Acc>::infinity();
   Acc s = 0;
   LIGER_SIMD_REDUCE(+, s)
-  for (int64_t j = 0; j < len; ++j) s += j == skip ? Acc(0) : cpu::exp_of(xs[j] - bm);
+  for (int64_t j = 0; j < len; ++j) s += cpu::exp_of(xs[j] - bm);
+  if (skip >= 0) xs[skip] = kept;
   return s;
 }
 
