@@ -12,15 +12,7 @@
 #include <vector>
 
 #include "cross_entropy_launch.h"
-
-#define CHECK(x)                                                                                   \
-  do {                                                                                             \
-    cudaError_t err_ = (x);                                                                        \
-    if (err_ != cudaSuccess) {                                                                     \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(err_));    \
-      std::exit(1);                                                                                \
-    }                                                                                              \
-  } while (0)
+#include "probe_timing.h"
 
 namespace {
 
@@ -31,27 +23,11 @@ struct Flush {
   size_t bytes = 120ull << 20;  // above the H200's 60 MB L2
 };
 
-// Median of `runs` timed launches, each after a memset of the flush buffer (3 warm-up runs first).
+// Median of `runs` timed launches, each after a memset of the flush buffer.
 template <typename F>
 float median_ms(F&& launch, const Flush& flush, int runs = 30) {
-  cudaEvent_t start, stop;
-  CHECK(cudaEventCreate(&start));
-  CHECK(cudaEventCreate(&stop));
-  std::vector<float> ms;
-  for (int i = 0; i < runs + 3; ++i) {
-    CHECK(cudaMemsetAsync(flush.buffer, i & 0xff, flush.bytes));
-    CHECK(cudaEventRecord(start));
-    launch();
-    CHECK(cudaEventRecord(stop));
-    CHECK(cudaEventSynchronize(stop));
-    float t = 0;
-    CHECK(cudaEventElapsedTime(&t, start, stop));
-    if (i >= 3) ms.push_back(t);
-  }
-  CHECK(cudaEventDestroy(start));
-  CHECK(cudaEventDestroy(stop));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  const auto flush_l2 = [&](int i) { CHECK(cudaMemsetAsync(flush.buffer, i & 0xff, flush.bytes)); };
+  return static_cast<float>(median_ms_of(flush_l2, launch, runs, nullptr));
 }
 
 template <typename T> T host_value(float v);

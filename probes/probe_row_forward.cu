@@ -21,16 +21,8 @@
 
 #include "layer_norm_launch.h"
 #include "rms_norm_launch.h"
+#include "probe_timing.h"
 #include "row_op_launch.h"
-
-#define CHECK(x)                                                                                   \
-  do {                                                                                             \
-    const cudaError_t e = (x);                                                                     \
-    if (e != cudaSuccess) {                                                                        \
-      std::fprintf(stderr, "%s failed: %s (line %d)\n", #x, cudaGetErrorString(e), __LINE__);      \
-      std::exit(1);                                                                                \
-    }                                                                                              \
-  } while (0)
 
 namespace {
 
@@ -58,25 +50,11 @@ struct Timer {
 
   template <typename F>
   double median_ms(F&& launch, int runs = 60) {
-    cudaEvent_t start, stop;
-    CHECK(cudaEventCreate(&start));
-    CHECK(cudaEventCreate(&stop));
-    std::vector<float> ms;
-    for (int i = 0; i < runs + 3; ++i) {  // 3 warm-up runs
+    const auto flush_l2 = [&](int i) {
       if (mode == L2Mode::kMemsetFlush) CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream));
       else read_all<<<132 * 8, 512, 0, stream>>>(static_cast<const uint4*>(flush), flush_bytes / 16, sink);
-      CHECK(cudaEventRecord(start, stream));
-      launch();
-      CHECK(cudaEventRecord(stop, stream));
-      CHECK(cudaEventSynchronize(stop));
-      float t = 0;
-      CHECK(cudaEventElapsedTime(&t, start, stop));
-      if (i >= 3) ms.push_back(t);
-    }
-    CHECK(cudaEventDestroy(start));
-    CHECK(cudaEventDestroy(stop));
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    };
+    return median_ms_of(flush_l2, launch, runs, stream);
   }
 };
 

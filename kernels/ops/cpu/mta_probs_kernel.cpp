@@ -2,7 +2,7 @@
 // algorithm: row (b, c, i) of the scores has its first i + 1 entries unmasked; the softmax (or
 // the sparsemax search of common/sparsemax_search.h) runs over that prefix in fp32 (float64 for
 // float64 data) and the masked tail is written as exact zeros. The backward overwrites dP with
-// dS in place. The softmax rows are vectorized loops (vec_math.h).
+// dS in place. The softmax rows are softmax_row.h's.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -14,7 +14,7 @@
 
 #include "../common/sparsemax_search.h"
 #include "../multi_token_attention_checks.h"
-#include "vec_math.h"
+#include "softmax_row.h"
 
 namespace liger {
 namespace {
@@ -22,19 +22,8 @@ namespace {
 int64_t grain_for(int64_t len) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(len, 1)); }
 
 template <typename T, typename Acc>
-LIGER_CPU_CLONES void softmax_prefix(const T* x, T* y, int64_t valid, int64_t len) {
-  Acc m = -std::numeric_limits<Acc>::infinity();
-  LIGER_SIMD_REDUCE(max, m)
-  for (int64_t j = 0; j < valid; ++j) {
-    const Acc v = cpu::load(x[j]);
-    m = v > m ? v : m;
-  }
-  Acc sum = 0;
-  LIGER_SIMD_REDUCE(+, sum)
-  for (int64_t j = 0; j < valid; ++j) sum += cpu::exp_of(cpu::load(x[j]) - m);
-  const Acc inv = Acc(1) / sum;
-  LIGER_SIMD
-  for (int64_t j = 0; j < valid; ++j) y[j] = cpu::store<T>(cpu::exp_of(cpu::load(x[j]) - m) * inv);
+void softmax_prefix(const T* x, T* y, int64_t valid, int64_t len) {
+  cpu::softmax_row(x, y, static_cast<Acc*>(nullptr), valid);
   for (int64_t j = valid; j < len; ++j) y[j] = T(0);
 }
 
@@ -62,12 +51,8 @@ void sparsemax_prefix(const T* x, T* y, int64_t valid, int64_t len) {
 
 // dS = P (dP - sum_j dP P) over the prefix (the tail's P is 0, so its dS is 0).
 template <typename T, typename Acc>
-LIGER_CPU_CLONES void softmax_prefix_backward(T* g, const T* p, int64_t valid, int64_t len) {
-  Acc dot = 0;
-  LIGER_SIMD_REDUCE(+, dot)
-  for (int64_t j = 0; j < valid; ++j) dot += cpu::load(g[j]) * cpu::load(p[j]);
-  LIGER_SIMD
-  for (int64_t j = 0; j < valid; ++j) g[j] = cpu::store<T>(cpu::load(p[j]) * (cpu::load(g[j]) - dot));
+void softmax_prefix_backward(T* g, const T* p, int64_t valid, int64_t len) {
+  cpu::softmax_row_backward(g, p, g, valid);
   for (int64_t j = valid; j < len; ++j) g[j] = T(0);
 }
 

@@ -1,5 +1,5 @@
 // Softmax on CPU: the CUDA kernel's algorithm per row (max, exp and sum in fp32 or, for float64,
-// in float64; y rounded once), in loops the compiler vectorizes (vec_math.h).
+// in float64; y rounded once): the rows of softmax_row.h.
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "row_op_cpu.h"
-#include "vec_math.h"
+#include "softmax_row.h"
 
 namespace liger {
 namespace {
@@ -19,51 +19,18 @@ constexpr const char* kOp = "liger::softmax";
 
 int64_t grain_for(int64_t cols) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1)); }
 
-// One row, in vectorized passes (max, exp and sum, scale); ex holds the row's exponentials.
-template <typename T>
-LIGER_CPU_CLONES void forward_row(const T* x, T* y, at::opmath_type<T>* ex, int64_t cols) {
-  using Acc = at::opmath_type<T>;
-  // Skips NaN like the CUDA kernel's fmaxf; a NaN still reaches the sum through exp.
-  Acc m = -std::numeric_limits<Acc>::infinity();
-  LIGER_SIMD_REDUCE(max, m)
-  for (int64_t c = 0; c < cols; ++c) {
-    const Acc v = cpu::load(x[c]);
-    m = v > m ? v : m;
-  }
-  Acc s = 0;
-  LIGER_SIMD_REDUCE(+, s)
-  for (int64_t c = 0; c < cols; ++c) {
-    const Acc e = cpu::exp_of(cpu::load(x[c]) - m);  // all -inf: (-inf) - (-inf) is NaN, as in torch
-    ex[c] = e;
-    s += e;
-  }
-  const Acc inv = Acc(1) / s;
-  LIGER_SIMD
-  for (int64_t c = 0; c < cols; ++c) y[c] = cpu::store<T>(ex[c] * inv);
-}
-
-template <typename T>
-LIGER_CPU_CLONES void backward_row(const T* dy, const T* y, T* dx, int64_t cols) {
-  using Acc = at::opmath_type<T>;
-  Acc dot = 0;
-  LIGER_SIMD_REDUCE(+, dot)
-  for (int64_t c = 0; c < cols; ++c) dot += cpu::load(y[c]) * cpu::load(dy[c]);
-  LIGER_SIMD
-  for (int64_t c = 0; c < cols; ++c) dx[c] = cpu::store<T>(cpu::load(y[c]) * (cpu::load(dy[c]) - dot));
-}
-
 template <typename T>
 void forward_rows(const T* x, T* y, int64_t rows, int64_t cols) {
   at::parallel_for(0, rows, grain_for(cols), [&](int64_t b, int64_t e) {
     std::vector<at::opmath_type<T>> ex(cols);
-    for (int64_t r = b; r < e; ++r) forward_row(x + r * cols, y + r * cols, ex.data(), cols);
+    for (int64_t r = b; r < e; ++r) cpu::softmax_row(x + r * cols, y + r * cols, ex.data(), cols);
   });
 }
 
 template <typename T>
 void backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols) {
   at::parallel_for(0, rows, grain_for(cols), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) backward_row(dy + r * cols, y + r * cols, dx + r * cols, cols);
+    for (int64_t r = b; r < e; ++r) cpu::softmax_row_backward(dy + r * cols, y + r * cols, dx + r * cols, cols);
   });
 }
 

@@ -137,29 +137,19 @@ LIGER_ALWAYS_INLINE Acc round_to(Acc v) {
   return static_cast<Acc>(load(store<T>(v)));
 }
 
-// e^x at the accumulation type: exp_approx for float, std::exp for double.
-template <typename Acc>
-LIGER_ALWAYS_INLINE Acc exp_of(Acc x) {
-  if constexpr (std::is_same_v<Acc, float>)
-    return exp_approx(x);
-  else
-    return std::exp(x);
-}
-
-template <typename Acc>
-LIGER_ALWAYS_INLINE Acc log_of(Acc x) {
-  if constexpr (std::is_same_v<Acc, float>)
-    return log_approx(x);
-  else
-    return std::log(x);
-}
-
-template <typename Acc>
-LIGER_ALWAYS_INLINE Acc tanh_of(Acc x) {
-  if constexpr (std::is_same_v<Acc, float>)
-    return tanh_approx(x);
-  else
-    return std::tanh(x);
-}
+// exp_of, log_of, tanh_of: at the accumulation type, the approximations above for float and the
+// exact libm functions for double (the float64 kernels that gradchecks use).
+#define LIGER_FLOAT_OR_DOUBLE(name, float_fn, double_fn) \
+  template <typename Acc>                                \
+  LIGER_ALWAYS_INLINE Acc name(Acc x) {                  \
+    if constexpr (std::is_same_v<Acc, float>)            \
+      return float_fn(x);                                \
+    else                                                 \
+      return double_fn(x);                               \
+  }
+LIGER_FLOAT_OR_DOUBLE(exp_of, exp_approx, std::exp)
+LIGER_FLOAT_OR_DOUBLE(log_of, log_approx, std::log)
+LIGER_FLOAT_OR_DOUBLE(tanh_of, tanh_approx, std::tanh)
+#undef LIGER_FLOAT_OR_DOUBLE
 
 }  // namespace liger::cpu
