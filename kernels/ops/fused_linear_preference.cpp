@@ -232,6 +232,33 @@ PreferenceForward preference_forward(const PreferenceTensors& t, const Preferenc
   return f;
 }
 
+PreferenceOptions preference_options(PreferenceMethod method, int64_t ignore_index, double beta, bool compute_nll_loss,
+                                     int64_t chunk_size) {
+  PreferenceOptions o;
+  o.method = method;
+  o.ignore_index = ignore_index;
+  o.beta = beta;
+  o.compute_nll_loss = compute_nll_loss;
+  o.chunk_size = chunk_size;
+  return o;
+}
+
+PreferenceSchemas preference_schemas(const std::string& name, const std::string& options_schema) {
+  // The forward half's arguments are the op's without defaults: each "type name=default" loses
+  // its "=default" (no default value holds a comma).
+  std::string required;
+  bool in_default = false;
+  for (const char c : options_schema) {
+    if (c == '=' || c == ',') in_default = c == '=';
+    if (!in_default) required += c;
+  }
+  return {name + "(Tensor input, Tensor weight, Tensor target, Tensor? bias=None, " + options_schema +
+              ") -> (Tensor loss, Tensor[] aux)",
+          name + "_forward(Tensor input, Tensor weight, Tensor target, Tensor? bias, " + required +
+              ", bool[3] grad_mask) -> (Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, "
+              "Tensor grad_bias)"};
+}
+
 PreferenceForwardTuple as_tuple(PreferenceForward f) {
   return {std::move(f.loss), std::move(f.aux), std::move(f.grad_input), std::move(f.grad_weight),
           std::move(f.grad_bias)};
