@@ -3,7 +3,6 @@
 #include "liger/fused_linear_cross_entropy.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "chunked_fused_linear.h"
+#include "common/typed_op.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
 #include "fused_linear_autocast.h"
@@ -310,9 +310,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fused_linear_cross_en
     const std::string& reduction, c10::optional<double> softcap, bool return_z_loss,
     c10::optional<at::ScalarType> accum_dtype, bool use_token_scaling, bool return_token_accuracy,
     bool return_predicted_tokens, int64_t chunk_size) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_cross_entropy", "")
-                       .typed<decltype(flce_autograd)>();
+  static const auto op = detail::typed_op<decltype(flce_autograd)>("liger::fused_linear_cross_entropy");
   return op.call(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale, label_smoothing, reduction,
                  softcap, return_z_loss, accum_dtype, use_token_scaling, return_token_accuracy, return_predicted_tokens,
                  chunk_size);
@@ -340,9 +338,7 @@ fused_linear_cross_entropy_forward(const at::Tensor& input, const at::Tensor& we
                                    c10::optional<at::ScalarType> accum_dtype, bool use_token_scaling,
                                    bool return_token_accuracy, bool return_predicted_tokens, int64_t chunk_size,
                                    std::array<bool, 3> grad_mask, const c10::optional<at::Tensor>& grad_output) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_cross_entropy_forward", "")
-                       .typed<decltype(flce_forward_op)>();
+  static const auto op = detail::typed_op<decltype(flce_forward_op)>("liger::fused_linear_cross_entropy_forward");
   return op.call(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale, label_smoothing, reduction,
                  softcap, return_z_loss, accum_dtype, use_token_scaling, return_token_accuracy, return_predicted_tokens,
                  chunk_size, grad_mask, grad_output);

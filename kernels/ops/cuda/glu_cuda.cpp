@@ -1,6 +1,7 @@
 // Binds the SwiGLU/GeGLU CUDA launchers to the liger::{swiglu,geglu}_{forward,backward} operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../glu_checks.h"
 #include "common/cuda_binding.h"
 #include "glu_launch.h"
@@ -69,10 +70,8 @@ std::tuple<at::Tensor, at::Tensor> geglu_backward_cuda(const at::Tensor& grad_ou
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("swiglu_forward", TORCH_FN(swiglu_forward_cuda));
-  m.impl("swiglu_backward", TORCH_FN(swiglu_backward_cuda));
-  m.impl("geglu_forward", TORCH_FN(geglu_forward_cuda));
-  m.impl("geglu_backward", TORCH_FN(geglu_backward_cuda));
+  detail::impl_forward_backward<swiglu_forward_cuda, swiglu_backward_cuda>(m, "swiglu");
+  detail::impl_forward_backward<geglu_forward_cuda, geglu_backward_cuda>(m, "geglu");
 }
 
 }  // namespace liger

@@ -2,6 +2,7 @@
 // liger::<op>_forward/backward operators: one set of checks, allocation and launch for all.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../row_checks.h"
 #include "common/cuda_binding.h"
 #include "row_op_launch.h"
@@ -62,10 +63,8 @@ at::Tensor row_backward_cuda(const at::Tensor& grad_out, const at::Tensor& outpu
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("softmax_forward", TORCH_FN(row_forward_cuda<kSoftmax>));
-  m.impl("softmax_backward", TORCH_FN(row_backward_cuda<kSoftmax>));
-  m.impl("sparsemax_forward", TORCH_FN(row_forward_cuda<kSparsemax>));
-  m.impl("sparsemax_backward", TORCH_FN(row_backward_cuda<kSparsemax>));
+  detail::impl_forward_backward<row_forward_cuda<kSoftmax>, row_backward_cuda<kSoftmax>>(m, "softmax");
+  detail::impl_forward_backward<row_forward_cuda<kSparsemax>, row_backward_cuda<kSparsemax>>(m, "sparsemax");
 }
 
 }  // namespace liger
