@@ -34,11 +34,20 @@ const BadIndexSlot& bad_index_slot(int device) {
   return slot;
 }
 
+// The table fields that the forward's and the backward's launch arguments share.
+template <typename Args>
+void set_table(Args& a, const detail::EmbeddingProblem& p) {
+  a.n = p.n;
+  a.num_embeddings = p.num_embeddings;
+  a.dim = p.dim;
+  a.padding_idx = p.padding_idx;
+}
+
 at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& indices,
                                   c10::optional<int64_t> padding_idx) {
   constexpr const char* op = "liger::embedding";
   const detail::EmbeddingProblem p = detail::check_embedding_forward(op, weight, indices, padding_idx);
-  const int64_t V = p.num_embeddings, D = p.dim, n = p.n, pad = p.padding_idx;
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n;
   const c10::cuda::CUDAGuard guard(weight.device());
   const at::Tensor w = weight.contiguous();
   at::Tensor out = at::empty(detail::embedding_output_shape(p.indices, D), w.options());
@@ -61,10 +70,7 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
   a.weight = w.data_ptr();
   a.indices = p.indices.data_ptr<int64_t>();
   a.out = out.data_ptr();
-  a.n = n;
-  a.num_embeddings = V;
-  a.dim = D;
-  a.padding_idx = pad;
+  set_table(a, p);
   a.dtype = cuda::dtype_of(w, op, "weight");
   cuda::check_launch(cuda::embedding_forward(a, stream), op);
 
@@ -79,7 +85,7 @@ at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor&
   constexpr const char* op = "liger::embedding_backward";
   const detail::EmbeddingProblem p =
       detail::check_embedding_backward(op, grad_out, indices, num_embeddings, padding_idx);
-  const int64_t V = p.num_embeddings, D = p.dim, n = p.n, pad = p.padding_idx;
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n;
   TORCH_CHECK(n < 0x7fffffff && V < 0x7fffffff, op, ": the CUDA kernel takes fewer than 2^31 indices and rows, got ",
               n, " indices and ", V, " rows");
   const c10::cuda::CUDAGuard guard(grad_out.device());
@@ -91,10 +97,7 @@ at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor&
   a.grad_out = g.data_ptr();
   a.indices = p.indices.data_ptr<int64_t>();
   a.grad_weight = dw.data_ptr();
-  a.n = n;
-  a.num_embeddings = V;
-  a.dim = D;
-  a.padding_idx = pad;
+  set_table(a, p);
   a.dtype = cuda::dtype_of(g, op, "grad_out");
   a.workspace = ws_bytes > 0 ? ws.data_ptr() : nullptr;
   a.workspace_bytes = ws_bytes;

@@ -9,6 +9,16 @@
 namespace liger {
 namespace {
 
+// The fields that the forward's and the backward's launch arguments share.
+template <typename Args>
+void set_elementwise(Args& args, const char* op, const at::Tensor& a, GluActivation act, double gm, double dm) {
+  args.n = a.numel();
+  args.dtype = cuda::dtype_of(a, op, "a");
+  args.act = act;
+  args.gate_multiplier = static_cast<float>(gm);
+  args.down_multiplier = static_cast<float>(dm);
+}
+
 at::Tensor glu_forward_cuda(const char* op, GluActivation act, const at::Tensor& a_in, const at::Tensor& b_in,
                             double gm, double dm) {
   detail::check_glu_inputs(op, a_in, b_in);
@@ -19,11 +29,7 @@ at::Tensor glu_forward_cuda(const char* op, GluActivation act, const at::Tensor&
   args.a = a.data_ptr();
   args.b = b.data_ptr();
   args.c = c.data_ptr();
-  args.n = a.numel();
-  args.dtype = cuda::dtype_of(a, op, "a");
-  args.act = act;
-  args.gate_multiplier = static_cast<float>(gm);
-  args.down_multiplier = static_cast<float>(dm);
+  set_elementwise(args, op, a, act, gm, dm);
   cuda::check_launch(cuda::glu_forward(args, at::cuda::getCurrentCUDAStream()), op);
   return c;
 }
@@ -43,11 +49,7 @@ std::tuple<at::Tensor, at::Tensor> glu_backward_cuda(const char* op, GluActivati
   args.b = b.data_ptr();
   args.grad_a = da.data_ptr();
   args.grad_b = db.data_ptr();
-  args.n = a.numel();
-  args.dtype = cuda::dtype_of(a, op, "a");
-  args.act = act;
-  args.gate_multiplier = static_cast<float>(gm);
-  args.down_multiplier = static_cast<float>(dm);
+  set_elementwise(args, op, a, act, gm, dm);
   cuda::check_launch(cuda::glu_backward(args, at::cuda::getCurrentCUDAStream()), op);
   return {da.view(a_in.sizes()), db.view(b_in.sizes())};
 }

@@ -21,6 +21,18 @@ void check_cols(const cuda::RowOpLaunchers& l, int64_t cols, cuda::DType dtype) 
               max_cols, " for this dtype");
 }
 
+// The row layout that the forward's and the backward's launch arguments share, from `t` (named
+// `arg` in errors); false when there are no rows, so nothing to launch.
+template <typename Args>
+bool set_rows(Args& a, const cuda::RowOpLaunchers& l, const at::Tensor& t, const char* arg) {
+  a.dtype = cuda::dtype_of(t, l.op, arg);
+  a.rows = detail::row_count(t);
+  a.cols = t.size(-1);
+  if (a.rows == 0) return false;
+  check_cols(l, a.cols, a.dtype);
+  return true;
+}
+
 template <const cuda::RowOpLaunchers& L>
 at::Tensor row_forward_cuda(const at::Tensor& input) {
   detail::check_row_input(L.op, input);
@@ -28,11 +40,7 @@ at::Tensor row_forward_cuda(const at::Tensor& input) {
   const at::Tensor x = input.contiguous();
   at::Tensor y = at::empty_like(x);
   cuda::RowForwardArgs a{};
-  a.dtype = cuda::dtype_of(x, L.op, "input");
-  a.rows = detail::row_count(x);
-  a.cols = x.size(-1);
-  if (a.rows == 0) return y;
-  check_cols(L, a.cols, a.dtype);
+  if (!set_rows(a, L, x, "input")) return y;
   a.x = x.data_ptr();
   a.y = y.data_ptr();
   cuda::check_launch(L.forward(a, at::cuda::getCurrentCUDAStream()), L.op);
@@ -48,11 +56,7 @@ at::Tensor row_backward_cuda(const at::Tensor& grad_out, const at::Tensor& outpu
   const at::Tensor dy = grad_out.to(y.scalar_type()).contiguous();
   at::Tensor dx = at::empty_like(y);
   cuda::RowBackwardArgs a{};
-  a.dtype = cuda::dtype_of(y, L.op, "output");
-  a.rows = detail::row_count(y);
-  a.cols = y.size(-1);
-  if (a.rows == 0) return dx;
-  check_cols(L, a.cols, a.dtype);
+  if (!set_rows(a, L, y, "output")) return dx;
   a.grad_out = dy.data_ptr();
   a.y = y.data_ptr();
   a.grad_in = dx.data_ptr();
