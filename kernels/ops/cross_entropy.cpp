@@ -9,10 +9,10 @@
 #include "liger/cross_entropy.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 #include "cross_entropy_checks.h"
@@ -21,8 +21,6 @@
 namespace liger {
 namespace {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 constexpr const char* kOp = "liger::cross_entropy";

@@ -3,13 +3,13 @@
 #include "liger/fused_linear_cross_entropy.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
 #include "common/typed_op.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
@@ -18,8 +18,6 @@
 namespace liger {
 namespace {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using ForwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 

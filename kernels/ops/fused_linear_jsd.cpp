@@ -10,12 +10,12 @@
 #include "liger/fused_linear_jsd.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
 #include <algorithm>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
 #include "common/matmul_into.h"
 #include "common/typed_op.h"
 #include "divergence_checks.h"
@@ -23,9 +23,6 @@
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 constexpr const char* kOp = "liger::fused_linear_jsd";
 

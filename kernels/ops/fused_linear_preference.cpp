@@ -3,20 +3,16 @@
 // pairwise loss, so the same code is the CPU and the CUDA kernel.
 #include "fused_linear_preference.h"
 
-#include <torch/csrc/autograd/custom_function.h>
-
 #include <cmath>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
 #include "liger/cross_entropy.h"
 #include "liger/fused_linear_preference.h"
 #include "preference_pair_loss.h"
 
 namespace liger::detail {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 void check_same_device(const at::Tensor& t, const at::Tensor& input, const char* name, const char* op) {
   TORCH_CHECK(t.device() == input.device(), op, ": ", name, " is on ", t.device(), " but input is on ",

@@ -7,17 +7,14 @@
 // scale it by the upstream gradient (3 passes), and would hold a (BT, V) buffer in between.
 #include "liger/kl_div.h"
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class KlDivFunction : public torch::autograd::Function<KlDivFunction> {
  public:

@@ -2,17 +2,14 @@
 // CPU kernels: ops/cpu/layer_norm_kernel.cpp; CUDA: ops/cuda/layer_norm_cuda.cpp.
 #include "liger/layer_norm.h"
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
  public:

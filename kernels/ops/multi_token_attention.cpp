@@ -10,17 +10,14 @@
 #include "liger/multi_token_attention.h"
 
 #include <ATen/Context.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/typed_op.h"
 #include "multi_token_attention_checks.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 constexpr const char* kOp = "liger::multi_token_attention";
 

@@ -2,17 +2,14 @@
 // Kernels: ops/cpu/rope_kernel.cpp, ops/cuda/rope_kernel.cu (bound in ops/cuda/rope_cuda.cpp).
 #include "liger/rope.h"
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class LigerRopeFunction : public torch::autograd::Function<LigerRopeFunction> {
  public:

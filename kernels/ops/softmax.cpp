@@ -2,17 +2,14 @@
 // CPU kernels: ops/cpu/softmax_kernel.cpp; CUDA: ops/cuda/row_op_cuda.cpp.
 #include "liger/softmax.h"
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class SoftmaxFunction : public torch::autograd::Function<SoftmaxFunction> {
  public:

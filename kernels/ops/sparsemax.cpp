@@ -3,17 +3,14 @@
 #include "liger/sparsemax.h"
 
 #include <ATen/WrapDimUtils.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 int64_t wrap_dim(const at::Tensor& input, int64_t dim) {
   TORCH_CHECK(input.dim() >= 1, "liger::sparsemax: input must have at least 1 dim, got a scalar");

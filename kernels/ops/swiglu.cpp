@@ -2,17 +2,14 @@
 // Kernels: ops/cpu/glu_kernel.cpp, ops/cuda/glu_kernel.cu (bound in ops/cuda/glu_cuda.cpp).
 #include "liger/swiglu.h"
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
 #include "common/op_registration.h"
 #include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 // Liger's name for it, so that grad_fn reads the same.
 class LigerSiLUMulFunction : public torch::autograd::Function<LigerSiLUMulFunction> {
