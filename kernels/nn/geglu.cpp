@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "glu_mlp.h"
 #include "liger/geglu.h"
 
 namespace liger {
@@ -9,10 +10,7 @@ namespace liger {
 LigerGEGLUMLPImpl::LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options_) : options(options_) { reset(); }
 
 void LigerGEGLUMLPImpl::reset() {
-  const int64_t h = options.hidden_size(), i = options.intermediate_size();
-  gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(h, i).bias(false)));
-  up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(h, i).bias(false)));
-  down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(i, h).bias(false)));
+  detail::register_glu_projections(*this, options.hidden_size(), options.intermediate_size());
 }
 
 at::Tensor LigerGEGLUMLPImpl::forward(const at::Tensor& x) {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "glu_mlp.h"
 #include "liger/swiglu.h"
 
 namespace liger {
@@ -11,10 +12,7 @@ LigerSwiGLUMLPImpl::LigerSwiGLUMLPImpl(const LigerSwiGLUMLPOptions& options_) : 
 void LigerSwiGLUMLPImpl::reset() {
   TORCH_CHECK(options.hidden_act() == "silu" || options.hidden_act() == "swish",
               "LigerSwiGLUMLP: activation function '", options.hidden_act(), "' not supported (use 'silu' or 'swish')");
-  const int64_t h = options.hidden_size(), i = options.intermediate_size();
-  gate_proj = register_module("gate_proj", torch::nn::Linear(torch::nn::LinearOptions(h, i).bias(false)));
-  up_proj = register_module("up_proj", torch::nn::Linear(torch::nn::LinearOptions(h, i).bias(false)));
-  down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(i, h).bias(false)));
+  detail::register_glu_projections(*this, options.hidden_size(), options.intermediate_size());
 }
 
 at::Tensor LigerSwiGLUMLPImpl::forward(const at::Tensor& x) {

@@ -9,19 +9,18 @@
 #include "liger/cross_entropy.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
 
 namespace liger {
 namespace {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 constexpr const char* kOp = "liger::cross_entropy";
@@ -158,17 +157,13 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("rescale_stored_grads_(Tensor(a!)[] grads, Tensor grad_output, Tensor(b!) applied_scale) -> ()");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("cross_entropy", TORCH_FN(cross_entropy_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("cross_entropy", TORCH_FN(cross_entropy_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("cross_entropy", TORCH_FN(cross_entropy_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("cross_entropy", cross_entropy_autograd, cross_entropy_no_grad)
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy(
     const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& weight, int64_t ignore_index,
     double lse_square_scale, double label_smoothing, const std::string& reduction, c10::optional<double> softcap,
     bool return_z_loss, bool return_token_accuracy, bool return_predicted_tokens) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::cross_entropy", "")
-                       .typed<decltype(cross_entropy_autograd)>();
+  static const auto op = detail::typed_op<decltype(cross_entropy_autograd)>("liger::cross_entropy");
   at::Tensor logits = input;  // the op may write the gradient into this storage
   return op.call(logits, target, weight, ignore_index, lse_square_scale, label_smoothing, reduction, softcap,
                  return_z_loss, return_token_accuracy, return_predicted_tokens);
@@ -187,10 +182,9 @@ CrossEntropyOutput liger_cross_entropy(const at::Tensor& input, const at::Tensor
 
 at::Tensor cross_entropy_target_stats(const at::Tensor& target, const c10::optional<at::Tensor>& weight,
                                       int64_t ignore_index, int64_t num_classes, bool defer_check) {
-  static auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("liger::cross_entropy_target_stats", "")
-          .typed<at::Tensor(const at::Tensor&, const c10::optional<at::Tensor>&, int64_t, int64_t, bool)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const c10::optional<at::Tensor>&, int64_t, int64_t, bool)>(
+          "liger::cross_entropy_target_stats");
   return op.call(target, weight, ignore_index, num_classes, defer_check);
 }
 
@@ -200,21 +194,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
     c10::optional<double> softcap, bool compute_grad, bool use_token_scaling,
     const c10::optional<at::Tensor>& grad_scale, bool return_z_loss, bool return_token_accuracy,
     bool return_predicted_tokens) {
-  static auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("liger::cross_entropy_forward", "")
-          .typed<Outputs(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const at::Tensor&, int64_t,
-                         double, double, c10::string_view, c10::optional<double>, bool, bool,
-                         const c10::optional<at::Tensor>&, bool, bool, bool)>();
+  static const auto op =
+      detail::typed_op<Outputs(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const at::Tensor&,
+                               int64_t, double, double, c10::string_view, c10::optional<double>, bool, bool,
+                               const c10::optional<at::Tensor>&, bool, bool, bool)>("liger::cross_entropy_forward");
   return op.call(input, target, weight, stats, ignore_index, lse_square_scale, label_smoothing, reduction, softcap,
                  compute_grad, use_token_scaling, grad_scale, return_z_loss, return_token_accuracy,
                  return_predicted_tokens);
 }
 
 void rescale_stored_grads_(at::TensorList grads, const at::Tensor& grad_output, at::Tensor& applied_scale) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::rescale_stored_grads_", "")
-                       .typed<void(at::TensorList, const at::Tensor&, at::Tensor&)>();
+  static const auto op =
+      detail::typed_op<void(at::TensorList, const at::Tensor&, at::Tensor&)>("liger::rescale_stored_grads_");
   op.call(grads, grad_output, applied_scale);
 }
 

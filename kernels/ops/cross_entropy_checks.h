@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <tuple>
 
 #include "common/cross_entropy_params.h"
 
@@ -103,5 +104,34 @@ inline CrossEntropyRowOptions check_ce_forward(const at::Tensor& input, const at
 
 // Per-row loss dtype of the row kernel: float32, or float64 for float64 input.
 inline at::ScalarType ce_row_dtype(at::ScalarType input) { return input == at::kDouble ? at::kDouble : at::kFloat; }
+
+// cross_entropy_forward's outputs: (loss, z_loss, token accuracy, predicted tokens), the last three
+// undefined unless asked for.
+using CeForwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+struct CeOptionalOutputs {
+  bool z_loss = false, token_accuracy = false, predicted_tokens = false;
+};
+
+// A backend's row loop of cross_entropy_forward, on arguments check_ce_forward passed.
+using CeForwardRows = CeForwardOutputs(at::Tensor& input, const at::Tensor& target,
+                                       const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
+                                       const c10::optional<at::Tensor>& grad_scale, const CrossEntropyRowOptions& o,
+                                       CeOptionalOutputs outputs);
+
+// The kernel of the row operator cross_entropy_forward for one backend: every check (CPU and CUDA
+// alike), then the backend's `Rows`.
+template <CeForwardRows* Rows>
+CeForwardOutputs ce_forward_kernel(at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& weight,
+                                   const at::Tensor& stats, int64_t ignore_index, double lse_square_scale,
+                                   double label_smoothing, c10::string_view reduction, c10::optional<double> softcap,
+                                   bool compute_grad, bool use_token_scaling,
+                                   const c10::optional<at::Tensor>& grad_scale, bool return_z_loss,
+                                   bool return_token_accuracy, bool return_predicted_tokens) {
+  const CrossEntropyRowOptions o =
+      check_ce_forward(input, target, weight, stats, grad_scale, ignore_index, lse_square_scale, label_smoothing,
+                       reduction, softcap, compute_grad, use_token_scaling, "liger::cross_entropy");
+  return Rows(input, target, weight, stats, grad_scale, o,
+              {return_z_loss, return_token_accuracy, return_predicted_tokens});
+}
 
 }  // namespace liger::detail

@@ -2,15 +2,14 @@
 // Kernels: ops/cpu/embedding_kernel.cpp, ops/cuda/embedding_kernel.cu (bound in ops/cuda/embedding_cuda.cpp).
 #include "liger/embedding.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 // Liger's name for it, so that grad_fn reads the same.
 class LigerEmbeddingFunction : public torch::autograd::Function<LigerEmbeddingFunction> {
@@ -51,28 +50,24 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("embedding_backward(Tensor grad_out, Tensor indices, int num_embeddings, int? padding_idx) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("embedding", TORCH_FN(embedding_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("embedding", TORCH_FN(embedding_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("embedding", TORCH_FN(embedding_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("embedding", embedding_autograd, embedding_no_grad)
 
 at::Tensor embedding(const at::Tensor& weight, const at::Tensor& indices, c10::optional<int64_t> padding_idx) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::embedding", "").typed<decltype(embedding_autograd)>();
+  static const auto op = detail::typed_op<decltype(embedding_autograd)>("liger::embedding");
   return op.call(weight, indices, padding_idx);
 }
 
 at::Tensor embedding_forward(const at::Tensor& weight, const at::Tensor& indices, c10::optional<int64_t> padding_idx) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::embedding_forward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, c10::optional<int64_t>)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::optional<int64_t>)>(
+      "liger::embedding_forward");
   return op.call(weight, indices, padding_idx);
 }
 
 at::Tensor embedding_backward(const at::Tensor& grad_out, const at::Tensor& indices, int64_t num_embeddings,
                               c10::optional<int64_t> padding_idx) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::embedding_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, c10::optional<int64_t>)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, c10::optional<int64_t>)>(
+          "liger::embedding_backward");
   return op.call(grad_out, indices, num_embeddings, padding_idx);
 }
 

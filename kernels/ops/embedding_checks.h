@@ -2,6 +2,8 @@
 // Argument checks shared by the embedding CPU and CUDA bindings.
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace liger::detail {
 
 inline void check_embedding_weight(const char* op, const at::Tensor& weight) {
@@ -51,6 +53,46 @@ inline void check_indices_in_range(const char* op, const at::Tensor& indices, in
   if (indices.numel() == 0) return;
   const auto [lo, hi] = at::aminmax(indices);
   check_index_bounds(op, lo.item<int64_t>(), hi.item<int64_t>(), num_embeddings);
+}
+
+// The checked arguments of embedding_forward and embedding_backward, CPU and CUDA alike: the
+// indices as int64 on the table's device, their count, the table's shape and padding_idx in
+// [0, num_embeddings) (-1 when absent).
+struct EmbeddingProblem {
+  at::Tensor indices;
+  int64_t n = 0, num_embeddings = 0, dim = 0, padding_idx = -1;
+};
+
+inline EmbeddingProblem check_embedding_forward(const char* op, const at::Tensor& weight, const at::Tensor& indices,
+                                                c10::optional<int64_t> padding_idx) {
+  check_embedding_weight(op, weight);
+  EmbeddingProblem p;
+  p.indices = embedding_indices(op, indices, weight.device());
+  p.n = p.indices.numel();
+  p.num_embeddings = weight.size(0);
+  p.dim = weight.size(1);
+  p.padding_idx = normalize_padding_idx(op, padding_idx, p.num_embeddings);
+  return p;
+}
+
+inline EmbeddingProblem check_embedding_backward(const char* op, const at::Tensor& grad_out,
+                                                 const at::Tensor& indices, int64_t num_embeddings,
+                                                 c10::optional<int64_t> padding_idx) {
+  EmbeddingProblem p;
+  p.indices = embedding_indices(op, indices, grad_out.device());
+  check_embedding_grad(op, grad_out, p.indices, num_embeddings);
+  p.n = p.indices.numel();
+  p.num_embeddings = num_embeddings;
+  p.dim = grad_out.size(-1);
+  p.padding_idx = normalize_padding_idx(op, padding_idx, num_embeddings);
+  return p;
+}
+
+// The forward's output shape: (*indices.shape, dim).
+inline std::vector<int64_t> embedding_output_shape(const at::Tensor& indices, int64_t dim) {
+  std::vector<int64_t> shape(indices.sizes().begin(), indices.sizes().end());
+  shape.push_back(dim);
+  return shape;
 }
 
 }  // namespace liger::detail

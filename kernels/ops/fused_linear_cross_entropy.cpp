@@ -3,14 +3,14 @@
 #include "liger/fused_linear_cross_entropy.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
+#include "common/typed_op.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
 #include "fused_linear_autocast.h"
@@ -18,8 +18,6 @@
 namespace liger {
 namespace {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 using Outputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using ForwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
@@ -114,18 +112,6 @@ ForwardOutputs flce_forward_impl(const at::Tensor& input, const at::Tensor& weig
   at::Tensor accuracy;
   if (return_token_accuracy) accuracy = per_row ? acc_rows : acc_rows.sum() / stats[kCeNonIgnored].to(at::kFloat);
   return {loss, z_loss, accuracy, predicted, grads.grad_input, grads.grad_weight, grads.grad_bias};
-}
-
-ForwardOutputs flce_forward_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                               const c10::optional<at::Tensor>& bias, const c10::optional<at::Tensor>& ce_weight,
-                               int64_t ignore_index, double lse_square_scale, double label_smoothing,
-                               c10::string_view reduction, c10::optional<double> softcap, bool return_z_loss,
-                               c10::optional<at::ScalarType> accum_dtype, bool use_token_scaling,
-                               bool return_token_accuracy, bool return_predicted_tokens, int64_t chunk_size,
-                               std::array<bool, 3> grad_mask, const c10::optional<at::Tensor>& grad_output) {
-  return flce_forward_impl(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale, label_smoothing,
-                           reduction, softcap, return_z_loss, accum_dtype, use_token_scaling, return_token_accuracy,
-                           return_predicted_tokens, chunk_size, grad_mask, grad_output);
 }
 
 at::Tensor or_placeholder(const at::Tensor& t, const at::Tensor& like) {
@@ -287,11 +273,11 @@ TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_cross_entropy",
 TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autocast)); }
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
-  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_op));
+  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_impl));
 }
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
-  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_op));
+  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_impl));
 }
 
 int64_t fused_linear_cross_entropy_chunk_rows(int64_t bt, int64_t hidden, int64_t vocab, int64_t logits_element_size,
@@ -310,9 +296,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> fused_linear_cross_en
     const std::string& reduction, c10::optional<double> softcap, bool return_z_loss,
     c10::optional<at::ScalarType> accum_dtype, bool use_token_scaling, bool return_token_accuracy,
     bool return_predicted_tokens, int64_t chunk_size) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_cross_entropy", "")
-                       .typed<decltype(flce_autograd)>();
+  static const auto op = detail::typed_op<decltype(flce_autograd)>("liger::fused_linear_cross_entropy");
   return op.call(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale, label_smoothing, reduction,
                  softcap, return_z_loss, accum_dtype, use_token_scaling, return_token_accuracy, return_predicted_tokens,
                  chunk_size);
@@ -340,9 +324,7 @@ fused_linear_cross_entropy_forward(const at::Tensor& input, const at::Tensor& we
                                    c10::optional<at::ScalarType> accum_dtype, bool use_token_scaling,
                                    bool return_token_accuracy, bool return_predicted_tokens, int64_t chunk_size,
                                    std::array<bool, 3> grad_mask, const c10::optional<at::Tensor>& grad_output) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_cross_entropy_forward", "")
-                       .typed<decltype(flce_forward_op)>();
+  static const auto op = detail::typed_op<decltype(flce_forward_impl)>("liger::fused_linear_cross_entropy_forward");
   return op.call(input, weight, target, bias, ce_weight, ignore_index, lse_square_scale, label_smoothing, reduction,
                  softcap, return_z_loss, accum_dtype, use_token_scaling, return_token_accuracy, return_predicted_tokens,
                  chunk_size, grad_mask, grad_output);

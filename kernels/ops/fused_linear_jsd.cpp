@@ -10,22 +10,19 @@
 #include "liger/fused_linear_jsd.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
 #include <algorithm>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
 #include "common/matmul_into.h"
+#include "common/typed_op.h"
 #include "divergence_checks.h"
 #include "fused_linear_autocast.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 constexpr const char* kOp = "liger::fused_linear_jsd";
 
@@ -223,9 +220,7 @@ at::Tensor fused_linear_jsd(const at::Tensor& student_input, const at::Tensor& s
                             const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
                             const c10::optional<at::Tensor>& shift_labels, double jsd_beta, int64_t ignore_index,
                             double temperature, c10::optional<at::ScalarType> accum_dtype) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_jsd", "")
-                       .typed<decltype(fused_linear_jsd_autograd)>();
+  static const auto op = detail::typed_op<decltype(fused_linear_jsd_autograd)>("liger::fused_linear_jsd");
   return op.call(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta, ignore_index,
                  temperature, accum_dtype);
 }
@@ -235,9 +230,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_linear_jsd_forward(
     const at::Tensor& teacher_weight, const c10::optional<at::Tensor>& shift_labels, double jsd_beta,
     int64_t ignore_index, double temperature, c10::optional<at::ScalarType> accum_dtype, bool input_grad,
     bool weight_grad) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_jsd_forward", "")
-                       .typed<decltype(forward_impl)>();
+  static const auto op = detail::typed_op<decltype(forward_impl)>("liger::fused_linear_jsd_forward");
   return op.call(student_input, student_weight, teacher_input, teacher_weight, shift_labels, jsd_beta, ignore_index,
                  temperature, accum_dtype, input_grad, weight_grad);
 }
@@ -245,9 +238,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_linear_jsd_forward(
 std::tuple<at::Tensor, at::Tensor> fused_linear_jsd_backward(const at::Tensor& grad_out,
                                                              const c10::optional<at::Tensor>& grad_input,
                                                              const c10::optional<at::Tensor>& grad_weight) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_jsd_backward", "")
-                       .typed<decltype(backward_cpu)>();
+  static const auto op = detail::typed_op<decltype(backward_cpu)>("liger::fused_linear_jsd_backward");
   return op.call(grad_out, grad_input, grad_weight);
 }
 
@@ -255,10 +246,9 @@ void fused_linear_jsd_chunk(at::Tensor& student_logits, const at::Tensor& teache
                             const c10::optional<at::Tensor>& shift_labels, const at::Tensor& n_valid,
                             at::Tensor& row_loss, double beta, int64_t ignore_index, double temperature,
                             bool compute_grad) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_jsd_chunk", "")
-                       .typed<void(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
-                                   const at::Tensor&, at::Tensor&, double, int64_t, double, bool)>();
+  static const auto op =
+      detail::typed_op<void(at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const at::Tensor&,
+                            at::Tensor&, double, int64_t, double, bool)>("liger::fused_linear_jsd_chunk");
   op.call(student_logits, teacher_logits, shift_labels, n_valid, row_loss, beta, ignore_index, temperature,
           compute_grad);
 }

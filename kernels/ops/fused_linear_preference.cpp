@@ -3,20 +3,16 @@
 // pairwise loss, so the same code is the CPU and the CUDA kernel.
 #include "fused_linear_preference.h"
 
-#include <torch/csrc/autograd/custom_function.h>
-
 #include <cmath>
 
 #include "chunked_fused_linear.h"
+#include "common/autograd_function.h"
 #include "liger/cross_entropy.h"
 #include "liger/fused_linear_preference.h"
 #include "preference_pair_loss.h"
 
 namespace liger::detail {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 void check_same_device(const at::Tensor& t, const at::Tensor& input, const char* name, const char* op) {
   TORCH_CHECK(t.device() == input.device(), op, ": ", name, " is on ", t.device(), " but input is on ",
@@ -230,6 +226,33 @@ PreferenceForward preference_forward(const PreferenceTensors& t, const Preferenc
   f.grad_weight = res.grads.grad_weight;
   f.grad_bias = res.grads.grad_bias;
   return f;
+}
+
+PreferenceOptions preference_options(PreferenceMethod method, int64_t ignore_index, double beta, bool compute_nll_loss,
+                                     int64_t chunk_size) {
+  PreferenceOptions o;
+  o.method = method;
+  o.ignore_index = ignore_index;
+  o.beta = beta;
+  o.compute_nll_loss = compute_nll_loss;
+  o.chunk_size = chunk_size;
+  return o;
+}
+
+PreferenceSchemas preference_schemas(const std::string& name, const std::string& options_schema) {
+  // The forward half's arguments are the op's without defaults: each "type name=default" loses
+  // its "=default" (no default value holds a comma).
+  std::string required;
+  bool in_default = false;
+  for (const char c : options_schema) {
+    if (c == '=' || c == ',') in_default = c == '=';
+    if (!in_default) required += c;
+  }
+  return {name + "(Tensor input, Tensor weight, Tensor target, Tensor? bias=None, " + options_schema +
+              ") -> (Tensor loss, Tensor[] aux)",
+          name + "_forward(Tensor input, Tensor weight, Tensor target, Tensor? bias, " + required +
+              ", bool[3] grad_mask) -> (Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, "
+              "Tensor grad_bias)"};
 }
 
 PreferenceForwardTuple as_tuple(PreferenceForward f) {

@@ -1,95 +1,54 @@
-// fused_linear_simpo: schemas, registrations and the C++ API; the algorithm is the preference
-// family's (fused_linear_preference.h), registered for CPU and CUDA alike.
+// fused_linear_simpo: the schema, options and C++ API of SimPO; the operators and the algorithm
+// are the preference family's (fused_linear_preference.h), registered for CPU and CUDA alike.
 #include "liger/fused_linear_simpo.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/library.h>
+#include <tuple>
 
 #include "fused_linear_preference.h"
 
 namespace liger {
 namespace {
 
+constexpr char kName[] = "fused_linear_simpo";
 // ignore_index, beta, alpha, label_smoothing, compute_nll_loss, gamma, chunk_size
-using Kernels = detail::PreferenceKernels<int64_t, double, double, double, bool, double, int64_t>;
+using SimPO = detail::PreferenceLoss<kName, int64_t, double, double, double, bool, double, int64_t>;
 
 detail::PreferenceForwardTuple forward_kernel(const at::Tensor& input, const at::Tensor& weight,
                                               const at::Tensor& target, const c10::optional<at::Tensor>& bias,
                                               int64_t ignore_index, double beta, double alpha, double label_smoothing,
                                               bool compute_nll_loss, double gamma, int64_t chunk_size,
                                               std::array<bool, 3> grad_mask) {
-  detail::PreferenceOptions o;
-  o.method = detail::PreferenceMethod::kSimPO;
-  o.op = "liger::fused_linear_simpo";
-  o.ignore_index = ignore_index;
-  o.beta = beta;
+  detail::PreferenceOptions o = detail::preference_options(detail::PreferenceMethod::kSimPO, ignore_index, beta,
+                                                              compute_nll_loss, chunk_size);
+  o.average_log_prob = true;  // SimPO's length normalisation, fixed
+  o.gamma = gamma;
   o.alpha = alpha;
   o.label_smoothing = label_smoothing;
-  o.compute_nll_loss = compute_nll_loss;
-  o.gamma = gamma;
-  o.average_log_prob = true;
-  o.chunk_size = chunk_size;
-  return detail::as_tuple(detail::preference_forward({input, weight, target, bias}, o, grad_mask));
-}
-
-// The op through the dispatcher: the C++ API and the Autocast kernel call it.
-detail::PreferenceLossTuple call_op(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                    const c10::optional<at::Tensor>& bias, int64_t ignore_index, double beta,
-                                    double alpha, double label_smoothing, bool compute_nll_loss, double gamma,
-                                    int64_t chunk_size) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::fused_linear_simpo", "").typed<Kernels::LossSignature>();
-  return op.call(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
-                 gamma, chunk_size);
+  return SimPO::run({input, weight, target, bias}, o, grad_mask);
 }
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(liger, m) {
-  m.def(
-      "fused_linear_simpo(Tensor input, Tensor weight, Tensor target, Tensor? bias=None, int ignore_index=-100, "
-      "float beta=0.1, float alpha=1.0, float label_smoothing=0.0, bool compute_nll_loss=False, "
-      "float gamma=0.5, int chunk_size=1) -> (Tensor loss, Tensor[] aux)");
-  m.def(
-      "fused_linear_simpo_forward(Tensor input, Tensor weight, Tensor target, Tensor? bias, int ignore_index, "
-      "float beta, float alpha, float label_smoothing, bool compute_nll_loss, float gamma, int chunk_size, "
-      "bool[3] grad_mask) -> (Tensor loss, Tensor[] aux, Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
-}
-
-TORCH_LIBRARY_IMPL(liger, Autograd, m) {
-  m.impl("fused_linear_simpo", TORCH_FN(Kernels::autograd<fused_linear_simpo_forward>));
-}
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("fused_linear_simpo", TORCH_FN(Kernels::no_grad<fused_linear_simpo_forward>));
-  m.impl("fused_linear_simpo_forward", TORCH_FN(forward_kernel));
-}
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("fused_linear_simpo", TORCH_FN(Kernels::no_grad<fused_linear_simpo_forward>));
-  m.impl("fused_linear_simpo_forward", TORCH_FN(forward_kernel));
-}
-TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_simpo", TORCH_FN(Kernels::autocast<call_op>)); }
-TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_simpo", TORCH_FN(Kernels::autocast<call_op>)); }
+LIGER_REGISTER_PREFERENCE_LOSS(SimPO, forward_kernel,
+                               "int ignore_index=-100, float beta=0.1, float alpha=1.0, float label_smoothing=0.0, "
+                               "bool compute_nll_loss=False, float gamma=0.5, int chunk_size=1")
 
 PreferenceLossOutput fused_linear_simpo(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target,
-                                      const c10::optional<at::Tensor>& bias, int64_t ignore_index, double beta,
-                                      double alpha, double label_smoothing, bool compute_nll_loss,
-                                      double gamma, int64_t chunk_size) {
-  auto [loss, aux] = call_op(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
-                             gamma, chunk_size);
-  return preference_loss_output(loss, aux);
+                                        const c10::optional<at::Tensor>& bias, int64_t ignore_index, double beta,
+                                        double alpha, double label_smoothing, bool compute_nll_loss, double gamma,
+                                        int64_t chunk_size) {
+  return std::apply(preference_loss_output, SimPO::call(input, weight, target, bias, ignore_index, beta, alpha,
+                                                        label_smoothing, compute_nll_loss, gamma, chunk_size));
 }
 
 detail::PreferenceForwardTuple fused_linear_simpo_forward(const at::Tensor& input, const at::Tensor& weight,
-                                                        const at::Tensor& target, const c10::optional<at::Tensor>& bias,
-                                                        int64_t ignore_index, double beta, double alpha,
-                                                        double label_smoothing, bool compute_nll_loss,
-                                                        double gamma, int64_t chunk_size,
-                                                        std::array<bool, 3> grad_mask) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::fused_linear_simpo_forward", "")
-                       .typed<Kernels::ForwardSignature>();
-  return op.call(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing, compute_nll_loss,
-                 gamma, chunk_size, grad_mask);
+                                                          const at::Tensor& target,
+                                                          const c10::optional<at::Tensor>& bias, int64_t ignore_index,
+                                                          double beta, double alpha, double label_smoothing,
+                                                          bool compute_nll_loss, double gamma, int64_t chunk_size,
+                                                          std::array<bool, 3> grad_mask) {
+  return SimPO::call_forward(input, weight, target, bias, ignore_index, beta, alpha, label_smoothing,
+                             compute_nll_loss, gamma, chunk_size, grad_mask);
 }
 
 }  // namespace liger

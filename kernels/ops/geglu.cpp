@@ -2,15 +2,14 @@
 // Kernels: ops/cpu/glu_kernel.cpp, ops/cuda/glu_kernel.cu (bound in ops/cuda/glu_cuda.cpp).
 #include "liger/geglu.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 // Liger's name for it, so that grad_fn reads the same.
 class LigerGELUMulFunction : public torch::autograd::Function<LigerGELUMulFunction> {
@@ -47,30 +46,24 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("geglu_backward(Tensor grad_out, Tensor a, Tensor b, bool in_place) -> (Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("geglu", TORCH_FN(geglu_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("geglu", TORCH_FN(geglu_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("geglu", TORCH_FN(geglu_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("geglu", geglu_autograd, geglu_no_grad)
 
 at::Tensor geglu(const at::Tensor& a, const at::Tensor& b, bool in_place) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::geglu", "").typed<decltype(geglu_autograd)>();
+  static const auto op = detail::typed_op<decltype(geglu_autograd)>("liger::geglu");
   return op.call(a, b, in_place);
 }
 
 at::Tensor liger_geglu(const at::Tensor& a, const at::Tensor& b) { return geglu(a, b); }
 
 at::Tensor geglu_forward(const at::Tensor& a, const at::Tensor& b) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::geglu_forward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::geglu_forward");
   return op.call(a, b);
 }
 
 std::tuple<at::Tensor, at::Tensor> geglu_backward(const at::Tensor& grad_out, const at::Tensor& a, const at::Tensor& b,
                                                   bool in_place) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::geglu_backward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const at::Tensor&, bool)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, bool)>("liger::geglu_backward");
   return op.call(grad_out, a, b, in_place);
 }
 

@@ -9,15 +9,14 @@
 #include "liger/jsd.h"
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class JsdFunction : public torch::autograd::Function<JsdFunction> {
  public:
@@ -69,34 +68,26 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("jsd_backward(Tensor grad_out, Tensor grad_input) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("jsd", TORCH_FN(jsd_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("jsd", TORCH_FN(jsd_no_grad));
-  m.impl("jsd_backward", TORCH_FN(jsd_backward_cpu));
-}
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("jsd", TORCH_FN(jsd_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("jsd", jsd_autograd, jsd_no_grad)
+TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("jsd_backward", TORCH_FN(jsd_backward_cpu)); }
 
 at::Tensor jsd(const at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& shift_labels,
                double beta, int64_t ignore_index) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::jsd", "").typed<decltype(jsd_autograd)>();
+  static const auto op = detail::typed_op<decltype(jsd_autograd)>("liger::jsd");
   return op.call(input, target, shift_labels, beta, ignore_index);
 }
 
 std::tuple<at::Tensor, at::Tensor> jsd_forward(const at::Tensor& input, const at::Tensor& target,
                                                const c10::optional<at::Tensor>& shift_labels, double beta,
                                                int64_t ignore_index, bool compute_grad) {
-  static auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("liger::jsd_forward", "")
-          .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                    const c10::optional<at::Tensor>&, double, int64_t, bool)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, double, int64_t, bool)>(
+      "liger::jsd_forward");
   return op.call(input, target, shift_labels, beta, ignore_index, compute_grad);
 }
 
 at::Tensor jsd_backward(const at::Tensor& grad_out, const at::Tensor& grad_input) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::jsd_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::jsd_backward");
   return op.call(grad_out, grad_input);
 }
 

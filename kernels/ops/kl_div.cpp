@@ -7,15 +7,14 @@
 // scale it by the upstream gradient (3 passes), and would hold a (BT, V) buffer in between.
 #include "liger/kl_div.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class KlDivFunction : public torch::autograd::Function<KlDivFunction> {
  public:
@@ -60,29 +59,27 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
         "-> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("kl_div", TORCH_FN(kl_div_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("kl_div", TORCH_FN(kl_div_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("kl_div", TORCH_FN(kl_div_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("kl_div", kl_div_autograd, kl_div_no_grad)
 
 at::Tensor kl_div(const at::Tensor& y_pred, const at::Tensor& y_true, const std::string& reduction, bool log_target,
                   double eps) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::kl_div", "").typed<decltype(kl_div_autograd)>();
+  static const auto op = detail::typed_op<decltype(kl_div_autograd)>("liger::kl_div");
   return op.call(y_pred, y_true, reduction, log_target, eps);
 }
 
 at::Tensor kl_div_forward(const at::Tensor& y_pred, const at::Tensor& y_true, const std::string& reduction,
                           bool log_target, double eps) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::kl_div_forward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view, bool, double)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view, bool, double)>(
+          "liger::kl_div_forward");
   return op.call(y_pred, y_true, reduction, log_target, eps);
 }
 
 at::Tensor kl_div_backward(const at::Tensor& grad_out, const at::Tensor& y_true, const std::string& reduction,
                            bool log_target, at::ScalarType grad_dtype) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::kl_div_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view, bool, at::ScalarType)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view, bool, at::ScalarType)>(
+          "liger::kl_div_backward");
   return op.call(grad_out, y_true, reduction, log_target, grad_dtype);
 }
 

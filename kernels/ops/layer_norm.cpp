@@ -2,15 +2,14 @@
 // CPU kernels: ops/cpu/layer_norm_kernel.cpp; CUDA: ops/cuda/layer_norm_cuda.cpp.
 #include "liger/layer_norm.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class LayerNormFunction : public torch::autograd::Function<LayerNormFunction> {
  public:
@@ -50,31 +49,25 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
         "bool weight_grad, bool bias_grad) -> (Tensor, Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("layer_norm", TORCH_FN(layer_norm_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("layer_norm", TORCH_FN(layer_norm_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("layer_norm", TORCH_FN(layer_norm_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("layer_norm", layer_norm_autograd, layer_norm_no_grad)
 
 at::Tensor layer_norm(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::layer_norm", "")
-                       .typed<decltype(layer_norm_autograd)>();
+  static const auto op = detail::typed_op<decltype(layer_norm_autograd)>("liger::layer_norm");
   return op.call(input, weight, bias, eps);
 }
 
 Triple layer_norm_forward(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias, double eps) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::layer_norm_forward", "")
-                       .typed<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, double)>();
+  static const auto op = detail::typed_op<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, double)>(
+      "liger::layer_norm_forward");
   return op.call(input, weight, bias, eps);
 }
 
 Triple layer_norm_backward(const at::Tensor& grad_out, const at::Tensor& input, const at::Tensor& weight,
                            const at::Tensor& bias, const at::Tensor& mean, const at::Tensor& rstd, bool weight_grad,
                            bool bias_grad) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::layer_norm_backward", "")
-                       .typed<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                     const at::Tensor&, const at::Tensor&, bool, bool)>();
+  static const auto op =
+      detail::typed_op<Triple(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                              const at::Tensor&, const at::Tensor&, bool, bool)>("liger::layer_norm_backward");
   return op.call(grad_out, input, weight, bias, mean, rstd, weight_grad, bias_grad);
 }
 

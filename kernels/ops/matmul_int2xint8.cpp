@@ -3,9 +3,9 @@
 // No autograd: integer tensors carry no gradient, and Liger's op has no backward.
 #include "liger/matmul_int2xint8.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
+#include "common/typed_op.h"
 #include "matmul_int2xint8_checks.h"
 
 namespace liger {
@@ -56,23 +56,17 @@ TORCH_LIBRARY_IMPL(liger, CUDA, m) {
 }
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::matmul_int2xint8", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::matmul_int2xint8");
   return op.call(a, b);
 }
 
 at::Tensor pack_weights(const at::Tensor& weights, int64_t bits) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::pack_weights", "")
-                       .typed<at::Tensor(const at::Tensor&, int64_t)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, int64_t)>("liger::pack_weights");
   return op.call(weights, bits);
 }
 
 at::Tensor unpack_weights(const at::Tensor& packed, int64_t bits) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::unpack_weights", "")
-                       .typed<at::Tensor(const at::Tensor&, int64_t)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, int64_t)>("liger::unpack_weights");
   return op.call(packed, bits);
 }
 

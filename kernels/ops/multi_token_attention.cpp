@@ -10,17 +10,14 @@
 #include "liger/multi_token_attention.h"
 
 #include <ATen/Context.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#include "common/autograd_function.h"
+#include "common/typed_op.h"
 #include "multi_token_attention_checks.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 constexpr const char* kOp = "liger::multi_token_attention";
 
@@ -175,10 +172,9 @@ TORCH_LIBRARY_IMPL(liger, CUDA, m) {
 at::Tensor multi_token_attention(const at::Tensor& scores, const at::Tensor& weight,
                                  const c10::optional<at::Tensor>& bias, int64_t stride, int64_t padding,
                                  int64_t dilation, int64_t groups, bool sparse) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::multi_token_attention", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
-                                         int64_t, int64_t, int64_t, int64_t, bool)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, int64_t,
+                                  int64_t, int64_t, int64_t, bool)>("liger::multi_token_attention");
   return op.call(scores, weight, bias, stride, padding, dilation, groups, sparse);
 }
 
@@ -192,37 +188,29 @@ std::tuple<at::Tensor, at::Tensor> multi_token_attention_forward(const at::Tenso
                                                                  const c10::optional<at::Tensor>& bias, int64_t stride,
                                                                  int64_t padding, int64_t dilation, int64_t groups,
                                                                  bool sparse) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::multi_token_attention_forward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const c10::optional<at::Tensor>&, int64_t, int64_t,
-                                                                 int64_t, int64_t, bool)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, int64_t, int64_t, int64_t, int64_t,
+      bool)>("liger::multi_token_attention_forward");
   return op.call(scores, weight, bias, stride, padding, dilation, groups, sparse);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> multi_token_attention_backward(
     const at::Tensor& grad_out, const at::Tensor& probs, const at::Tensor& weight, bool has_bias, int64_t stride,
     int64_t padding, int64_t dilation, int64_t groups, bool sparse, std::array<bool, 3> output_mask) {
-  static auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("liger::multi_token_attention_backward", "")
-          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                                                bool, int64_t, int64_t, int64_t, int64_t, bool,
-                                                                std::array<bool, 3>)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, bool, int64_t, int64_t, int64_t, int64_t, bool,
+      std::array<bool, 3>)>("liger::multi_token_attention_backward");
   return op.call(grad_out, probs, weight, has_bias, stride, padding, dilation, groups, sparse, output_mask);
 }
 
 at::Tensor multi_token_attention_probs(const at::Tensor& scores, bool sparse) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::multi_token_attention_probs", "")
-                       .typed<at::Tensor(const at::Tensor&, bool)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, bool)>("liger::multi_token_attention_probs");
   return op.call(scores, sparse);
 }
 
 at::Tensor& multi_token_attention_probs_backward_(at::Tensor& grad_probs, const at::Tensor& probs, bool sparse) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::multi_token_attention_probs_backward_", "")
-                       .typed<at::Tensor&(at::Tensor&, const at::Tensor&, bool)>();
+  static const auto op = detail::typed_op<at::Tensor&(at::Tensor&, const at::Tensor&, bool)>(
+      "liger::multi_token_attention_probs_backward_");
   return op.call(grad_probs, probs, sparse);
 }
 

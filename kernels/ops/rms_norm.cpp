@@ -2,15 +2,14 @@
 // CPU kernels: ops/cpu/rms_norm_kernel.cpp; CUDA: ops/cuda/rms_norm_cuda.cpp.
 #include "liger/rms_norm.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
  public:
@@ -60,22 +59,19 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
         "str casting_mode, bool in_place, bool weight_grad) -> (Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("rms_norm", TORCH_FN(rms_norm_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("rms_norm", TORCH_FN(rms_norm_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("rms_norm", TORCH_FN(rms_norm_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("rms_norm", rms_norm_autograd, rms_norm_no_grad)
 
 at::Tensor rms_norm(const at::Tensor& input, const c10::optional<at::Tensor>& weight, double eps, double offset,
                     const std::string& casting_mode, bool in_place) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::rms_norm", "").typed<decltype(rms_norm_autograd)>();
+  static const auto op = detail::typed_op<decltype(rms_norm_autograd)>("liger::rms_norm");
   return op.call(input, weight, eps, offset, casting_mode, in_place);
 }
 
 std::tuple<at::Tensor, at::Tensor> rms_norm_forward(const at::Tensor& input, const c10::optional<at::Tensor>& weight,
                                                     double eps, double offset, const std::string& casting_mode) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::rms_norm_forward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const c10::optional<at::Tensor>&,
-                                                                 double, double, c10::string_view)>();
+  static const auto op =
+      detail::typed_op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const c10::optional<at::Tensor>&, double,
+                                                          double, c10::string_view)>("liger::rms_norm_forward");
   return op.call(input, weight, eps, offset, casting_mode);
 }
 
@@ -83,11 +79,9 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward(const at::Tensor& grad_out,
                                                      const c10::optional<at::Tensor>& weight, const at::Tensor& rstd,
                                                      double offset, const std::string& casting_mode, bool in_place,
                                                      bool weight_grad) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::rms_norm_backward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const c10::optional<at::Tensor>&, const at::Tensor&,
-                                                                 double, c10::string_view, bool, bool)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const at::Tensor&, double,
+      c10::string_view, bool, bool)>("liger::rms_norm_backward");
   return op.call(grad_out, input, weight, rstd, offset, casting_mode, in_place, weight_grad);
 }
 

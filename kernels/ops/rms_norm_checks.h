@@ -29,6 +29,13 @@ inline void check_rms_inputs(const at::Tensor& x, const c10::optional<at::Tensor
   }
 }
 
+// Every check of rms_norm_forward (CPU and CUDA alike); returns the casting mode.
+inline RmsCasting check_rms_forward(const at::Tensor& x, const c10::optional<at::Tensor>& w,
+                                    c10::string_view casting_mode) {
+  check_rms_inputs(x, w);
+  return parse_rms_casting(std::string(casting_mode));
+}
+
 // rstd is fp32 in llama/gemma mode (float64 for float64 input) and x's dtype in none mode.
 inline at::ScalarType rstd_dtype(at::ScalarType x, RmsCasting c) {
   if (c == RmsCasting::kNone || x == at::kDouble) return x;
@@ -38,9 +45,12 @@ inline at::ScalarType rstd_dtype(at::ScalarType x, RmsCasting c) {
 // The backward's relations between its tensors: grad_out shaped like input on its device, and
 // rstd as rms_norm_forward returns it (one value per row, in rstd_dtype), which the kernels read
 // raw: a shorter or narrower rstd would be read past its end.
-inline void check_rms_backward(const at::Tensor& grad_out, const at::Tensor& x, const c10::optional<at::Tensor>& w,
-                               const at::Tensor& rstd, RmsCasting casting) {
+// Returns the casting mode, parsed first.
+inline RmsCasting check_rms_backward(const at::Tensor& grad_out, const at::Tensor& x,
+                                     const c10::optional<at::Tensor>& w, const at::Tensor& rstd,
+                                     c10::string_view casting_mode) {
   constexpr const char* op = "liger::rms_norm_backward";
+  const RmsCasting casting = parse_rms_casting(std::string(casting_mode));
   check_rms_inputs(x, w);
   TORCH_CHECK(grad_out.sizes() == x.sizes(), op, ": grad_out has shape ", grad_out.sizes(), " but input has shape ",
               x.sizes());
@@ -56,6 +66,7 @@ inline void check_rms_backward(const at::Tensor& grad_out, const at::Tensor& x, 
               rstd_dtype(x.scalar_type(), casting), " for ", x.scalar_type(),
               " input in this casting mode (as rms_norm_forward returns it), got ", rstd.scalar_type());
   TORCH_CHECK(rstd.device() == x.device(), op, ": rstd is on ", rstd.device(), " but input is on ", x.device());
+  return casting;
 }
 
 }  // namespace liger::detail

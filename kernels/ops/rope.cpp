@@ -2,15 +2,14 @@
 // Kernels: ops/cpu/rope_kernel.cpp, ops/cuda/rope_kernel.cu (bound in ops/cuda/rope_cuda.cpp).
 #include "liger/rope.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class LigerRopeFunction : public torch::autograd::Function<LigerRopeFunction> {
  public:
@@ -61,13 +60,11 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("rope_backward(Tensor? grad_q, Tensor? grad_k, Tensor cos, Tensor sin) -> (Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("rope", TORCH_FN(rope_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("rope", TORCH_FN(rope_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("rope", TORCH_FN(rope_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("rope", rope_autograd, rope_no_grad)
 
 std::tuple<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
                                         const at::Tensor& sin) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::rope", "").typed<decltype(rope_autograd)>();
+  static const auto op = detail::typed_op<decltype(rope_autograd)>("liger::rope");
   return op.call(q, k, cos, sin);
 }
 
@@ -80,21 +77,17 @@ std::tuple<at::Tensor, at::Tensor> liger_rotary_pos_emb(const at::Tensor& q, con
 
 std::tuple<at::Tensor, at::Tensor> rope_forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
                                                 const at::Tensor& sin) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::rope_forward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const at::Tensor&, const at::Tensor&)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&)>("liger::rope_forward");
   return op.call(q, k, cos, sin);
 }
 
 std::tuple<at::Tensor, at::Tensor> rope_backward(const c10::optional<at::Tensor>& grad_q,
                                                  const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
                                                  const at::Tensor& sin) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::rope_backward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const c10::optional<at::Tensor>&,
-                                                                 const c10::optional<at::Tensor>&, const at::Tensor&,
-                                                                 const at::Tensor&)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&)>(
+      "liger::rope_backward");
   return op.call(grad_q, grad_k, cos, sin);
 }
 

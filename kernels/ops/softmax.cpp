@@ -2,15 +2,14 @@
 // CPU kernels: ops/cpu/softmax_kernel.cpp; CUDA: ops/cuda/row_op_cuda.cpp.
 #include "liger/softmax.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 class SoftmaxFunction : public torch::autograd::Function<SoftmaxFunction> {
  public:
@@ -40,25 +39,20 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("softmax_backward(Tensor grad_out, Tensor output) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("softmax", TORCH_FN(softmax_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("softmax", TORCH_FN(softmax_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("softmax", TORCH_FN(softmax_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("softmax", softmax_autograd, softmax_no_grad)
 
 at::Tensor softmax(const at::Tensor& input) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("liger::softmax", "").typed<at::Tensor(const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&)>("liger::softmax");
   return op.call(input);
 }
 
 at::Tensor softmax_forward(const at::Tensor& input) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::softmax_forward", "").typed<at::Tensor(const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&)>("liger::softmax_forward");
   return op.call(input);
 }
 
 at::Tensor softmax_backward(const at::Tensor& grad_out, const at::Tensor& output) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::softmax_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::softmax_backward");
   return op.call(grad_out, output);
 }
 

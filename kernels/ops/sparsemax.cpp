@@ -3,15 +3,14 @@
 #include "liger/sparsemax.h"
 
 #include <ATen/WrapDimUtils.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 int64_t wrap_dim(const at::Tensor& input, int64_t dim) {
   TORCH_CHECK(input.dim() >= 1, "liger::sparsemax: input must have at least 1 dim, got a scalar");
@@ -58,27 +57,21 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("sparsemax_backward(Tensor grad_out, Tensor output) -> Tensor");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("sparsemax", TORCH_FN(sparsemax_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("sparsemax", TORCH_FN(sparsemax_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("sparsemax", TORCH_FN(sparsemax_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("sparsemax", sparsemax_autograd, sparsemax_no_grad)
 
 at::Tensor sparsemax(const at::Tensor& input, int64_t dim) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::sparsemax", "").typed<at::Tensor(const at::Tensor&, int64_t)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, int64_t)>("liger::sparsemax");
   return op.call(input, dim);
 }
 
 at::Tensor sparsemax_forward(const at::Tensor& input) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::sparsemax_forward", "")
-                       .typed<at::Tensor(const at::Tensor&)>();
+  static const auto op = detail::typed_op<at::Tensor(const at::Tensor&)>("liger::sparsemax_forward");
   return op.call(input);
 }
 
 at::Tensor sparsemax_backward(const at::Tensor& grad_out, const at::Tensor& output) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::sparsemax_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::sparsemax_backward");
   return op.call(grad_out, output);
 }
 

@@ -2,15 +2,14 @@
 // Kernels: ops/cpu/glu_kernel.cpp, ops/cuda/glu_kernel.cu (bound in ops/cuda/glu_cuda.cpp).
 #include "liger/swiglu.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include "common/autograd_function.h"
+#include "common/op_registration.h"
+#include "common/typed_op.h"
 
 namespace liger {
 namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 // Liger's name for it, so that grad_fn reads the same.
 class LigerSiLUMulFunction : public torch::autograd::Function<LigerSiLUMulFunction> {
@@ -57,32 +56,26 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
         "bool in_place) -> (Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("swiglu", TORCH_FN(swiglu_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl("swiglu", TORCH_FN(swiglu_no_grad)); }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl("swiglu", TORCH_FN(swiglu_no_grad)); }
+LIGER_IMPL_AUTOGRAD_AND_NO_GRAD("swiglu", swiglu_autograd, swiglu_no_grad)
 
 at::Tensor swiglu(const at::Tensor& a, const at::Tensor& b, double gate_multiplier, double down_multiplier,
                   bool in_place) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("liger::swiglu", "").typed<decltype(swiglu_autograd)>();
+  static const auto op = detail::typed_op<decltype(swiglu_autograd)>("liger::swiglu");
   return op.call(a, b, gate_multiplier, down_multiplier, in_place);
 }
 
 at::Tensor liger_swiglu(const at::Tensor& a, const at::Tensor& b) { return swiglu(a, b); }
 
 at::Tensor swiglu_forward(const at::Tensor& a, const at::Tensor& b, double gate_multiplier, double down_multiplier) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::swiglu_forward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double, double)>();
+  static const auto op =
+      detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, double, double)>("liger::swiglu_forward");
   return op.call(a, b, gate_multiplier, down_multiplier);
 }
 
 std::tuple<at::Tensor, at::Tensor> swiglu_backward(const at::Tensor& grad_out, const at::Tensor& a, const at::Tensor& b,
                                                    double gate_multiplier, double down_multiplier, bool in_place) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("liger::swiglu_backward", "")
-                       .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
-                                                                 const at::Tensor&, double, double, bool)>();
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, double, double, bool)>("liger::swiglu_backward");
   return op.call(grad_out, a, b, gate_multiplier, down_multiplier, in_place);
 }
 

@@ -265,26 +265,22 @@ at::Tensor target_stats_cpu(const at::Tensor& target, const c10::optional<at::Te
   return stats;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward_cpu(
-    at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
-    int64_t ignore_index, double lse_square_scale, double label_smoothing, c10::string_view reduction,
-    c10::optional<double> softcap, bool compute_grad, bool use_token_scaling,
-    const c10::optional<at::Tensor>& grad_scale, bool return_z_loss, bool return_token_accuracy,
-    bool return_predicted_tokens) {
-  const CrossEntropyRowOptions o =
-      detail::check_ce_forward(input, target, weight, stats, grad_scale, ignore_index, lse_square_scale,
-                               label_smoothing, reduction, softcap, compute_grad, use_token_scaling, kOp);
+detail::CeForwardOutputs cross_entropy_forward_cpu(at::Tensor& input, const at::Tensor& target,
+                                                   const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
+                                                   const c10::optional<at::Tensor>& grad_scale,
+                                                   const CrossEntropyRowOptions& o,
+                                                   detail::CeOptionalOutputs outputs) {
   const int64_t rows = input.size(0), cols = input.size(1);
-  if (compute_grad) at::assert_no_internal_overlap(input);
+  if (o.compute_grad) at::assert_no_internal_overlap(input);
   // The kernel walks rows with unit column stride; other layouts work on a copy written back.
   at::Tensor x = input.stride(1) == 1 ? input : input.contiguous();
   const at::Tensor t = target.to(at::kLong).contiguous();
   const auto row_dtype = detail::ce_row_dtype(input.scalar_type());
   const auto opts = input.options();
   at::Tensor loss = at::empty({rows}, opts.dtype(row_dtype));
-  at::Tensor z = return_z_loss ? at::empty({rows}, opts.dtype(row_dtype)) : at::Tensor();
-  at::Tensor acc = return_token_accuracy ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
-  at::Tensor pred = return_predicted_tokens ? at::empty({rows}, opts.dtype(at::kLong)) : at::Tensor();
+  at::Tensor z = outputs.z_loss ? at::empty({rows}, opts.dtype(row_dtype)) : at::Tensor();
+  at::Tensor acc = outputs.token_accuracy ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
+  at::Tensor pred = outputs.predicted_tokens ? at::empty({rows}, opts.dtype(at::kLong)) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cross_entropy_forward_cpu", [&] {
     using Acc = at::opmath_type<scalar_t>;
     const auto acc_type = c10::CppTypeToScalarType<Acc>::value;
@@ -299,7 +295,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
                            w.defined() ? w.data_ptr<Acc>() : nullptr, st.data_ptr<double>(),
                            gs.defined() ? gs.data_ptr<Acc>() : nullptr, out, rows, cols, o);
   });
-  if (compute_grad && !x.is_same(input)) input.copy_(x);
+  if (o.compute_grad && !x.is_same(input)) input.copy_(x);
   return {loss, z, acc, pred};
 }
 
@@ -326,7 +322,7 @@ void rescale_stored_grads_cpu(at::TensorList grads, const at::Tensor& grad_outpu
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
   m.impl("cross_entropy_target_stats", TORCH_FN(target_stats_cpu));
-  m.impl("cross_entropy_forward", TORCH_FN(cross_entropy_forward_cpu));
+  m.impl("cross_entropy_forward", TORCH_FN(detail::ce_forward_kernel<cross_entropy_forward_cpu>));
   m.impl("rescale_stored_grads_", TORCH_FN(rescale_stored_grads_cpu));
 }
 

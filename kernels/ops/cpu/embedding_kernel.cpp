@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../common/op_registration.h"
 #include "../embedding_checks.h"
 
 namespace liger {
@@ -19,16 +20,12 @@ namespace {
 at::Tensor embedding_forward_cpu(const at::Tensor& weight, const at::Tensor& indices,
                                  c10::optional<int64_t> padding_idx) {
   constexpr const char* op = "liger::embedding";
-  detail::check_embedding_weight(op, weight);
-  const at::Tensor idx = detail::embedding_indices(op, indices, weight.device());
-  const int64_t V = weight.size(0), D = weight.size(1), n = idx.numel();
-  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
-  detail::check_indices_in_range(op, idx, V);
+  const detail::EmbeddingProblem p = detail::check_embedding_forward(op, weight, indices, padding_idx);
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n, pad = p.padding_idx;
+  detail::check_indices_in_range(op, p.indices, V);
   const at::Tensor w = weight.contiguous();
-  std::vector<int64_t> out_shape(idx.sizes().begin(), idx.sizes().end());
-  out_shape.push_back(D);
-  at::Tensor out = at::empty(out_shape, w.options());
-  const int64_t* ip = idx.data_ptr<int64_t>();
+  at::Tensor out = at::empty(detail::embedding_output_shape(p.indices, D), w.options());
+  const int64_t* ip = p.indices.data_ptr<int64_t>();
   const auto* wp = static_cast<const char*>(w.data_ptr());
   auto* op_ = static_cast<char*>(out.data_ptr());
   const int64_t row_bytes = D * static_cast<int64_t>(w.element_size());
@@ -44,16 +41,14 @@ at::Tensor embedding_forward_cpu(const at::Tensor& weight, const at::Tensor& ind
 at::Tensor embedding_backward_cpu(const at::Tensor& grad_out, const at::Tensor& indices, int64_t num_embeddings,
                                   c10::optional<int64_t> padding_idx) {
   constexpr const char* op = "liger::embedding_backward";
-  const at::Tensor idx = detail::embedding_indices(op, indices, grad_out.device());
-  detail::check_embedding_grad(op, grad_out, idx, num_embeddings);
-  const int64_t n = idx.numel();
-  const int64_t V = num_embeddings, D = grad_out.size(-1);
-  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
+  const detail::EmbeddingProblem p =
+      detail::check_embedding_backward(op, grad_out, indices, num_embeddings, padding_idx);
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n, pad = p.padding_idx;
   const at::Tensor g = grad_out.contiguous();
   at::Tensor dw = at::zeros({V, D}, g.options());
   // Positions sorted by index, stably (so each row's sum runs in position order). Indices the
   // forward would have refused, and padding_idx, are left out: their rows of dW stay 0.
-  const int64_t* ip = idx.data_ptr<int64_t>();
+  const int64_t* ip = p.indices.data_ptr<int64_t>();
   std::vector<int64_t> order;
   order.reserve(n);
   for (int64_t i = 0; i < n; ++i)
@@ -87,8 +82,7 @@ at::Tensor embedding_backward_cpu(const at::Tensor& grad_out, const at::Tensor& 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("embedding_forward", TORCH_FN(embedding_forward_cpu));
-  m.impl("embedding_backward", TORCH_FN(embedding_backward_cpu));
+  detail::impl_forward_backward<embedding_forward_cpu, embedding_backward_cpu>(m, "embedding");
 }
 
 }  // namespace liger

@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "../common/glu_math.h"
+#include "../common/op_registration.h"
 #include "../glu_checks.h"
 #include "vec_math.h"
 
@@ -104,10 +105,8 @@ std::tuple<at::Tensor, at::Tensor> geglu_backward_cpu(const at::Tensor& grad_out
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("swiglu_forward", TORCH_FN(swiglu_forward_cpu));
-  m.impl("swiglu_backward", TORCH_FN(swiglu_backward_cpu));
-  m.impl("geglu_forward", TORCH_FN(geglu_forward_cpu));
-  m.impl("geglu_backward", TORCH_FN(geglu_backward_cpu));
+  detail::impl_forward_backward<swiglu_forward_cpu, swiglu_backward_cpu>(m, "swiglu");
+  detail::impl_forward_backward<geglu_forward_cpu, geglu_backward_cpu>(m, "geglu");
 }
 
 }  // namespace liger

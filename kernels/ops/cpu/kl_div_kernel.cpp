@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "../common/op_registration.h"
 #include "../divergence_checks.h"
 #include "vec_math.h"
 
@@ -151,8 +152,7 @@ at::Tensor kl_div_backward_cpu(const at::Tensor& grad_out, const at::Tensor& y_t
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("kl_div_forward", TORCH_FN(kl_div_forward_cpu));
-  m.impl("kl_div_backward", TORCH_FN(kl_div_backward_cpu));
+  detail::impl_forward_backward<kl_div_forward_cpu, kl_div_backward_cpu>(m, "kl_div");
 }
 
 }  // namespace liger

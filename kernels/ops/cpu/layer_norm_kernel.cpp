@@ -9,6 +9,7 @@
 #include <cmath>
 #include <utility>
 
+#include "../common/op_registration.h"
 #include "../layer_norm_checks.h"
 #include "vec_math.h"
 
@@ -149,8 +150,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_cpu(const at:
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("layer_norm_forward", TORCH_FN(layer_norm_forward_cpu));
-  m.impl("layer_norm_backward", TORCH_FN(layer_norm_backward_cpu));
+  detail::impl_forward_backward<layer_norm_forward_cpu, layer_norm_backward_cpu>(m, "layer_norm");
 }
 
 }  // namespace liger

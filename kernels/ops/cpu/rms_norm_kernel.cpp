@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "../common/op_registration.h"
 #include "../rms_norm_checks.h"
 #include "vec_math.h"
 
@@ -115,8 +116,7 @@ void backward_rows(const T* dy, const T* x, const at::opmath_type<T>* w, const v
 std::tuple<at::Tensor, at::Tensor> rms_norm_forward_cpu(const at::Tensor& input,
                                                         const c10::optional<at::Tensor>& weight, double eps,
                                                         double offset, c10::string_view casting_mode) {
-  detail::check_rms_inputs(input, weight);
-  const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
+  const RmsCasting casting = detail::check_rms_forward(input, weight, casting_mode);
   const at::Tensor x = input.contiguous();
   const int64_t cols = x.size(-1), rows = cols == 0 ? 0 : x.numel() / cols;
   at::Tensor y = at::empty_like(x);
@@ -136,8 +136,7 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cpu(const at::Tensor& grad_
                                                          const at::Tensor& rstd, double offset,
                                                          c10::string_view casting_mode, bool in_place,
                                                          bool weight_grad) {
-  const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
-  detail::check_rms_backward(grad_out, input, weight, rstd, casting);
+  const RmsCasting casting = detail::check_rms_backward(grad_out, input, weight, rstd, casting_mode);
   const at::Tensor x = input.contiguous();
   at::Tensor dy = grad_out.to(x.scalar_type()).contiguous();
   const bool write_into_dy = in_place && dy.data_ptr() == grad_out.data_ptr();
@@ -169,8 +168,7 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cpu(const at::Tensor& grad_
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("rms_norm_forward", TORCH_FN(rms_norm_forward_cpu));
-  m.impl("rms_norm_backward", TORCH_FN(rms_norm_backward_cpu));
+  detail::impl_forward_backward<rms_norm_forward_cpu, rms_norm_backward_cpu>(m, "rms_norm");
 }
 
 }  // namespace liger

@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../rope_apply.h"
 
 namespace liger {
@@ -85,8 +86,7 @@ std::tuple<at::Tensor, at::Tensor> rope_backward_cpu(const c10::optional<at::Ten
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("rope_forward", TORCH_FN(rope_forward_cpu));
-  m.impl("rope_backward", TORCH_FN(rope_backward_cpu));
+  detail::impl_forward_backward<rope_forward_cpu, rope_backward_cpu>(m, "rope");
 }
 
 }  // namespace liger

@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "../common/op_registration.h"
 #include "row_op_cpu.h"
 #include "softmax_row.h"
 
@@ -50,8 +51,7 @@ at::Tensor softmax_backward_cpu(const at::Tensor& grad_out, const at::Tensor& ou
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("softmax_forward", TORCH_FN(softmax_forward_cpu));
-  m.impl("softmax_backward", TORCH_FN(softmax_backward_cpu));
+  detail::impl_forward_backward<softmax_forward_cpu, softmax_backward_cpu>(m, "softmax");
 }
 
 }  // namespace liger

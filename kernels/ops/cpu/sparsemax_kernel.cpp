@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "../common/op_registration.h"
 #include "../common/sparsemax_search.h"
 #include "row_op_cpu.h"
 
@@ -92,8 +93,7 @@ at::Tensor sparsemax_backward_cpu(const at::Tensor& grad_out, const at::Tensor& 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("sparsemax_forward", TORCH_FN(sparsemax_forward_cpu));
-  m.impl("sparsemax_backward", TORCH_FN(sparsemax_backward_cpu));
+  detail::impl_forward_backward<sparsemax_forward_cpu, sparsemax_backward_cpu>(m, "sparsemax");
 }
 
 }  // namespace liger

@@ -43,20 +43,16 @@ at::Tensor target_stats_cuda(const at::Tensor& target, const c10::optional<at::T
   return stats;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward_cuda(
-    at::Tensor& input, const at::Tensor& target, const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
-    int64_t ignore_index, double lse_square_scale, double label_smoothing, c10::string_view reduction,
-    c10::optional<double> softcap, bool compute_grad, bool use_token_scaling,
-    const c10::optional<at::Tensor>& grad_scale, bool return_z_loss, bool return_token_accuracy,
-    bool return_predicted_tokens) {
-  const CrossEntropyRowOptions o =
-      detail::check_ce_forward(input, target, weight, stats, grad_scale, ignore_index, lse_square_scale,
-                               label_smoothing, reduction, softcap, compute_grad, use_token_scaling, kOp);
+detail::CeForwardOutputs cross_entropy_forward_cuda(at::Tensor& input, const at::Tensor& target,
+                                                    const c10::optional<at::Tensor>& weight, const at::Tensor& stats,
+                                                    const c10::optional<at::Tensor>& grad_scale,
+                                                    const CrossEntropyRowOptions& o,
+                                                    detail::CeOptionalOutputs outputs) {
   const int64_t rows = input.size(0), cols = input.size(1);
   TORCH_CHECK(cols > 0 && cols < INT_MAX / 2, kOp, ": the CUDA kernel needs 0 < V < 2^30 classes, got ", cols);
   TORCH_CHECK(rows < (int64_t{1} << 28), kOp, ": the CUDA kernel takes fewer than 2^28 rows, got ", rows);
   const cuda::DType dt = cuda::dtype_of(input, kOp, "input");
-  if (compute_grad) at::assert_no_internal_overlap(input);
+  if (o.compute_grad) at::assert_no_internal_overlap(input);
   const c10::cuda::CUDAGuard guard(input.device());
   // The kernel walks rows with unit column stride; other layouts work on a copy written back.
   at::Tensor x = input.stride(1) == 1 ? input : input.contiguous();
@@ -65,9 +61,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
   const at::Tensor gs = grad_scale && grad_scale->defined() ? grad_scale->to(at::kFloat).contiguous() : at::Tensor();
   const auto opts = input.options();
   at::Tensor loss = at::empty({rows}, opts.dtype(at::kFloat));
-  at::Tensor z = return_z_loss ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
-  at::Tensor acc = return_token_accuracy ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
-  at::Tensor pred = return_predicted_tokens ? at::empty({rows}, opts.dtype(at::kLong)) : at::Tensor();
+  at::Tensor z = outputs.z_loss ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
+  at::Tensor acc = outputs.token_accuracy ? at::empty({rows}, opts.dtype(at::kFloat)) : at::Tensor();
+  at::Tensor pred = outputs.predicted_tokens ? at::empty({rows}, opts.dtype(at::kLong)) : at::Tensor();
   cuda::CeForwardArgs a{};
   a.logits = x.data_ptr();
   a.rows = rows;
@@ -84,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward
   a.predicted = pred.defined() ? pred.data_ptr<int64_t>() : nullptr;
   a.options = o;
   cuda::check_launch(cuda::ce_forward(a, at::cuda::getCurrentCUDAStream()), kOp);
-  if (compute_grad && !x.is_same(input)) input.copy_(x);
+  if (o.compute_grad && !x.is_same(input)) input.copy_(x);
   return {loss, z, acc, pred};
 }
 
@@ -118,7 +114,7 @@ void rescale_stored_grads_cuda(at::TensorList grads, const at::Tensor& grad_outp
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
   m.impl("cross_entropy_target_stats", TORCH_FN(target_stats_cuda));
-  m.impl("cross_entropy_forward", TORCH_FN(cross_entropy_forward_cuda));
+  m.impl("cross_entropy_forward", TORCH_FN(detail::ce_forward_kernel<cross_entropy_forward_cuda>));
   m.impl("rescale_stored_grads_", TORCH_FN(rescale_stored_grads_cuda));
 }
 

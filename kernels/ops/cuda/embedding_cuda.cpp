@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../common/op_registration.h"
 #include "../embedding_checks.h"
 #include "common/cuda_binding.h"
 #include "embedding_launch.h"
@@ -33,18 +34,23 @@ const BadIndexSlot& bad_index_slot(int device) {
   return slot;
 }
 
+// The table fields that the forward's and the backward's launch arguments share.
+template <typename Args>
+void set_table(Args& a, const detail::EmbeddingProblem& p) {
+  a.n = p.n;
+  a.num_embeddings = p.num_embeddings;
+  a.dim = p.dim;
+  a.padding_idx = p.padding_idx;
+}
+
 at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& indices,
                                   c10::optional<int64_t> padding_idx) {
   constexpr const char* op = "liger::embedding";
-  detail::check_embedding_weight(op, weight);
-  const at::Tensor idx = detail::embedding_indices(op, indices, weight.device());
-  const int64_t V = weight.size(0), D = weight.size(1), n = idx.numel();
-  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
+  const detail::EmbeddingProblem p = detail::check_embedding_forward(op, weight, indices, padding_idx);
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n;
   const c10::cuda::CUDAGuard guard(weight.device());
   const at::Tensor w = weight.contiguous();
-  std::vector<int64_t> out_shape(idx.sizes().begin(), idx.sizes().end());
-  out_shape.push_back(D);
-  at::Tensor out = at::empty(out_shape, w.options());
+  at::Tensor out = at::empty(detail::embedding_output_shape(p.indices, D), w.options());
   if (n == 0) return out;
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   // Range check without stalling the GPU: one small kernel writes any offending index straight
@@ -56,18 +62,15 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
   const BadIndexSlot& slot = bad_index_slot(weight.device().index());
   int64_t* bad = slot.host;
   bad[0] = 0;
-  cuda::check_launch(cuda::embedding_find_bad_index(idx.data_ptr<int64_t>(), n, V, slot.device, stream), op);
+  cuda::check_launch(cuda::embedding_find_bad_index(p.indices.data_ptr<int64_t>(), n, V, slot.device, stream), op);
   at::cuda::CUDAEvent checked;
   checked.record(at::cuda::getCurrentCUDAStream());
 
   cuda::EmbeddingForwardArgs a{};
   a.weight = w.data_ptr();
-  a.indices = idx.data_ptr<int64_t>();
+  a.indices = p.indices.data_ptr<int64_t>();
   a.out = out.data_ptr();
-  a.n = n;
-  a.num_embeddings = V;
-  a.dim = D;
-  a.padding_idx = pad;
+  set_table(a, p);
   a.dtype = cuda::dtype_of(w, op, "weight");
   cuda::check_launch(cuda::embedding_forward(a, stream), op);
 
@@ -80,10 +83,9 @@ at::Tensor embedding_forward_cuda(const at::Tensor& weight, const at::Tensor& in
 at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor& indices, int64_t num_embeddings,
                                    c10::optional<int64_t> padding_idx) {
   constexpr const char* op = "liger::embedding_backward";
-  const at::Tensor idx = detail::embedding_indices(op, indices, grad_out.device());
-  detail::check_embedding_grad(op, grad_out, idx, num_embeddings);
-  const int64_t V = num_embeddings, D = grad_out.size(-1), n = idx.numel();
-  const int64_t pad = detail::normalize_padding_idx(op, padding_idx, V);
+  const detail::EmbeddingProblem p =
+      detail::check_embedding_backward(op, grad_out, indices, num_embeddings, padding_idx);
+  const int64_t V = p.num_embeddings, D = p.dim, n = p.n;
   TORCH_CHECK(n < 0x7fffffff && V < 0x7fffffff, op, ": the CUDA kernel takes fewer than 2^31 indices and rows, got ",
               n, " indices and ", V, " rows");
   const c10::cuda::CUDAGuard guard(grad_out.device());
@@ -93,12 +95,9 @@ at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor&
   at::Tensor ws = at::empty({static_cast<int64_t>(ws_bytes)}, g.options().dtype(at::kByte));
   cuda::EmbeddingBackwardArgs a{};
   a.grad_out = g.data_ptr();
-  a.indices = idx.data_ptr<int64_t>();
+  a.indices = p.indices.data_ptr<int64_t>();
   a.grad_weight = dw.data_ptr();
-  a.n = n;
-  a.num_embeddings = V;
-  a.dim = D;
-  a.padding_idx = pad;
+  set_table(a, p);
   a.dtype = cuda::dtype_of(g, op, "grad_out");
   a.workspace = ws_bytes > 0 ? ws.data_ptr() : nullptr;
   a.workspace_bytes = ws_bytes;
@@ -109,8 +108,7 @@ at::Tensor embedding_backward_cuda(const at::Tensor& grad_out, const at::Tensor&
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("embedding_forward", TORCH_FN(embedding_forward_cuda));
-  m.impl("embedding_backward", TORCH_FN(embedding_backward_cuda));
+  detail::impl_forward_backward<embedding_forward_cuda, embedding_backward_cuda>(m, "embedding");
 }
 
 }  // namespace liger

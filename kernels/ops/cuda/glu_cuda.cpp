@@ -1,12 +1,23 @@
 // Binds the SwiGLU/GeGLU CUDA launchers to the liger::{swiglu,geglu}_{forward,backward} operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../glu_checks.h"
 #include "common/cuda_binding.h"
 #include "glu_launch.h"
 
 namespace liger {
 namespace {
+
+// The fields that the forward's and the backward's launch arguments share.
+template <typename Args>
+void set_elementwise(Args& args, const char* op, const at::Tensor& a, GluActivation act, double gm, double dm) {
+  args.n = a.numel();
+  args.dtype = cuda::dtype_of(a, op, "a");
+  args.act = act;
+  args.gate_multiplier = static_cast<float>(gm);
+  args.down_multiplier = static_cast<float>(dm);
+}
 
 at::Tensor glu_forward_cuda(const char* op, GluActivation act, const at::Tensor& a_in, const at::Tensor& b_in,
                             double gm, double dm) {
@@ -18,11 +29,7 @@ at::Tensor glu_forward_cuda(const char* op, GluActivation act, const at::Tensor&
   args.a = a.data_ptr();
   args.b = b.data_ptr();
   args.c = c.data_ptr();
-  args.n = a.numel();
-  args.dtype = cuda::dtype_of(a, op, "a");
-  args.act = act;
-  args.gate_multiplier = static_cast<float>(gm);
-  args.down_multiplier = static_cast<float>(dm);
+  set_elementwise(args, op, a, act, gm, dm);
   cuda::check_launch(cuda::glu_forward(args, at::cuda::getCurrentCUDAStream()), op);
   return c;
 }
@@ -42,11 +49,7 @@ std::tuple<at::Tensor, at::Tensor> glu_backward_cuda(const char* op, GluActivati
   args.b = b.data_ptr();
   args.grad_a = da.data_ptr();
   args.grad_b = db.data_ptr();
-  args.n = a.numel();
-  args.dtype = cuda::dtype_of(a, op, "a");
-  args.act = act;
-  args.gate_multiplier = static_cast<float>(gm);
-  args.down_multiplier = static_cast<float>(dm);
+  set_elementwise(args, op, a, act, gm, dm);
   cuda::check_launch(cuda::glu_backward(args, at::cuda::getCurrentCUDAStream()), op);
   return {da.view(a_in.sizes()), db.view(b_in.sizes())};
 }
@@ -69,10 +72,8 @@ std::tuple<at::Tensor, at::Tensor> geglu_backward_cuda(const at::Tensor& grad_ou
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("swiglu_forward", TORCH_FN(swiglu_forward_cuda));
-  m.impl("swiglu_backward", TORCH_FN(swiglu_backward_cuda));
-  m.impl("geglu_forward", TORCH_FN(geglu_forward_cuda));
-  m.impl("geglu_backward", TORCH_FN(geglu_backward_cuda));
+  detail::impl_forward_backward<swiglu_forward_cuda, swiglu_backward_cuda>(m, "swiglu");
+  detail::impl_forward_backward<geglu_forward_cuda, geglu_backward_cuda>(m, "geglu");
 }
 
 }  // namespace liger

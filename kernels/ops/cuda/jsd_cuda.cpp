@@ -1,6 +1,7 @@
 // Binds the JSD CUDA launchers to the liger::jsd_forward and jsd_backward operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../divergence_checks.h"
 #include "common/cuda_binding.h"
 #include "common/divergence_reduce.h"
@@ -51,8 +52,7 @@ at::Tensor jsd_backward_cuda(const at::Tensor& grad_out, const at::Tensor& grad_
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("jsd_forward", TORCH_FN(jsd_forward_cuda));
-  m.impl("jsd_backward", TORCH_FN(jsd_backward_cuda));
+  detail::impl_forward_backward<jsd_forward_cuda, jsd_backward_cuda>(m, "jsd");
 }
 
 }  // namespace liger

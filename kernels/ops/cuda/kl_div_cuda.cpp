@@ -1,6 +1,7 @@
 // Binds the KL divergence CUDA launchers to the liger::kl_div_forward/backward operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../divergence_checks.h"
 #include "common/cuda_binding.h"
 #include "common/divergence_reduce.h"
@@ -81,8 +82,7 @@ at::Tensor kl_div_backward_cuda(const at::Tensor& grad_out, const at::Tensor& y_
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("kl_div_forward", TORCH_FN(kl_div_forward_cuda));
-  m.impl("kl_div_backward", TORCH_FN(kl_div_backward_cuda));
+  detail::impl_forward_backward<kl_div_forward_cuda, kl_div_backward_cuda>(m, "kl_div");
 }
 
 }  // namespace liger

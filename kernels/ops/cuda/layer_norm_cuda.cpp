@@ -1,6 +1,7 @@
 // Binds the LayerNorm CUDA launchers to the liger::layer_norm_forward/backward operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../layer_norm_checks.h"
 #include "common/cuda_binding.h"
 #include "layer_norm_launch.h"
@@ -100,8 +101,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_cuda(
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("layer_norm_forward", TORCH_FN(layer_norm_forward_cuda));
-  m.impl("layer_norm_backward", TORCH_FN(layer_norm_backward_cuda));
+  detail::impl_forward_backward<layer_norm_forward_cuda, layer_norm_backward_cuda>(m, "layer_norm");
 }
 
 }  // namespace liger

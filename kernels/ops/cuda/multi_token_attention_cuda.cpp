@@ -10,6 +10,16 @@
 namespace liger {
 namespace {
 
+// The row layout that the forward's and the backward's launch arguments share, from `t` (named
+// `arg` in errors): rows of the last dim's length.
+template <typename Args>
+void set_rows(Args& a, const char* op, const at::Tensor& t, const char* arg, bool sparse) {
+  a.dtype = cuda::dtype_of(t, op, arg);
+  a.len = t.size(-1);
+  a.rows = a.len == 0 ? 0 : t.numel() / a.len;
+  a.sparse = sparse;
+}
+
 at::Tensor mta_probs_cuda(const at::Tensor& scores, bool sparse) {
   constexpr const char* kOp = "liger::multi_token_attention_probs";
   detail::check_mta_scores(kOp, scores);
@@ -17,10 +27,7 @@ at::Tensor mta_probs_cuda(const at::Tensor& scores, bool sparse) {
   const at::Tensor x = scores.contiguous();
   at::Tensor y = at::empty_like(x);
   cuda::MtaProbsArgs a{};
-  a.dtype = cuda::dtype_of(x, kOp, "scores");
-  a.len = x.size(-1);
-  a.rows = a.len == 0 ? 0 : x.numel() / a.len;
-  a.sparse = sparse;
+  set_rows(a, kOp, x, "scores", sparse);
   a.scores = x.data_ptr();
   a.probs = y.data_ptr();
   cuda::check_launch(cuda::mta_probs(a, at::cuda::getCurrentCUDAStream()), kOp);
@@ -33,10 +40,7 @@ at::Tensor& mta_probs_backward_cuda(at::Tensor& grad_probs, const at::Tensor& pr
   const c10::cuda::CUDAGuard guard(probs_in.device());
   const at::Tensor p = probs_in.contiguous();
   cuda::MtaProbsBackwardArgs a{};
-  a.dtype = cuda::dtype_of(p, kOp, "probs");
-  a.len = p.size(-1);
-  a.rows = a.len == 0 ? 0 : p.numel() / a.len;
-  a.sparse = sparse;
+  set_rows(a, kOp, p, "probs", sparse);
   a.grad = grad_probs.data_ptr();
   a.probs = p.data_ptr();
   cuda::check_launch(cuda::mta_probs_backward(a, at::cuda::getCurrentCUDAStream()), kOp);

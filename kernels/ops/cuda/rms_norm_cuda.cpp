@@ -1,6 +1,7 @@
 // Binds the RMSNorm CUDA launchers to the liger::rms_norm_forward/backward operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../rms_norm_checks.h"
 #include "common/cuda_binding.h"
 #include "rms_norm_launch.h"
@@ -28,8 +29,7 @@ void check_cols(const at::Tensor& x) {
 std::tuple<at::Tensor, at::Tensor> rms_norm_forward_cuda(const at::Tensor& input,
                                                          const c10::optional<at::Tensor>& weight, double eps,
                                                          double offset, c10::string_view casting_mode) {
-  detail::check_rms_inputs(input, weight);
-  const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
+  const RmsCasting casting = detail::check_rms_forward(input, weight, casting_mode);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous();
   const at::Tensor w = weight_for_kernel(weight, x);
@@ -59,8 +59,7 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cuda(const at::Tensor& grad
                                                           const at::Tensor& rstd, double offset,
                                                           c10::string_view casting_mode, bool in_place,
                                                           bool weight_grad) {
-  const RmsCasting casting = detail::parse_rms_casting(std::string(casting_mode));
-  detail::check_rms_backward(grad_out, input, weight, rstd, casting);
+  const RmsCasting casting = detail::check_rms_backward(grad_out, input, weight, rstd, casting_mode);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous();
   const at::Tensor dy = grad_out.to(x.scalar_type()).contiguous();
@@ -102,8 +101,7 @@ std::tuple<at::Tensor, at::Tensor> rms_norm_backward_cuda(const at::Tensor& grad
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("rms_norm_forward", TORCH_FN(rms_norm_forward_cuda));
-  m.impl("rms_norm_backward", TORCH_FN(rms_norm_backward_cuda));
+  detail::impl_forward_backward<rms_norm_forward_cuda, rms_norm_backward_cuda>(m, "rms_norm");
 }
 
 }  // namespace liger

@@ -1,6 +1,7 @@
 // Binds the RoPE CUDA launcher to the liger::rope_forward/backward operators.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../rope_apply.h"
 #include "common/cuda_binding.h"
 #include "rope_launch.h"
@@ -66,8 +67,7 @@ std::tuple<at::Tensor, at::Tensor> rope_backward_cuda(const c10::optional<at::Te
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("rope_forward", TORCH_FN(rope_forward_cuda));
-  m.impl("rope_backward", TORCH_FN(rope_backward_cuda));
+  detail::impl_forward_backward<rope_forward_cuda, rope_backward_cuda>(m, "rope");
 }
 
 }  // namespace liger

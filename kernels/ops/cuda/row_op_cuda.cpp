@@ -2,6 +2,7 @@
 // liger::<op>_forward/backward operators: one set of checks, allocation and launch for all.
 #include <torch/library.h>
 
+#include "../common/op_registration.h"
 #include "../row_checks.h"
 #include "common/cuda_binding.h"
 #include "row_op_launch.h"
@@ -20,6 +21,18 @@ void check_cols(const cuda::RowOpLaunchers& l, int64_t cols, cuda::DType dtype) 
               max_cols, " for this dtype");
 }
 
+// The row layout that the forward's and the backward's launch arguments share, from `t` (named
+// `arg` in errors); false when there are no rows, so nothing to launch.
+template <typename Args>
+bool set_rows(Args& a, const cuda::RowOpLaunchers& l, const at::Tensor& t, const char* arg) {
+  a.dtype = cuda::dtype_of(t, l.op, arg);
+  a.rows = detail::row_count(t);
+  a.cols = t.size(-1);
+  if (a.rows == 0) return false;
+  check_cols(l, a.cols, a.dtype);
+  return true;
+}
+
 template <const cuda::RowOpLaunchers& L>
 at::Tensor row_forward_cuda(const at::Tensor& input) {
   detail::check_row_input(L.op, input);
@@ -27,11 +40,7 @@ at::Tensor row_forward_cuda(const at::Tensor& input) {
   const at::Tensor x = input.contiguous();
   at::Tensor y = at::empty_like(x);
   cuda::RowForwardArgs a{};
-  a.dtype = cuda::dtype_of(x, L.op, "input");
-  a.rows = detail::row_count(x);
-  a.cols = x.size(-1);
-  if (a.rows == 0) return y;
-  check_cols(L, a.cols, a.dtype);
+  if (!set_rows(a, L, x, "input")) return y;
   a.x = x.data_ptr();
   a.y = y.data_ptr();
   cuda::check_launch(L.forward(a, at::cuda::getCurrentCUDAStream()), L.op);
@@ -47,11 +56,7 @@ at::Tensor row_backward_cuda(const at::Tensor& grad_out, const at::Tensor& outpu
   const at::Tensor dy = grad_out.to(y.scalar_type()).contiguous();
   at::Tensor dx = at::empty_like(y);
   cuda::RowBackwardArgs a{};
-  a.dtype = cuda::dtype_of(y, L.op, "output");
-  a.rows = detail::row_count(y);
-  a.cols = y.size(-1);
-  if (a.rows == 0) return dx;
-  check_cols(L, a.cols, a.dtype);
+  if (!set_rows(a, L, y, "output")) return dx;
   a.grad_out = dy.data_ptr();
   a.y = y.data_ptr();
   a.grad_in = dx.data_ptr();
@@ -62,10 +67,8 @@ at::Tensor row_backward_cuda(const at::Tensor& grad_out, const at::Tensor& outpu
 }  // namespace
 
 TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("softmax_forward", TORCH_FN(row_forward_cuda<kSoftmax>));
-  m.impl("softmax_backward", TORCH_FN(row_backward_cuda<kSoftmax>));
-  m.impl("sparsemax_forward", TORCH_FN(row_forward_cuda<kSparsemax>));
-  m.impl("sparsemax_backward", TORCH_FN(row_backward_cuda<kSparsemax>));
+  detail::impl_forward_backward<row_forward_cuda<kSoftmax>, row_backward_cuda<kSoftmax>>(m, "softmax");
+  detail::impl_forward_backward<row_forward_cuda<kSparsemax>, row_backward_cuda<kSparsemax>>(m, "sparsemax");
 }
 
 }  // namespace liger
