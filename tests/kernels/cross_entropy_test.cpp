@@ -12,7 +12,7 @@
 #include <limits>
 #include <tuple>
 
-#include "cross_entropy_reference.h"
+#include "cross_entropy_case.h"
 #include "liger/nn/cross_entropy.h"
 #include "test_util.h"
 

@@ -8,8 +8,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "autocast_guard.h"
-#include "cross_entropy_reference.h"
-#include "divergence_reference.h"
+#include "cross_entropy_case.h"
+#include "divergence_case.h"
 #include "liger/fused_linear_cross_entropy.h"
 #include "liger/fused_linear_jsd.h"
 #include "test_util.h"
@@ -17,8 +17,6 @@
 namespace {
 
 using namespace ligerbench::testing;
-
-at::Tensor f64(const at::Tensor& t) { return t.detach().cpu().to(at::kDouble); }
 
 // The float64 operand a GEMM in `dtype` sees: the tensor rounded to dtype, as a leaf.
 at::Tensor f64_as(const at::Tensor& t, at::ScalarType dtype) {

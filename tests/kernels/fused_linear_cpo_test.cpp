@@ -20,7 +20,7 @@ class FusedLinearCpoTest : public ::testing::TestWithParam<PreferenceParam> {};
 TEST_P(FusedLinearCpoTest, MatchesFloat64) {
   const auto& [device, dtype] = GetParam();
   LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_cpo");
+  const auto& spec = spec_of("fused_linear_cpo");
   const std::vector<std::map<std::string, std::string>> options = {
       {},
       {{"bias", "true"}, {"beta", "0.2"}, {"alpha", "0.85"}},
@@ -38,13 +38,13 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearCpoTest,
                          preference_param_name);
 
 TEST(FusedLinearCpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_cpo");
+  const auto& spec = spec_of("fused_linear_cpo");
   expect_mixed_dtypes_match(spec, {{"bias", "true"}});
 }
 
 // Every sequence in a chunk of its own, all of them in one chunk, and uneven pieces: the same loss.
 TEST(FusedLinearCpo, ChunkingDoesNotChangeTheResult) {
-  const auto& spec = preference_spec_of("fused_linear_cpo");
+  const auto& spec = spec_of("fused_linear_cpo");
   for (const std::string chunk : {"1", "2", "3", "100"})
     expect_case_matches_reference(
         spec, preference_case(spec, {10, 13, 8, 40}, at::kDouble, "cpu", {{"chunk_size", chunk}, {"bias", "true"}}));

@@ -11,7 +11,7 @@
 
 #include <tuple>
 
-#include "cross_entropy_reference.h"
+#include "cross_entropy_case.h"
 #include "liger/nn/fused_linear_cross_entropy.h"
 #include "test_util.h"
 

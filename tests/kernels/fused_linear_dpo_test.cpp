@@ -17,7 +17,7 @@ class FusedLinearDpoTest : public ::testing::TestWithParam<PreferenceParam> {};
 TEST_P(FusedLinearDpoTest, MatchesFloat64) {
   const auto& [device, dtype] = GetParam();
   LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_dpo");
+  const auto& spec = spec_of("fused_linear_dpo");
   std::vector<std::map<std::string, std::string>> options = {
       {{"input_grad", "true"}},
       {{"input_grad", "true"}, {"bias", "false"}, {"beta", "0.2"}, {"compute_nll_loss", "true"}},
@@ -41,7 +41,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearDpoTest,
                          preference_param_name);
 
 TEST(FusedLinearDpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_dpo");
+  const auto& spec = spec_of("fused_linear_dpo");
   expect_mixed_dtypes_match(spec, {{"input_grad", "true"}});
 }
 

@@ -12,7 +12,7 @@
 
 #include <tuple>
 
-#include "divergence_reference.h"
+#include "divergence_case.h"
 #include "liger/jsd.h"
 #include "liger/nn/fused_linear_jsd.h"
 #include "ligerbench/measure.h"
@@ -45,8 +45,6 @@ Inputs make_inputs(const Problem& p, at::ScalarType dtype, const at::Device& dev
 }
 
 c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
-
-at::Tensor f64(const at::Tensor& t) { return t.detach().cpu().to(at::kDouble); }
 
 // The float64 reference of loss, d/d xs and d/d ws for a random upstream scalar g.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const Inputs& in, double beta, int64_t ignore_index,

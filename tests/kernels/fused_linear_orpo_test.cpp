@@ -16,7 +16,7 @@ class FusedLinearOrpoTest : public ::testing::TestWithParam<PreferenceParam> {};
 TEST_P(FusedLinearOrpoTest, MatchesFloat64) {
   const auto& [device, dtype] = GetParam();
   LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_orpo");
+  const auto& spec = spec_of("fused_linear_orpo");
   const std::vector<std::map<std::string, std::string>> options = {
       {},
       {{"beta", "0.2"}, {"bias", "true"}, {"nll_target", "true"}},
@@ -33,7 +33,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearOrpoTest,
                          preference_param_name);
 
 TEST(FusedLinearOrpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_orpo");
+  const auto& spec = spec_of("fused_linear_orpo");
   expect_mixed_dtypes_match(spec, {{"bias", "true"}});
 }
 

@@ -43,7 +43,7 @@ TEST_P(PreferenceAutocast, CastsHiddenStatesAsAnExplicitCastWould) {
   const at::ScalarType low = liger::compat::autocast_dtype(type);
   for (const std::string name : {"fused_linear_cpo", "fused_linear_dpo", "fused_linear_orpo", "fused_linear_simpo"}) {
     SCOPED_TRACE(name + " " + device);
-    const auto& spec = preference_spec_of(name);
+    const auto& spec = spec_of(name);
     const auto c = preference_case(spec, {4, 11, 16, 37}, at::kFloat, device, {{"bias", "true"}, {"input_grad", "true"}});
     at::manual_seed(c.seed);
     const ligerbench::KernelInputs in = spec.make_inputs(c);

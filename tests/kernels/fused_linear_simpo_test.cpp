@@ -16,7 +16,7 @@ class FusedLinearSimpoTest : public ::testing::TestWithParam<PreferenceParam> {}
 TEST_P(FusedLinearSimpoTest, MatchesFloat64) {
   const auto& [device, dtype] = GetParam();
   LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_simpo");
+  const auto& spec = spec_of("fused_linear_simpo");
   const std::vector<std::map<std::string, std::string>> options = {
       {},
       {{"beta", "0.2"}, {"gamma", "0.85"}, {"bias", "true"}},
@@ -33,7 +33,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearSimpoTest,
                          preference_param_name);
 
 TEST(FusedLinearSimpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_simpo");
+  const auto& spec = spec_of("fused_linear_simpo");
   expect_mixed_dtypes_match(spec, {{"bias", "true"}});
 }
 

@@ -10,7 +10,7 @@
 
 #include <tuple>
 
-#include "divergence_reference.h"
+#include "divergence_case.h"
 #include "liger/nn/kl_div.h"
 #include "test_util.h"
 

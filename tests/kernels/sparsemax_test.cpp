@@ -4,7 +4,6 @@
 // differences; registration, module and errors.
 #include "liger/sparsemax.h"
 
-#include <ATen/WrapDimUtils.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
@@ -14,27 +13,18 @@
 
 #include "finite_diff.h"
 #include "liger/nn/sparsemax.h"
+#include "spec_reference.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace ligerbench::testing;
 
-// Liger's torch_sparsemax (the definition the spec pins), here in float64, except that the last
-// step is relu rather than clamp_min: both give the same y, but clamp_min's gradient also flows
-// where x == tau exactly (common with bf16 inputs, whose tau often lands on an input value),
-// while the backward KERNELS.md pins takes the support strictly, y > 0.
+// The sparsemax spec's float64 reference (harness/specs/sparsemax_spec.cpp): Liger's
+// torch_sparsemax by sort and cumsum, ending in relu so that its gradient takes the support
+// strictly (y > 0), as KERNELS.md's backward does.
 at::Tensor sort_sparsemax(const at::Tensor& x, int64_t dim) {
-  dim = c10::maybe_wrap_dim(dim, x.dim());
-  const at::Tensor sorted = std::get<0>(at::sort(x, dim, /*descending=*/true));
-  const at::Tensor cumsum = at::cumsum(sorted, dim);
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[dim] = x.size(dim);
-  const at::Tensor range = at::arange(1, x.size(dim) + 1, x.options().requires_grad(false)).view(shape);
-  const at::Tensor support = (1 + range * sorted) > cumsum;
-  const at::Tensor k = support.sum(dim, true).clamp_min(1);
-  const at::Tensor tau = ((sorted * support).sum(dim, true) - 1) / k;
-  return at::relu(x - tau);
+  return spec_reference("sparsemax", {{"input", x}}, {{"dim", std::to_string(dim)}})[0];
 }
 
 // Forward, the row sums and dX of liger::sparsemax(x, dim) against the float64 definition.
