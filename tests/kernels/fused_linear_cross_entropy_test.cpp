@@ -5,14 +5,14 @@
 // with a remainder; each tensor's own requires_grad; the chunk rule; peak memory on CUDA.
 #include "liger/fused_linear_cross_entropy.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
 #include "cross_entropy_case.h"
+#include "expect_error.h"
 #include "liger/nn/fused_linear_cross_entropy.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -180,11 +180,7 @@ INSTANTIATE_TEST_SUITE_P(Half, FusedLinearCrossEntropyTest,
 
 // The fused loop and its unfused composition (one matmul, then liger::cross_entropy) agree.
 TEST(FusedLinearCrossEntropy, MatchesUnfusedComposition) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of MatchesUnfusedComposition: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("MatchesUnfusedComposition")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::manual_seed(12);
     const at::Tensor x0 = at::randn({77, 48}, opts), w0 = 0.1 * at::randn({500, 48}, opts),
@@ -309,14 +305,6 @@ TEST(FusedLinearCrossEntropy, PeakMemoryIsBoundedByTheChunk) {
 
 TEST(FusedLinearCrossEntropy, ClearErrors) {
   const at::Tensor x = at::randn({4, 8}), w = at::randn({10, 8}), t = at::zeros({4}, at::kLong);
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error(
       [&] {
         liger::fused_linear_cross_entropy(x, at::randn({10, 7}), t);
@@ -365,17 +353,11 @@ TEST_P(FlceOnDevice, BadTargetInALaterChunkIsAClearError) {
 }
 
 TEST(FusedLinearCrossEntropy, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}));
   at::Tensor x = at::randn({3, 4}).requires_grad_(true);
   const at::Tensor loss =
       std::get<0>(liger::fused_linear_cross_entropy(x, at::randn({5, 4}), at::zeros({3}, at::kLong)));
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("FusedLinearCrossEntropyFunction"), std::string::npos)
-      << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "FusedLinearCrossEntropyFunction"));
 }
 
 TEST(FusedLinearCrossEntropy, ModuleTakesTheWeightFirst) {

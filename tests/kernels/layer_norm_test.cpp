@@ -4,14 +4,14 @@
 // registration, module (Liger's bias quirk) and errors.
 #include "liger/layer_norm.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/layer_norm.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -168,24 +168,10 @@ TEST(LayerNorm, CpuAndCudaAgree) {
 }
 
 TEST(LayerNorm, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::layer_norm(x, at::ones({8}), at::zeros({8}));
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("LayerNormFunction"), std::string::npos) << y.grad_fn()->name();
-}
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "LayerNormFunction"));
 }
 
 TEST(LayerNorm, ClearErrors) {

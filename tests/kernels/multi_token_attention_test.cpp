@@ -5,19 +5,18 @@
 // masked tail; registration, module and errors.
 #include "liger/multi_token_attention.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/multi_token_attention.h"
 #include "ligerbench/registry.h"
-#include "expect_error.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -163,10 +162,7 @@ TEST(MultiTokenAttention, FiniteDifferencesInFloat64) {
 
 TEST(MultiTokenAttention, ProbabilitiesAreCausalAndNormalised) {
   // Straight from the row operator: rows sum to 1 over j <= i and are exactly 0 beyond.
-  std::vector<std::string> devices = {"cpu"};
-  if (ligerbench::gpu_backend() != nullptr) devices.push_back("cuda");
-  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
-  for (const auto& device_str : devices) {
+  for (const auto& device_str : visible_devices("ProbabilitiesAreCausalAndNormalised")) {
     for (const bool sparse : {false, true}) {
       at::manual_seed(9);
       const at::Tensor s = at::randn({2, 3, 37, 37}, at::TensorOptions().device(to_device(device_str)));
@@ -206,8 +202,7 @@ TEST(MultiTokenAttention, RegisteredWithTheDispatcher) {
     EXPECT_NE(std::find(backends.begin(), backends.end(), "cuda"), backends.end());
   at::Tensor s = at::randn({1, 2, 6, 6}).requires_grad_(true);
   const at::Tensor out = liger::multi_token_attention(s, at::randn({2, 2, 3, 3}), c10::nullopt, 1, 1);
-  ASSERT_NE(out.grad_fn(), nullptr);
-  EXPECT_NE(out.grad_fn()->name().find("MultiTokenAttentionFunction"), std::string::npos) << out.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(out, "MultiTokenAttentionFunction"));
 }
 
 TEST(MultiTokenAttention, ClearErrors) {

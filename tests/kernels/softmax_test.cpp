@@ -3,9 +3,7 @@
 // torch.softmax; finite differences; registration, module and errors.
 #include "liger/softmax.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <limits>
 #include <tuple>
@@ -13,6 +11,7 @@
 #include "finite_diff.h"
 #include "liger/nn/softmax.h"
 #include "spec_reference.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -92,11 +91,7 @@ void expect_same_with_nans(const std::string& what, const at::Tensor& actual, co
 
 TEST(Softmax, RowsOfMinusInfinityMatchTorch) {
   const double inf = std::numeric_limits<double>::infinity();
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of RowsOfMinusInfinityMatchTorch: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("RowsOfMinusInfinityMatchTorch")) {
     for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
       for (const int64_t cols : {5, 64, 1000, 4096}) {
         at::Tensor x = at::randn({4, cols}, at::kDouble);
@@ -146,15 +141,10 @@ TEST(Softmax, CpuAndCudaAgree) {
 }
 
 TEST(Softmax, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::softmax(x);
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("SoftmaxFunction"), std::string::npos) << y.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SoftmaxFunction"));
   // Without grad mode the op still runs (the CPU kernel registered for liger::softmax).
   at::NoGradGuard no_grad;
   EXPECT_TRUE(at::allclose(liger::softmax(x), at::softmax(x, -1), 1e-6, 1e-7));

@@ -4,9 +4,7 @@
 // differences; registration, module and errors.
 #include "liger/sparsemax.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <limits>
 #include <tuple>
@@ -14,6 +12,7 @@
 #include "finite_diff.h"
 #include "liger/nn/sparsemax.h"
 #include "spec_reference.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -82,16 +81,9 @@ INSTANTIATE_TEST_SUITE_P(AllDtypes, SparsemaxTest,
                                             ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
                          param_name);
 
-std::vector<std::string> devices_here() {
-  std::vector<std::string> out = {"cpu"};
-  if (ligerbench::gpu_backend() != nullptr) out.push_back("cuda");
-  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
-  return out;
-}
-
 TEST(Sparsemax, AnyDimOfA3dInput) {
   // Liger's test: (2, 128, 512) and (5, 123, 123) with dim -1 and 1; here smaller, every dim.
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("AnyDimOfA3dInput")) {
     at::manual_seed(11);
     for (const auto dtype : {at::kFloat, at::kBFloat16}) {
       const at::Tensor x = at::randn({5, 123, 41}, at::TensorOptions().device(to_device(device_str)).dtype(dtype));
@@ -103,7 +95,7 @@ TEST(Sparsemax, AnyDimOfA3dInput) {
 }
 
 TEST(Sparsemax, TiesAndAllEqualRows) {
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("TiesAndAllEqualRows")) {
     for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
       for (const int64_t cols : {1, 3, 64, 1000, 4096}) {
         at::Tensor x = at::randn({6, cols}, at::kDouble).round().div(2);  // many exact ties
@@ -132,7 +124,7 @@ TEST(Sparsemax, TiesAndAllEqualRows) {
 
 TEST(Sparsemax, LargeOffsetsKeepFp32Accuracy) {
   // tau is searched relative to the row's max, so an offset of 1000 costs no accuracy.
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("LargeOffsetsKeepFp32Accuracy")) {
     at::manual_seed(13);
     const at::Tensor x = (1000 + 0.05 * at::randn({8, 2048})).to(to_device(device_str));
     check_against_reference(device_str + " offset 1000", x, -1);
@@ -143,7 +135,7 @@ TEST(Sparsemax, MinusInfinityEntriesGetZero) {
   // The sort-based definition gives NaN rows here (-inf * 0 in its support sum); ours treats a
   // -inf entry as a masked one: y = 0 there, sparsemax of the finite entries elsewhere.
   const double inf = std::numeric_limits<double>::infinity();
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("MinusInfinityEntriesGetZero")) {
     at::manual_seed(17);
     const at::Tensor finite = at::randn({4, 300}, at::kDouble);
     at::Tensor x = at::cat({finite, at::full({4, 100}, -inf, at::kDouble)}, 1);
@@ -185,15 +177,10 @@ TEST(Sparsemax, BackwardFollowsTheSupportOfY) {
 }
 
 TEST(Sparsemax, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::sparsemax(x);
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("SparsemaxFunction"), std::string::npos) << y.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SparsemaxFunction"));
   at::NoGradGuard no_grad;
   const at::Tensor x3 = at::randn({3, 5, 7});
   EXPECT_TRUE(at::allclose(liger::sparsemax(x3, 1), sort_sparsemax(x3, 1), 1e-5, 1e-6));

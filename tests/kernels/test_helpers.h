@@ -1,0 +1,46 @@
+#pragma once
+// Checks that every kernel test file makes the same way: the devices a loop over devices runs on,
+// and an op's registration with the dispatcher and with autograd.
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <initializer_list>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ligerbench/device.h"
+
+namespace ligerbench::testing {
+
+// "cpu", and "cuda" where a GPU is visible; where none is, test `test_name` says on stdout that its
+// CUDA cases did not run (a loop cannot GTEST_SKIP one device alone).
+inline std::vector<std::string> visible_devices(const std::string& test_name) {
+  std::vector<std::string> out = {"cpu"};
+  if (gpu_backend() != nullptr)
+    out.push_back("cuda");
+  else
+    std::cout << "[  SKIPPED ] CUDA case of " << test_name << ": no CUDA device\n";
+  return out;
+}
+
+// Each op has a schema and a CPU kernel. Call it under ASSERT_NO_FATAL_FAILURE: a missing
+// schema ends the test.
+inline void expect_ops_registered(std::initializer_list<const char*> ops) {
+  for (const char* name : ops) {
+    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+    ASSERT_TRUE(op.has_value()) << name << " has no schema";
+    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
+  }
+}
+
+// `out` comes from the op's own autograd node (its name contains `function`), not from a
+// composition of ATen ops. Under ASSERT_NO_FATAL_FAILURE: no node ends the test.
+inline void expect_grad_fn(const at::Tensor& out, const std::string& function) {
+  ASSERT_NE(out.grad_fn(), nullptr) << "no autograd node: expected " << function;
+  EXPECT_NE(out.grad_fn()->name().find(function), std::string::npos) << out.grad_fn()->name();
+}
+
+}  // namespace ligerbench::testing
