@@ -424,8 +424,8 @@ TEST(CrossEntropy, CpuAndCudaAgree) {
 }
 
 TEST(CrossEntropy, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::cross_entropy", "liger::cross_entropy_forward", "liger::cross_entropy_target_stats",
-                           "liger::rescale_stored_grads_"}));
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::cross_entropy", "liger::cross_entropy_forward",
+                                                 "liger::cross_entropy_target_stats", "liger::rescale_stored_grads_"}));
   // The aliasing is part of the schema: input is written (the gradient replaces the logits).
   for (const char* name : {"liger::cross_entropy", "liger::cross_entropy_forward"}) {
     const auto& arg = c10::Dispatcher::singleton().findSchema({name, ""})->schema().arguments()[0];

@@ -104,8 +104,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class EmbeddingOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, EmbeddingOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, EmbeddingOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 TEST_P(EmbeddingOnDevice, RepeatedIndexAccumulatesInFp32) {
   // 4096 gradients of one token: summed in fp32 and rounded once, dW is within one bf16
@@ -209,7 +208,8 @@ TEST(Embedding, CpuAndCudaAgree) {
 }
 
 TEST(Embedding, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::embedding", "liger::embedding_forward", "liger::embedding_backward"}));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::embedding", "liger::embedding_forward", "liger::embedding_backward"}));
   const at::Tensor w = at::randn({4, 2}).requires_grad_(true);
   const at::Tensor out = liger::embedding(w, at::tensor({1, 2}, at::kLong));
   ASSERT_NO_FATAL_FAILURE(expect_grad_fn(out, "LigerEmbeddingFunction"));

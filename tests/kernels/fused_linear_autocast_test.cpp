@@ -12,6 +12,7 @@
 #include "divergence_case.h"
 #include "liger/fused_linear_cross_entropy.h"
 #include "liger/fused_linear_jsd.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -24,8 +25,7 @@ at::Tensor f64_as(const at::Tensor& t, at::ScalarType dtype) {
 }
 
 class FusedLinearAutocast : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, FusedLinearAutocast, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, FusedLinearAutocast, ::testing::ValuesIn(test_devices()), string_param_name);
 
 struct JsdProblem {
   at::Tensor xs, ws, xt, wt, labels;

@@ -324,8 +324,7 @@ TEST(FusedLinearCrossEntropy, ClearErrors) {
 // (liger::detail::DeferredTargetCheck), and must still raise the error naming that row, with and
 // without gradients; the stream stays usable afterwards.
 class FlceOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, FlceOnDevice, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, FlceOnDevice, ::testing::ValuesIn(test_devices()), string_param_name);
 
 TEST_P(FlceOnDevice, BadTargetInALaterChunkIsAClearError) {
   const std::string& device_str = GetParam();
@@ -353,7 +352,8 @@ TEST_P(FlceOnDevice, BadTargetInALaterChunkIsAClearError) {
 }
 
 TEST(FusedLinearCrossEntropy, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}));
   at::Tensor x = at::randn({3, 4}).requires_grad_(true);
   const at::Tensor loss =
       std::get<0>(liger::fused_linear_cross_entropy(x, at::randn({5, 4}), at::zeros({3}, at::kLong)));

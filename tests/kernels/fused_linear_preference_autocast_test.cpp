@@ -7,6 +7,7 @@
 
 #include "autocast_guard.h"
 #include "preference_test_util.h"
+#include "test_helpers.h"
 
 namespace {
 
@@ -33,8 +34,7 @@ LossRun run_liger(const ligerbench::KernelSpec& spec, const ligerbench::CaseConf
 }
 
 class PreferenceAutocast : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, PreferenceAutocast, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, PreferenceAutocast, ::testing::ValuesIn(test_devices()), string_param_name);
 
 TEST_P(PreferenceAutocast, CastsHiddenStatesAsAnExplicitCastWould) {
   const std::string& device = GetParam();

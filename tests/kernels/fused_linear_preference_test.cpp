@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "preference_test_util.h"
+#include "test_helpers.h"
 
 namespace {
 
@@ -105,6 +106,6 @@ TEST_P(FusedLinearPreferenceMixedDtypes, MatchFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, FusedLinearPreferenceMixedDtypes, ::testing::ValuesIn(kPreferenceKernels),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         string_param_name);
 
 }  // namespace

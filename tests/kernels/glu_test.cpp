@@ -112,8 +112,7 @@ at::Tensor round_to(const at::Tensor& x, at::ScalarType t) { return x.to(t).to(a
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class GluOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 // Liger rounds the activation to the storage dtype before multiplying by b (and SwiGLU's result
 // again before down_multiplier); GeGLU's db uses the rounded activation. Emulated in float64,
@@ -351,8 +350,8 @@ TEST(Glu, CpuAndCudaAgree) {
 }
 
 TEST(Glu, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::swiglu", "liger::swiglu_forward", "liger::swiglu_backward", "liger::geglu",
-                           "liger::geglu_forward", "liger::geglu_backward"}));
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::swiglu", "liger::swiglu_forward", "liger::swiglu_backward",
+                                                 "liger::geglu", "liger::geglu_forward", "liger::geglu_backward"}));
   at::Tensor a = at::randn({2, 8}).requires_grad_(true), b = at::randn({2, 8});
   const at::Tensor s = liger::liger_swiglu(a, b), g = liger::liger_geglu(a, b);
   ASSERT_NO_FATAL_FAILURE(expect_grad_fn(s, "LigerSiLUMulFunction"));

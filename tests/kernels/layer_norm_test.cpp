@@ -66,7 +66,7 @@ void check_case(const std::string& device_str, at::ScalarType dtype, Shape shape
 }
 
 // (device, dtype); each case runs the whole list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class LayerNormTest : public ::testing::TestWithParam<Param> {};
 
@@ -94,14 +94,7 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, LayerNormTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, LayerNormTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(LayerNorm, MatchesTorchLayerNorm) {
   // Liger's functional test: against torch.nn.LayerNorm(eps=1e-6), here at::layer_norm.
@@ -168,7 +161,8 @@ TEST(LayerNorm, CpuAndCudaAgree) {
 }
 
 TEST(LayerNorm, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::layer_norm(x, at::ones({8}), at::zeros({8}));
   ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "LayerNormFunction"));

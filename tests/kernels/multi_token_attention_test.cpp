@@ -104,7 +104,7 @@ void check_case(const std::string& what, const at::Device& device, at::ScalarTyp
   }
 }
 
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 class MultiTokenAttentionTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(MultiTokenAttentionTest, MatchesFloat64Composition) {
@@ -136,14 +136,7 @@ TEST_P(MultiTokenAttentionTest, MatchesFloat64Composition) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, MultiTokenAttentionTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, MultiTokenAttentionTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(MultiTokenAttention, FiniteDifferencesInFloat64) {
   at::manual_seed(5);

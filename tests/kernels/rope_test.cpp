@@ -139,8 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class RopeOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, RopeOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, RopeOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 TEST_P(RopeOnDevice, CosInFp32WithBf16Inputs) {
   const std::string& device_str = GetParam();

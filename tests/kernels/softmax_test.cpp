@@ -8,6 +8,7 @@
 #include <limits>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/softmax.h"
 #include "spec_reference.h"
@@ -51,7 +52,7 @@ void check_shape(const std::string& device_str, at::ScalarType dtype, Shape shap
 }
 
 // (device, dtype); each case runs the whole shape list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class SoftmaxTest : public ::testing::TestWithParam<Param> {};
 
@@ -71,14 +72,7 @@ TEST_P(SoftmaxTest, MatchesFloat64Reference) {
   for (const Shape& shape : shapes) check_shape(device_str, dtype, shape);
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, SoftmaxTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, SoftmaxTest, every_device_and_dtype(), device_dtype_name);
 
 // NaN where the reference is NaN, the same value (within the dtype's tolerance) elsewhere.
 void expect_same_with_nans(const std::string& what, const at::Tensor& actual, const at::Tensor& expected,
@@ -141,7 +135,8 @@ TEST(Softmax, CpuAndCudaAgree) {
 }
 
 TEST(Softmax, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::softmax(x);
   ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SoftmaxFunction"));
@@ -151,24 +146,11 @@ TEST(Softmax, RegisteredWithTheDispatcher) {
 }
 
 TEST(Softmax, ClearErrors) {
-  try {
-    liger::softmax(at::ones({4, 8}, at::kLong));
-    FAIL() << "an integer input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("input must be floating point"), std::string::npos) << e.what();
-  }
-  try {
-    liger::softmax(at::ones({}));
-    FAIL() << "a scalar was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("at least 1 dim"), std::string::npos) << e.what();
-  }
-  try {
-    liger::softmax_backward(at::ones({4, 7}), at::ones({4, 8}));
-    FAIL() << "a gradient of the wrong shape was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("grad_out has shape"), std::string::npos) << e.what();
-  }
+  expect_error("an integer input", [&] { liger::softmax(at::ones({4, 8}, at::kLong)); },
+               "input must be floating point");
+  expect_error("a scalar", [&] { liger::softmax(at::ones({})); }, "at least 1 dim");
+  expect_error("a gradient of the wrong shape", [&] { liger::softmax_backward(at::ones({4, 7}), at::ones({4, 8})); },
+               "grad_out has shape");
 }
 
 TEST(Softmax, ModuleMatchesFunctional) {

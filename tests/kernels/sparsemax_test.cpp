@@ -9,6 +9,7 @@
 #include <limits>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/sparsemax.h"
 #include "spec_reference.h"
@@ -50,7 +51,7 @@ void check_against_reference(const std::string& what, const at::Tensor& x_in, in
 }
 
 // (device, dtype); each case runs the whole shape list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class SparsemaxTest : public ::testing::TestWithParam<Param> {};
 
@@ -72,14 +73,7 @@ TEST_P(SparsemaxTest, MatchesSortDefinition) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, SparsemaxTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, SparsemaxTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(Sparsemax, AnyDimOfA3dInput) {
   // Liger's test: (2, 128, 512) and (5, 123, 123) with dim -1 and 1; here smaller, every dim.
@@ -177,7 +171,8 @@ TEST(Sparsemax, BackwardFollowsTheSupportOfY) {
 }
 
 TEST(Sparsemax, RegisteredWithTheDispatcher) {
-  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::sparsemax(x);
   ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SparsemaxFunction"));
@@ -187,30 +182,12 @@ TEST(Sparsemax, RegisteredWithTheDispatcher) {
 }
 
 TEST(Sparsemax, ClearErrors) {
-  try {
-    liger::sparsemax(at::ones({4, 8}, at::kLong));
-    FAIL() << "an integer input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("input must be floating point"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax(at::ones({4, 8}), 2);
-    FAIL() << "dim 2 of a 2-D input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Dimension out of range"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax(at::ones({}));
-    FAIL() << "a scalar was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("at least 1 dim"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax_backward(at::ones({4, 7}), at::ones({4, 8}));
-    FAIL() << "a gradient of the wrong shape was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("grad_out has shape"), std::string::npos) << e.what();
-  }
+  expect_error("an integer input", [&] { liger::sparsemax(at::ones({4, 8}, at::kLong)); },
+               "input must be floating point");
+  expect_error("dim 2 of a 2-D input", [&] { liger::sparsemax(at::ones({4, 8}), 2); }, "Dimension out of range");
+  expect_error("a scalar", [&] { liger::sparsemax(at::ones({})); }, "at least 1 dim");
+  expect_error("a gradient of the wrong shape", [&] { liger::sparsemax_backward(at::ones({4, 7}), at::ones({4, 8})); },
+               "grad_out has shape");
 }
 
 TEST(Sparsemax, ModuleMirrorsLigerDefaults) {

@@ -9,9 +9,11 @@
 #include <initializer_list>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ligerbench/device.h"
+#include "test_util.h"
 
 namespace ligerbench::testing {
 
@@ -25,6 +27,19 @@ inline std::vector<std::string> visible_devices(const std::string& test_name) {
     std::cout << "[  SKIPPED ] CUDA case of " << test_name << ": no CUDA device\n";
   return out;
 }
+
+// The parameter of a suite run on every device and float dtype (the CUDA cases skip loudly
+// without a GPU), its values and its case names ("cpu_fp32").
+using DeviceDtype = std::tuple<std::string, at::ScalarType>;
+inline auto every_device_and_dtype() {
+  return ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16));
+}
+inline std::string device_dtype_name(const ::testing::TestParamInfo<DeviceDtype>& info) {
+  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
+}
+
+// The case names of a suite parameterised by one string (a device, a kernel): the string itself.
+inline std::string string_param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 // Each op has a schema and a CPU kernel. Call it under ASSERT_NO_FATAL_FAILURE: a missing
 // schema ends the test.
