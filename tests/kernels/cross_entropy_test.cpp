@@ -131,7 +131,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
 }
 
 // (device, dtype, reduction): every option set at 23 x 1000.
-using Param = std::tuple<std::string, at::ScalarType, std::string>;
+using Param = DeviceDtypeReduction;
 
 class CrossEntropyTest : public ::testing::TestWithParam<Param> {};
 
@@ -142,16 +142,11 @@ TEST_P(CrossEntropyTest, EveryOptionMatchesFloat64Reference) {
     check_against_reference(device_str, dtype, reduction, set, Shape{23, 1000});
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [device, dtype, reduction] = info.param;
-  return device + "_" + dtype_label(dtype) + "_" + reduction;
-}
-
 INSTANTIATE_TEST_SUITE_P(Options, CrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"),
                                             ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
                                             ::testing::Values("mean", "sum", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 // (device, shape): V not a multiple of any block or vector width (unaligned rows: the scalar CUDA
 // path), the Llama-3 vocabulary with few rows, Liger's test vocabulary, a tiny one, an empty batch.

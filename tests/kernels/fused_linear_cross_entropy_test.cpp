@@ -148,7 +148,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
 
 // (device, dtype, reduction): every case, bias on and off, Liger's test shape (4 x 47 tokens, H 31,
 // V 123) in one chunk and a shape in three chunks, the last one short; an empty batch.
-using Param = std::tuple<std::string, at::ScalarType, std::string>;
+using Param = DeviceDtypeReduction;
 
 class FusedLinearCrossEntropyTest : public ::testing::TestWithParam<Param> {};
 
@@ -162,21 +162,16 @@ TEST_P(FusedLinearCrossEntropyTest, EveryOptionMatchesFloat64Reference) {
   check_against_reference(device_str, dtype, reduction, cases()[0], true, Sizes{0, 16, 50, 0});
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [device, dtype, reduction] = info.param;
-  return device + "_" + dtype_label(dtype) + "_" + reduction;
-}
-
 INSTANTIATE_TEST_SUITE_P(Options, FusedLinearCrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"),
                                             ::testing::Values(at::kFloat, at::kBFloat16),
                                             ::testing::Values("mean", "sum", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 INSTANTIATE_TEST_SUITE_P(Half, FusedLinearCrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kHalf),
                                             ::testing::Values("mean", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 // The fused loop and its unfused composition (one matmul, then liger::cross_entropy) agree.
 TEST(FusedLinearCrossEntropy, MatchesUnfusedComposition) {

@@ -1,11 +1,14 @@
 #pragma once
-// Checks that every kernel test file makes the same way: the devices a loop over devices runs on,
-// and an op's registration with the dispatcher and with autograd.
+// What the kernel test files share: the devices a loop over devices runs on, the parameters and
+// case names of the common suites, an op's registration with the dispatcher and with autograd,
+// and the check of a one-input op against its float64 reference.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
 
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <string>
@@ -38,6 +41,13 @@ inline std::string device_dtype_name(const ::testing::TestParamInfo<DeviceDtype>
   return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
 }
 
+// The same with a reduction: (device, dtype, reduction), named "cpu_fp32_mean".
+using DeviceDtypeReduction = std::tuple<std::string, at::ScalarType, std::string>;
+inline std::string device_dtype_reduction_name(const ::testing::TestParamInfo<DeviceDtypeReduction>& info) {
+  const auto& [device, dtype, reduction] = info.param;
+  return device + "_" + dtype_label(dtype) + "_" + reduction;
+}
+
 // The case names of a suite parameterised by one string (a device, a kernel): the string itself.
 inline std::string string_param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
@@ -56,6 +66,28 @@ inline void expect_ops_registered(std::initializer_list<const char*> ops) {
 inline void expect_grad_fn(const at::Tensor& out, const std::string& function) {
   ASSERT_NE(out.grad_fn(), nullptr) << "no autograd node: expected " << function;
   EXPECT_NE(out.grad_fn()->name().find(function), std::string::npos) << out.grad_fn()->name();
+}
+
+using UnaryFn = std::function<at::Tensor(const at::Tensor&)>;
+
+// y = op(x) and its gradient for the upstream `dy` against `reference` (the spec's, on a float64 CPU
+// copy of x; autograd differentiates both) at the harness's tolerance for x's dtype; y keeps x's
+// dtype and shape. Sets *y_out to y (detached) for the caller's own checks. Call it under
+// ASSERT_NO_FATAL_FAILURE: a y of the wrong dtype or shape ends the check.
+inline void expect_unary_op_matches(const std::string& what, const at::Tensor& x_in, const at::Tensor& dy,
+                                    const UnaryFn& op, const UnaryFn& reference, at::Tensor* y_out) {
+  const at::ScalarType dtype = x_in.scalar_type();
+  const at::Tensor x = x_in.detach().clone().requires_grad_(true);
+  const at::Tensor y = op(x);
+  ASSERT_EQ(y.scalar_type(), dtype) << what;
+  ASSERT_EQ(y.sizes(), x.sizes()) << what;
+  const at::Tensor dx = torch::autograd::grad({y}, {x}, {dy})[0];
+  const at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
+  const at::Tensor y64 = reference(x64);
+  const at::Tensor dx64 = torch::autograd::grad({y64}, {x64}, {dy.cpu().to(at::kDouble)})[0];
+  expect_close(what + " y", y, y64.detach(), dtype);
+  expect_close(what + " dx", dx, dx64, dtype);
+  *y_out = y.detach();
 }
 
 }  // namespace ligerbench::testing
