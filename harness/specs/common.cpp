@@ -22,6 +22,28 @@ std::string validate_positive(const std::string& v) {
   return std::stod(v) > 0 ? "" : "must be positive";
 }
 
+void add_input(KernelInputs& in, std::string name, at::Tensor t) {
+  if (!t.defined()) return;
+  in.tensors.push_back(std::move(t));
+  in.names.push_back(std::move(name));
+}
+
+c10::optional<at::Tensor> optional_input(const KernelInputs& in, std::size_t index) {
+  if (index < in.tensors.size()) return in.tensors[index];
+  return c10::nullopt;
+}
+
+KernelInputs randn_input(const CaseConfig& c, std::vector<int64_t> shape) {
+  KernelInputs in;
+  add_input(in, "input",
+            at::randn(shape, at::TensorOptions().device(c.device).dtype(c.dtype)).requires_grad_(true));
+  return in;
+}
+
+c10::optional<at::Tensor> optional_tensor(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
+
 KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops) {
   KernelSpec s;
   s.name = std::move(name);

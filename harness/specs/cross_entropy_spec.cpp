@@ -11,27 +11,19 @@ at::Tensor weight_of(const KernelInputs& in) { return in.tensors.size() > 2 ? in
 
 KernelInputs make_inputs(const CaseConfig& c) {
   const int64_t bt = c.axis("BT"), vocab = c.axis("V");
-  KernelInputs in;
   // Liger's benchmark: randn logits, uniform targets.
-  in.tensors.push_back(
-      at::randn({bt, vocab}, at::TensorOptions().device(c.device).dtype(c.dtype)).requires_grad_(true));
-  in.names.push_back("input");
-  in.tensors.push_back(ce_targets(c, bt, vocab));
-  in.names.push_back("target");
-  if (at::Tensor w = ce_class_weights(c, vocab); w.defined()) {
-    in.tensors.push_back(w);
-    in.names.push_back("weight");
-  }
+  KernelInputs in = randn_input(c, {bt, vocab});
+  add_input(in, "target", ce_targets(c, bt, vocab));
+  add_input(in, "weight", ce_class_weights(c, vocab));
   return in;
 }
 
 // The logits are overwritten by their gradient when they require grad (Liger's memory trick).
 std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   const CeParams p = ce_params(c);
-  const at::Tensor w = weight_of(in);
-  return {std::get<0>(liger::cross_entropy(in.tensors[0], in.tensors[1],
-                                           w.defined() ? c10::optional<at::Tensor>(w) : c10::nullopt, p.ignore_index,
-                                           p.lse_square_scale, p.label_smoothing, p.reduction, p.softcap))};
+  return {std::get<0>(liger::cross_entropy(in.tensors[0], in.tensors[1], optional_tensor(weight_of(in)),
+                                           p.ignore_index, p.lse_square_scale, p.label_smoothing, p.reduction,
+                                           p.softcap))};
 }
 
 std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {

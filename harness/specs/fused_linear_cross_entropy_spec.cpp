@@ -19,8 +19,6 @@ FlceInputs unpack(const KernelInputs& in) {
   return f;
 }
 
-c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
-
 CeParams flce_params(const CaseConfig& c) {
   CeParams p = ce_params(c);
   p.token_scaling = c.param_bool("use_token_scaling");
@@ -36,14 +34,8 @@ KernelInputs make_inputs(const CaseConfig& c) {
   in.tensors = {at::randn({bt, hidden}, opts).requires_grad_(true),
                 ((2 * at::rand({vocab, hidden}, opts) - 1) * bound).requires_grad_(true), ce_targets(c, bt, vocab)};
   in.names = {"input", "weight", "target"};
-  if (c.param_bool("bias")) {
-    in.tensors.push_back(((2 * at::rand({vocab}, opts) - 1) * bound).requires_grad_(true));
-    in.names.push_back("bias");
-  }
-  if (at::Tensor w = ce_class_weights(c, vocab); w.defined()) {
-    in.tensors.push_back(w);
-    in.names.push_back("ce_weight");
-  }
+  if (c.param_bool("bias")) add_input(in, "bias", ((2 * at::rand({vocab}, opts) - 1) * bound).requires_grad_(true));
+  add_input(in, "ce_weight", ce_class_weights(c, vocab));
   return in;
 }
 
@@ -52,14 +44,14 @@ std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   const CeParams p = flce_params(c);
   const c10::optional<at::ScalarType> accum =
       c.param("accum_dtype") == "fp32" ? c10::optional<at::ScalarType>(at::kFloat) : c10::nullopt;
-  return {std::get<0>(liger::fused_linear_cross_entropy(f.input, f.weight, f.target, opt(f.bias), opt(f.ce_weight),
-                                                        p.ignore_index, p.lse_square_scale, p.label_smoothing,
-                                                        p.reduction, p.softcap, false, accum, p.token_scaling))};
+  return {std::get<0>(liger::fused_linear_cross_entropy(
+      f.input, f.weight, f.target, optional_tensor(f.bias), optional_tensor(f.ce_weight), p.ignore_index,
+      p.lse_square_scale, p.label_smoothing, p.reduction, p.softcap, false, accum, p.token_scaling))};
 }
 
 std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
   const FlceInputs f = unpack(in);
-  const at::Tensor logits = at::linear(f.input, f.weight, opt(f.bias)).to(at::kFloat);
+  const at::Tensor logits = at::linear(f.input, f.weight, optional_tensor(f.bias)).to(at::kFloat);
   return {ce_baseline(logits, f.target, f.ce_weight, flce_params(c))};
 }
 

@@ -14,10 +14,7 @@
 namespace ligerbench::specs {
 namespace {
 
-c10::optional<at::Tensor> labels_of(const KernelInputs& in) {
-  if (in.tensors.size() > 4) return in.tensors[4];
-  return c10::nullopt;
-}
+c10::optional<at::Tensor> labels_of(const KernelInputs& in) { return optional_input(in, 4); }
 
 c10::optional<at::ScalarType> accum_dtype(const CaseConfig& c) {
   if (c.param("accum_dtype") == "fp32") return at::kFloat;
@@ -37,11 +34,7 @@ KernelInputs make_inputs(const CaseConfig& c) {
   in.tensors = {at::rand({bt, h}, opts).to(c.dtype).requires_grad_(true), weight().requires_grad_(true),
                 at::rand({bt, h}, opts).to(c.dtype), weight()};
   in.names = {"student_input", "student_weight", "teacher_input", "teacher_weight"};
-  const at::Tensor labels = make_shift_labels(c, bt, v);
-  if (labels.defined()) {
-    in.tensors.push_back(labels);
-    in.names.push_back("shift_labels");
-  }
+  add_input(in, "shift_labels", make_shift_labels(c, bt, v));
   return in;
 }
 

@@ -8,10 +8,9 @@
 namespace ligerbench::specs {
 
 KernelSpec fused_linear_orpo() {
-  KernelSpec s = preference_spec(PreferenceKind::kORPO);
-  s.name = "fused_linear_orpo";
-  s.description = "ORPO loss of input @ weight^T + bias, chunked over chosen/rejected pairs";
-  s.ops = {"liger::fused_linear_orpo_forward", "liger::rescale_stored_grads_"};
+  KernelSpec s = preference_spec(PreferenceKind::kORPO, "fused_linear_orpo",
+                                 "ORPO loss of input @ weight^T + bias, chunked over chosen/rejected pairs",
+                                 "liger::fused_linear_orpo_forward");
   // log_odds_chosen is a mean over pairs of log odds, each a difference of two averaged log-probs
   // of magnitude about log V: near zero when chosen and rejected are alike, while fp32 rounds each
   // log-prob by a few u log V (seen: 1.3e-7 on a mean of 2.9e-3 at V 8, baseline alike). fp32's
@@ -20,13 +19,11 @@ KernelSpec fused_linear_orpo() {
   s.tolerances["fp32"].abs_floor = 0x1p-24 * 32;
   s.liger = [](const KernelInputs& in, const CaseConfig& c) {
     const PreferenceInputs p = unpack_preference(in);
-    auto opt = [](const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; };
-    const auto o = liger::fused_linear_orpo(p.input, p.weight, p.target, opt(p.bias), opt(p.nll_target),
-                                            preference_ignore_index(c), c.param_double("beta"),
-                                            c.param_bool("compute_nll_loss"), std::stoll(c.param("chunk_size")));
-    return loss_and_aux(o.loss, {o.chosen_logps, o.rejected_logps, o.chosen_logits_mean, o.rejected_logits_mean,
-                                 o.nll_loss, o.chosen_rewards, o.rejected_rewards, o.log_odds_ratio,
-                                 o.log_odds_chosen});
+    const auto o = liger::fused_linear_orpo(p.input, p.weight, p.target, optional_tensor(p.bias),
+                                            optional_tensor(p.nll_target), preference_ignore_index(c),
+                                            c.param_double("beta"), c.param_bool("compute_nll_loss"),
+                                            std::stoll(c.param("chunk_size")));
+    return preference_outputs(o, {o.log_odds_ratio, o.log_odds_chosen});
   };
   return s;
 }

@@ -9,10 +9,7 @@
 namespace ligerbench::specs {
 namespace {
 
-c10::optional<at::Tensor> labels_of(const KernelInputs& in) {
-  if (in.tensors.size() > 2) return in.tensors[2];
-  return c10::nullopt;
-}
+c10::optional<at::Tensor> labels_of(const KernelInputs& in) { return optional_input(in, 2); }
 
 // Student and teacher log_softmax of randn, as Liger's benchmark builds them (the student a
 // leaf here, so that the backward times the loss, not a log_softmax behind it).
@@ -23,11 +20,7 @@ KernelInputs make_inputs(const CaseConfig& c) {
   in.tensors.push_back(at::log_softmax(at::randn({bt, v}, opts), -1).to(c.dtype).requires_grad_(true));
   in.tensors.push_back(at::log_softmax(at::randn({bt, v}, opts), -1).to(c.dtype));
   in.names = {"input", "target"};
-  const at::Tensor labels = make_shift_labels(c, bt, v);
-  if (labels.defined()) {
-    in.tensors.push_back(labels);
-    in.names.push_back("shift_labels");
-  }
+  add_input(in, "shift_labels", make_shift_labels(c, bt, v));
   return in;
 }
 

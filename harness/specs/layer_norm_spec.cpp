@@ -12,12 +12,10 @@ KernelInputs make_inputs(const CaseConfig& c) {
   const auto opts = at::TensorOptions().device(c.device);
   // Liger's benchmark casts the module to the input's dtype; "fp32" keeps the parameters in fp32.
   const auto pdt = c.param("weight_dtype") == "fp32" ? at::kFloat : c.dtype;
-  KernelInputs in;
-  in.tensors.push_back(at::randn({T, H}, opts.dtype(c.dtype)).requires_grad_(true));
+  KernelInputs in = randn_input(c, {T, H});
   // Trained-looking parameters: weight around 1, bias around 0.
-  in.tensors.push_back((1 + 0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
-  in.tensors.push_back((0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
-  in.names = {"input", "weight", "bias"};
+  add_input(in, "weight", (1 + 0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
+  add_input(in, "bias", (0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(pdt).requires_grad_(true));
   return in;
 }
 

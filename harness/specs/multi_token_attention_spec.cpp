@@ -28,15 +28,12 @@ KernelInputs make_inputs(const CaseConfig& c) {
   in.tensors.push_back(at::empty({C, C, K, K}, opts).uniform_(-bound, bound).requires_grad_(true));
   in.names = {"scores", "weight"};
   if (c.param_bool("bias")) {
-    in.tensors.push_back(at::empty({C}, opts).uniform_(-bound, bound).requires_grad_(true));
-    in.names.push_back("bias");
+    add_input(in, "bias", at::empty({C}, opts).uniform_(-bound, bound).requires_grad_(true));
   }
   return in;
 }
 
-c10::optional<at::Tensor> bias_of(const KernelInputs& in) {
-  return in.tensors.size() > 2 ? c10::optional<at::Tensor>(in.tensors[2]) : c10::nullopt;
-}
+c10::optional<at::Tensor> bias_of(const KernelInputs& in) { return optional_input(in, 2); }
 
 std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   return {liger::multi_token_attention(in.tensors[0], in.tensors[1], bias_of(in), 1, padding_of(c), 1, 1, sparse_of(c))};

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "divergence_common.h"
 #include "ligerbench/tolerance.h"
@@ -240,15 +241,9 @@ std::vector<at::Tensor> preference_composition(const KernelInputs& in, const Cas
   return out;
 }
 
-std::vector<at::Tensor> loss_and_aux(const at::Tensor& loss, const std::vector<at::Tensor>& aux) {
-  std::vector<at::Tensor> out = {loss};
-  out.insert(out.end(), aux.begin(), aux.end());
-  return out;
-}
-
-KernelSpec preference_spec(PreferenceKind k) {
-  KernelSpec s;
-  s.category = "alignment";
+KernelSpec preference_spec(PreferenceKind k, std::string name, std::string description, const std::string& forward_op) {
+  KernelSpec s = named_spec(std::move(name), "alignment", std::move(description),
+                            {forward_op, "liger::rescale_stored_grads_"});
   s.axes = {{"B", 2, "sequences: chosen half then rejected half (even)"},
             {"T", 1024, "tokens per sequence"},
             {"H", 4096, "hidden size"},

@@ -4,6 +4,7 @@
 // input dtype, log-softmax in fp32) and the float64 reference, the cost model and the spec's
 // skeleton. Each <op>_spec.cpp only adds its Liger call.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ligerbench/kernel_spec.h"
@@ -30,10 +31,25 @@ int64_t preference_ignore_index(const CaseConfig& c);
 std::vector<at::Tensor> preference_composition(const KernelInputs& in, const CaseConfig& c, PreferenceKind kind,
                                                at::ScalarType compute);
 
-// The spec with everything but name, description and the Liger call filled in.
-KernelSpec preference_spec(PreferenceKind kind);
+// The spec with everything but the Liger call filled in; its ops are `forward_op` (the chunked
+// forward that computes the loss and stores the gradients) and the rescale of those gradients.
+KernelSpec preference_spec(PreferenceKind kind, std::string name, std::string description,
+                           const std::string& forward_op);
 
-// loss then the aux list, as the runner compares them.
-std::vector<at::Tensor> loss_and_aux(const at::Tensor& loss, const std::vector<at::Tensor>& aux);
+// The outputs as the runner compares them: the loss, then the aux outputs every alignment loss
+// returns, then `extra` (ORPO's log-odds).
+template <typename LigerOutput>
+std::vector<at::Tensor> preference_outputs(const LigerOutput& o, const std::vector<at::Tensor>& extra = {}) {
+  std::vector<at::Tensor> out = {o.loss,
+                                 o.chosen_logps,
+                                 o.rejected_logps,
+                                 o.chosen_logits_mean,
+                                 o.rejected_logits_mean,
+                                 o.nll_loss,
+                                 o.chosen_rewards,
+                                 o.rejected_rewards};
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
 
 }  // namespace ligerbench::specs

@@ -6,23 +6,17 @@
 namespace ligerbench::specs {
 namespace {
 
-c10::optional<at::Tensor> weight_of(const KernelInputs& in) {
-  if (in.tensors.size() > 1) return in.tensors[1];
-  return c10::nullopt;
-}
+c10::optional<at::Tensor> weight_of(const KernelInputs& in) { return optional_input(in, 1); }
 
 KernelInputs make_inputs(const CaseConfig& c) {
   const int64_t T = c.axis("T"), H = c.axis("H");
   const auto opts = at::TensorOptions().device(c.device);
-  KernelInputs in;
-  in.tensors.push_back(at::randn({T, H}, opts.dtype(c.dtype)).requires_grad_(true));
-  in.names.push_back("input");
+  KernelInputs in = randn_input(c, {T, H});
   if (c.param_bool("elementwise_affine")) {
     const auto wdt = c.param("weight_dtype") == "fp32" ? at::kFloat : c.dtype;
     // Trained-looking weights: around 1 for offset 0 (Llama), around 0 for offset 1 (Gemma).
     const double center = c.param_double("offset") == 0.0 ? 1.0 : 0.0;
-    in.tensors.push_back((center + 0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(wdt).requires_grad_(true));
-    in.names.push_back("weight");
+    add_input(in, "weight", (center + 0.1 * at::randn({H}, opts.dtype(at::kFloat))).to(wdt).requires_grad_(true));
   }
   return in;
 }

@@ -6,13 +6,7 @@
 namespace ligerbench::specs {
 namespace {
 
-KernelInputs make_inputs(const CaseConfig& c) {
-  const auto opts = at::TensorOptions().device(c.device).dtype(c.dtype);
-  KernelInputs in;
-  in.tensors.push_back(at::randn({c.axis("T"), c.axis("H")}, opts).requires_grad_(true));
-  in.names.push_back("input");
-  return in;
-}
+KernelInputs make_inputs(const CaseConfig& c) { return randn_input(c, {c.axis("T"), c.axis("H")}); }
 
 std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig&) { return {liger::softmax(in.tensors[0])}; }
 

@@ -28,6 +28,20 @@ KernelSpec matmul_int2xint8();
 std::string validate_number(const std::string& v);
 std::string validate_positive(const std::string& v);
 
+// Appends `t` to the inputs as `name`; an undefined `t` (an optional input the case leaves out)
+// is not added, so the optional inputs come last and in a fixed order.
+void add_input(KernelInputs& in, std::string name, at::Tensor t);
+
+// The input at `index`, or nullopt where the case left that optional input out (add_input).
+c10::optional<at::Tensor> optional_input(const KernelInputs& in, std::size_t index);
+
+// A single input, "input": randn of `shape` in the case's dtype on its device, requiring grad.
+KernelInputs randn_input(const CaseConfig& c, std::vector<int64_t> shape);
+
+// An optional tensor argument of a Liger op: nullopt for an undefined tensor (an input the case
+// does not have).
+c10::optional<at::Tensor> optional_tensor(const at::Tensor& t);
+
 // A spec with its identity filled in: registry name, category, one-line description and the
 // dispatcher ops that make up the liger side.
 KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops);

@@ -12,8 +12,11 @@
 #include <limits>
 #include <tuple>
 
-#include "cross_entropy_reference.h"
+#include "cross_entropy_case.h"
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/nn/cross_entropy.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -128,7 +131,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
 }
 
 // (device, dtype, reduction): every option set at 23 x 1000.
-using Param = std::tuple<std::string, at::ScalarType, std::string>;
+using Param = DeviceDtypeReduction;
 
 class CrossEntropyTest : public ::testing::TestWithParam<Param> {};
 
@@ -139,16 +142,11 @@ TEST_P(CrossEntropyTest, EveryOptionMatchesFloat64Reference) {
     check_against_reference(device_str, dtype, reduction, set, Shape{23, 1000});
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [device, dtype, reduction] = info.param;
-  return device + "_" + dtype_label(dtype) + "_" + reduction;
-}
-
 INSTANTIATE_TEST_SUITE_P(Options, CrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"),
                                             ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16),
                                             ::testing::Values("mean", "sum", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 // (device, shape): V not a multiple of any block or vector width (unaligned rows: the scalar CUDA
 // path), the Llama-3 vocabulary with few rows, Liger's test vocabulary, a tiny one, an empty batch.
@@ -179,11 +177,7 @@ INSTANTIATE_TEST_SUITE_P(Sizes, CrossEntropySizeTest,
 
 // Every target ignored: loss 0 and gradient 0 (Liger), not NaN; accuracy 0/0 = NaN; predictions -1.
 TEST(CrossEntropy, AllTargetsIgnored) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of AllTargetsIgnored: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("AllTargetsIgnored")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     for (const std::string reduction : {"mean", "sum", "none"}) {
       at::Tensor x = at::randn({6, 77}, opts).requires_grad_(true);
@@ -207,11 +201,7 @@ TEST(CrossEntropy, AllTargetsIgnored) {
 // or with a NaN anywhere, gives NaN (as PyTorch), also when the NaNs fill whole 16-byte packs or
 // one NaN shares its pack with finite logits.
 TEST(CrossEntropy, NonFiniteLogits) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of NonFiniteLogits: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("NonFiniteLogits")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::manual_seed(21);
     at::Tensor base = at::randn({4, 64}, opts);
@@ -242,11 +232,7 @@ TEST(CrossEntropy, NonFiniteLogits) {
 // in bf16/fp16 must be at most 4x torch's own low-precision error (Liger's test), here also when
 // the target leads by 20 (torch's bf16 gradient is then 0 there).
 TEST(CrossEntropy, ConfidentPredictionTrueClassGradient) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of ConfidentPredictionTrueClassGradient: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("ConfidentPredictionTrueClassGradient")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
       for (const double margin : {10.0, 20.0}) {
@@ -293,11 +279,7 @@ TEST(CrossEntropy, ConfidentPredictionTrueClassGradient) {
 }
 
 TEST(CrossEntropy, OutOfRangeTargetIsAClearError) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of OutOfRangeTargetIsAClearError: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("OutOfRangeTargetIsAClearError")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     for (const int64_t bad : {int64_t{50}, int64_t{-1}, int64_t{-101}}) {
       at::Tensor x = at::randn({6, 50}, opts).requires_grad_(true);
@@ -318,14 +300,6 @@ TEST(CrossEntropy, OutOfRangeTargetIsAClearError) {
 TEST(CrossEntropy, ClearErrorsForBadArguments) {
   at::Tensor x = at::randn({4, 8});
   const at::Tensor t = at::zeros({4}, at::kLong);
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { liger::cross_entropy(x, t, c10::nullopt, -100, 0.0, 1.5); }, "label_smoothing must be between");
   expect_error([&] { liger::cross_entropy(x, t, c10::nullopt, -100, 0.0, 0.0, "avg"); }, "reduction must be");
   expect_error([&] { liger::cross_entropy(x, t, c10::nullopt, -100, 0.0, 0.0, "mean", -1.0); }, "softcap must be");
@@ -412,26 +386,17 @@ TEST(CrossEntropy, OverwrittenLogitsAreDetectedByAutograd) {
 
 TEST(CrossEntropy, FiniteDifferencesInFloat64) {
   at::manual_seed(9);
-  const at::Tensor x0 = at::randn({4, 7}, at::kDouble) * 3;
+  const at::Tensor x = (at::randn({4, 7}, at::kDouble) * 3).requires_grad_(true);
   const at::Tensor t = at::tensor({1, 6, 42, 0}, at::kLong);
   const at::Tensor w = 0.5 + at::rand({7}, at::kDouble);
+  // On a copy: liger::cross_entropy overwrites logits that require grad with their gradient.
   for (const std::string reduction : {"mean", "sum", "none"}) {
-    auto f = [&](const at::Tensor& x) {
-      return std::get<0>(liger::cross_entropy(x, t, w, 42, 1e-2, 0.2, reduction, 5.0));
-    };
-    at::Tensor x = x0.clone().requires_grad_(true);
-    const at::Tensor loss = f(x);
-    const at::Tensor v = at::randn(loss.sizes(), at::kDouble);
-    const at::Tensor g = torch::autograd::grad({loss}, {x}, {v})[0].clone();
-    at::Tensor numeric = at::zeros_like(x0);
-    const double h = 1e-6;
-    for (int64_t i = 0; i < x0.numel(); ++i) {
-      at::Tensor plus = x0.clone(), minus = x0.clone();
-      plus.view(-1)[i] += h;
-      minus.view(-1)[i] -= h;
-      numeric.view(-1)[i] = (f(plus).mul(v).sum().item<double>() - f(minus).mul(v).sum().item<double>()) / (2 * h);
-    }
-    EXPECT_TRUE(at::allclose(g, numeric, 1e-5, 1e-7)) << reduction << "\n" << g << "\n" << numeric;
+    expect_gradients_match_finite_differences(
+        reduction,
+        [&](const auto& in) {
+          return std::get<0>(liger::cross_entropy(in[0].clone(), t, w, 42, 1e-2, 0.2, reduction, 5.0));
+        },
+        {x}, 1e-6, 1e-5, 1e-7);
   }
 }
 
@@ -454,12 +419,8 @@ TEST(CrossEntropy, CpuAndCudaAgree) {
 }
 
 TEST(CrossEntropy, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::cross_entropy", "liger::cross_entropy_forward", "liger::cross_entropy_target_stats",
-                           "liger::rescale_stored_grads_"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::cross_entropy", "liger::cross_entropy_forward",
+                                                 "liger::cross_entropy_target_stats", "liger::rescale_stored_grads_"}));
   // The aliasing is part of the schema: input is written (the gradient replaces the logits).
   for (const char* name : {"liger::cross_entropy", "liger::cross_entropy_forward"}) {
     const auto& arg = c10::Dispatcher::singleton().findSchema({name, ""})->schema().arguments()[0];
@@ -468,8 +429,7 @@ TEST(CrossEntropy, RegisteredWithTheDispatcher) {
   }
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   const at::Tensor loss = std::get<0>(liger::cross_entropy(x, at::zeros({2}, at::kLong)));
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("CrossEntropyFunction"), std::string::npos) << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "CrossEntropyFunction"));
 }
 
 TEST(CrossEntropy, ModuleMirrorsLigerDefaults) {

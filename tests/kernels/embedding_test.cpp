@@ -4,13 +4,13 @@
 // negative indices (clear errors), int32 indices, the LigerEmbedding module, finite differences.
 #include "liger/embedding.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
+#include "finite_diff.h"
 #include "liger/nn/embedding.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -104,8 +104,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class EmbeddingOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, EmbeddingOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, EmbeddingOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 TEST_P(EmbeddingOnDevice, RepeatedIndexAccumulatesInFp32) {
   // 4096 gradients of one token: summed in fp32 and rounded once, dW is within one bf16
@@ -190,19 +189,8 @@ TEST(Embedding, FiniteDifferencesInFloat64) {
   at::manual_seed(8);
   const at::Tensor w = at::randn({6, 5}, at::kDouble).requires_grad_(true);
   const at::Tensor idx = at::tensor({1, 4, 1, 0, 5, 2}, at::kLong).view({2, 3});
-  auto f = [&](const at::Tensor& ww) { return liger::embedding(ww, idx, 2); };
-  const at::Tensor out = f(w);
-  const at::Tensor v = at::randn_like(out);
-  const at::Tensor g = torch::autograd::grad({out}, {w}, {v})[0];
-  at::Tensor numeric = at::zeros_like(w);
-  const double h = 1e-6;
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    at::Tensor plus = w.detach().clone(), minus = w.detach().clone();
-    plus.view(-1)[i] += h;
-    minus.view(-1)[i] -= h;
-    numeric.view(-1)[i] = (f(plus).mul(v).sum().item<double>() - f(minus).mul(v).sum().item<double>()) / (2 * h);
-  }
-  EXPECT_TRUE(at::allclose(g, numeric, 1e-6, 1e-7)) << g << "\n" << numeric;
+  expect_gradients_match_finite_differences(
+      "embedding", [&](const auto& in) { return liger::embedding(in[0], idx, 2); }, {w}, 1e-6, 1e-6, 1e-7);
 }
 
 TEST(Embedding, CpuAndCudaAgree) {
@@ -220,15 +208,11 @@ TEST(Embedding, CpuAndCudaAgree) {
 }
 
 TEST(Embedding, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::embedding", "liger::embedding_forward", "liger::embedding_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::embedding", "liger::embedding_forward", "liger::embedding_backward"}));
   const at::Tensor w = at::randn({4, 2}).requires_grad_(true);
   const at::Tensor out = liger::embedding(w, at::tensor({1, 2}, at::kLong));
-  ASSERT_NE(out.grad_fn(), nullptr);
-  EXPECT_NE(out.grad_fn()->name().find("LigerEmbeddingFunction"), std::string::npos) << out.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(out, "LigerEmbeddingFunction"));
 }
 
 }  // namespace

@@ -18,4 +18,9 @@ inline void expect_error(const std::string& what, const std::function<void()>& f
   }
 }
 
+// The same, the call named by the message it must give.
+inline void expect_error(const std::function<void()>& f, const std::string& needle) {
+  expect_error("a call that must fail with '" + needle + "'", f, needle);
+}
+
 }  // namespace ligerbench::testing

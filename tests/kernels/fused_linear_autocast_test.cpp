@@ -8,17 +8,16 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "autocast_guard.h"
-#include "cross_entropy_reference.h"
-#include "divergence_reference.h"
+#include "cross_entropy_case.h"
+#include "divergence_case.h"
 #include "liger/fused_linear_cross_entropy.h"
 #include "liger/fused_linear_jsd.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace ligerbench::testing;
-
-at::Tensor f64(const at::Tensor& t) { return t.detach().cpu().to(at::kDouble); }
 
 // The float64 operand a GEMM in `dtype` sees: the tensor rounded to dtype, as a leaf.
 at::Tensor f64_as(const at::Tensor& t, at::ScalarType dtype) {
@@ -26,8 +25,7 @@ at::Tensor f64_as(const at::Tensor& t, at::ScalarType dtype) {
 }
 
 class FusedLinearAutocast : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, FusedLinearAutocast, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, FusedLinearAutocast, ::testing::ValuesIn(test_devices()), string_param_name);
 
 struct JsdProblem {
   at::Tensor xs, ws, xt, wt, labels;

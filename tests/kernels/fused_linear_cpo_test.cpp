@@ -1,9 +1,7 @@
-// liger::fused_linear_cpo against the float64 unfused reference of its KernelSpec (loss, every aux
-// output, dX, dW, db) on CPU and CUDA in fp64/fp32/bf16/fp16: Liger's test shape (B 6, T 47, H 31,
-// V 123) and a shape in uneven chunks, bias on/off, (beta, alpha) of Liger's tests, label
-// smoothing, summed and averaged log-probs, ignore_index padding (halves of different, odd
-// lengths) and random ignored positions, beta 0 and large, mixed input/weight dtypes; the module
-// and its errors. The chunk rule and the skeleton's edge cases are tested here too.
+// What is specific to liger::fused_linear_cpo (its option sets against the float64 reference are in
+// fused_linear_preference_test.cpp): chunking that does not change the result, each tensor's own
+// requires_grad, the module and its errors. The chunk rule and the skeleton's edge cases are
+// tested here too.
 #include "liger/fused_linear_cpo.h"
 
 #include "../../kernels/ops/chunked_fused_linear.h"
@@ -15,36 +13,9 @@ namespace {
 
 using namespace ligerbench::testing;
 
-class FusedLinearCpoTest : public ::testing::TestWithParam<PreferenceParam> {};
-
-TEST_P(FusedLinearCpoTest, MatchesFloat64) {
-  const auto& [device, dtype] = GetParam();
-  LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_cpo");
-  const std::vector<std::map<std::string, std::string>> options = {
-      {},
-      {{"bias", "true"}, {"beta", "0.2"}, {"alpha", "0.85"}},
-      {{"label_smoothing", "0.1"}, {"ignore_index", "42"}, {"ignore_fraction", "0.2"}},
-      {{"average_log_prob", "true"}, {"bias", "true"}, {"compute_nll_loss", "false"}},
-      {{"beta", "0"}},
-      {{"beta", "25"}, {"average_log_prob", "true"}},
-  };
-  expect_options_match(spec, device, dtype, options);
-}
-
-INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearCpoTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::ValuesIn(preference_dtypes())),
-                         preference_param_name);
-
-TEST(FusedLinearCpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_cpo");
-  expect_mixed_dtypes_match(spec, {{"bias", "true"}});
-}
-
 // Every sequence in a chunk of its own, all of them in one chunk, and uneven pieces: the same loss.
 TEST(FusedLinearCpo, ChunkingDoesNotChangeTheResult) {
-  const auto& spec = preference_spec_of("fused_linear_cpo");
+  const auto& spec = spec_of("fused_linear_cpo");
   for (const std::string chunk : {"1", "2", "3", "100"})
     expect_case_matches_reference(
         spec, preference_case(spec, {10, 13, 8, 40}, at::kDouble, "cpu", {{"chunk_size", chunk}, {"bias", "true"}}));

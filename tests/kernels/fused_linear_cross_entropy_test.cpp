@@ -5,14 +5,14 @@
 // with a remainder; each tensor's own requires_grad; the chunk rule; peak memory on CUDA.
 #include "liger/fused_linear_cross_entropy.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
-#include "cross_entropy_reference.h"
+#include "cross_entropy_case.h"
+#include "expect_error.h"
 #include "liger/nn/fused_linear_cross_entropy.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -148,7 +148,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
 
 // (device, dtype, reduction): every case, bias on and off, Liger's test shape (4 x 47 tokens, H 31,
 // V 123) in one chunk and a shape in three chunks, the last one short; an empty batch.
-using Param = std::tuple<std::string, at::ScalarType, std::string>;
+using Param = DeviceDtypeReduction;
 
 class FusedLinearCrossEntropyTest : public ::testing::TestWithParam<Param> {};
 
@@ -162,29 +162,20 @@ TEST_P(FusedLinearCrossEntropyTest, EveryOptionMatchesFloat64Reference) {
   check_against_reference(device_str, dtype, reduction, cases()[0], true, Sizes{0, 16, 50, 0});
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [device, dtype, reduction] = info.param;
-  return device + "_" + dtype_label(dtype) + "_" + reduction;
-}
-
 INSTANTIATE_TEST_SUITE_P(Options, FusedLinearCrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"),
                                             ::testing::Values(at::kFloat, at::kBFloat16),
                                             ::testing::Values("mean", "sum", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 INSTANTIATE_TEST_SUITE_P(Half, FusedLinearCrossEntropyTest,
                          ::testing::Combine(::testing::Values("cpu", "cuda"), ::testing::Values(at::kHalf),
                                             ::testing::Values("mean", "none")),
-                         param_name);
+                         device_dtype_reduction_name);
 
 // The fused loop and its unfused composition (one matmul, then liger::cross_entropy) agree.
 TEST(FusedLinearCrossEntropy, MatchesUnfusedComposition) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of MatchesUnfusedComposition: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("MatchesUnfusedComposition")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::manual_seed(12);
     const at::Tensor x0 = at::randn({77, 48}, opts), w0 = 0.1 * at::randn({500, 48}, opts),
@@ -309,14 +300,6 @@ TEST(FusedLinearCrossEntropy, PeakMemoryIsBoundedByTheChunk) {
 
 TEST(FusedLinearCrossEntropy, ClearErrors) {
   const at::Tensor x = at::randn({4, 8}), w = at::randn({10, 8}), t = at::zeros({4}, at::kLong);
-  auto expect_error = [](const std::function<void()>& f, const std::string& needle) {
-    try {
-      f();
-      ADD_FAILURE() << "no error, expected one containing '" << needle << "'";
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error(
       [&] {
         liger::fused_linear_cross_entropy(x, at::randn({10, 7}), t);
@@ -336,8 +319,7 @@ TEST(FusedLinearCrossEntropy, ClearErrors) {
 // (liger::detail::DeferredTargetCheck), and must still raise the error naming that row, with and
 // without gradients; the stream stays usable afterwards.
 class FlceOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, FlceOnDevice, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, FlceOnDevice, ::testing::ValuesIn(test_devices()), string_param_name);
 
 TEST_P(FlceOnDevice, BadTargetInALaterChunkIsAClearError) {
   const std::string& device_str = GetParam();
@@ -365,17 +347,12 @@ TEST_P(FlceOnDevice, BadTargetInALaterChunkIsAClearError) {
 }
 
 TEST(FusedLinearCrossEntropy, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::fused_linear_cross_entropy", "liger::fused_linear_cross_entropy_forward"}));
   at::Tensor x = at::randn({3, 4}).requires_grad_(true);
   const at::Tensor loss =
       std::get<0>(liger::fused_linear_cross_entropy(x, at::randn({5, 4}), at::zeros({3}, at::kLong)));
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("FusedLinearCrossEntropyFunction"), std::string::npos)
-      << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "FusedLinearCrossEntropyFunction"));
 }
 
 TEST(FusedLinearCrossEntropy, ModuleTakesTheWeightFirst) {

@@ -1,8 +1,7 @@
-// liger::fused_linear_dpo against the float64 unfused reference of its KernelSpec (loss, every aux
-// output, dX, dW, db) on CPU and CUDA in fp64/fp32/bf16/fp16: with a reference model (its own
-// weight and bias, hidden states of its own) and without, every loss_type, NLL on/off,
-// averaged log-probs, ignore_index padding, beta 0 (where the loss allows it) and large; the
-// precomputed reference log-probs path against the reference-model path; mixed dtypes; errors.
+// What is specific to liger::fused_linear_dpo (its option sets against the float64 reference,
+// with and without a reference model and for every loss_type, are in
+// fused_linear_preference_test.cpp): the precomputed reference log-probs path against the
+// reference-model path; the module and its errors.
 #include "liger/fused_linear_dpo.h"
 
 #include "liger/nn/fused_linear_preference.h"
@@ -11,39 +10,6 @@
 namespace {
 
 using namespace ligerbench::testing;
-
-class FusedLinearDpoTest : public ::testing::TestWithParam<PreferenceParam> {};
-
-TEST_P(FusedLinearDpoTest, MatchesFloat64) {
-  const auto& [device, dtype] = GetParam();
-  LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_dpo");
-  std::vector<std::map<std::string, std::string>> options = {
-      {{"input_grad", "true"}},
-      {{"input_grad", "true"}, {"bias", "false"}, {"beta", "0.2"}, {"compute_nll_loss", "true"}},
-      {{"input_grad", "true"}, {"use_ref_model", "false"}, {"average_log_prob", "true"}},
-      {{"ignore_index", "42"}, {"ignore_fraction", "0.3"}},  // Liger's benchmark: only dW, db
-      {{"input_grad", "true"}, {"beta", "0"}},
-      {{"input_grad", "true"}, {"beta", "20"}},
-  };
-  for (const std::string type :
-       {"hinge", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "apo_zero", "apo_down", "discopop"})
-    options.push_back({{"input_grad", "true"},
-                       {"loss_type", type},
-                       {"average_log_prob", "true"},
-                       {"label_smoothing", type == "exo_pair" || type == "robust" ? "0.1" : "0.0"}});
-  expect_options_match(spec, device, dtype, options);
-}
-
-INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearDpoTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::ValuesIn(preference_dtypes())),
-                         preference_param_name);
-
-TEST(FusedLinearDpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_dpo");
-  expect_mixed_dtypes_match(spec, {{"input_grad", "true"}});
-}
 
 // The reference model's log-probs given precomputed give what the reference model gives.
 TEST(FusedLinearDpo, PrecomputedReferenceLogpsMatchReferenceModel) {

@@ -6,16 +6,17 @@
 // flags; peak memory bounded by a chunk on CUDA; finite differences, options and errors.
 #include "liger/fused_linear_jsd.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
-#include "divergence_reference.h"
+#include "divergence_case.h"
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/jsd.h"
 #include "liger/nn/fused_linear_jsd.h"
 #include "ligerbench/measure.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -45,8 +46,6 @@ Inputs make_inputs(const Problem& p, at::ScalarType dtype, const at::Device& dev
 }
 
 c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
-
-at::Tensor f64(const at::Tensor& t) { return t.detach().cpu().to(at::kDouble); }
 
 // The float64 reference of loss, d/d xs and d/d ws for a random upstream scalar g.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const Inputs& in, double beta, int64_t ignore_index,
@@ -135,11 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
 // Several chunks (the accumulation of dW across chunks, the last chunk partial), with dW
 // accumulated in the weight's dtype and in fp32.
 TEST(FusedLinearJsd, SeveralChunks) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of SeveralChunks: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("SeveralChunks")) {
     for (const auto dtype : {at::kFloat, at::kBFloat16}) {
       for (const auto accum : {c10::optional<at::ScalarType>(), c10::optional<at::ScalarType>(at::kFloat)}) {
         at::manual_seed(77);
@@ -158,11 +153,7 @@ TEST(FusedLinearJsd, SeveralChunks) {
 }
 
 TEST(FusedLinearJsd, EveryRowIgnoredGivesZeroLossAndGradients) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of EveryRowIgnoredGivesZeroLossAndGradients: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("EveryRowIgnoredGivesZeroLossAndGradients")) {
     Inputs in = make_inputs({12, 8, 8, 50}, at::kFloat, to_device(device_str), -1, 42);
     in.labels = at::full({12}, 42, in.xs.options().dtype(at::kLong));
     at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt, in.labels, 0.5, 42, 2.0);
@@ -194,11 +185,7 @@ TEST(FusedLinearJsd, GradientsOnlyWhereAsked) {
 }
 
 TEST(FusedLinearJsd, EmptyBatch) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of EmptyBatch: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("EmptyBatch")) {
     const Inputs in = make_inputs({0, 4, 4, 9}, at::kFloat, to_device(device_str), -1, -100);
     at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt);
     EXPECT_EQ(loss.item<float>(), 0.f) << device_str;
@@ -212,27 +199,12 @@ TEST(FusedLinearJsd, FiniteDifferencesInFloat64) {
   at::manual_seed(12);
   const Inputs in = make_inputs({4, 3, 5, 7}, at::kDouble, at::kCPU, 1, -100);
   for (const auto& [temperature, beta] : {std::pair{1.0, 0.5}, std::pair{2.0, 0.0}, std::pair{0.5, 1.0}}) {
-    auto f = [&](const at::Tensor& xs, const at::Tensor& ws) {
-      return liger::fused_linear_jsd(xs, ws, in.xt, in.wt, in.labels, beta, -100, temperature);
+    auto f = [&](const std::vector<at::Tensor>& x) {
+      return liger::fused_linear_jsd(x[0], x[1], in.xt, in.wt, in.labels, beta, -100, temperature);
     };
-    at::Tensor out = f(in.xs, in.ws);
-    EXPECT_EQ(out.scalar_type(), at::kDouble);
-    const auto analytic = torch::autograd::grad({out}, {in.xs, in.ws});
-    const double h = 1e-6;
-    for (int which = 0; which < 2; ++which) {
-      const at::Tensor base = (which == 0 ? in.xs : in.ws).detach();
-      at::Tensor numeric = at::zeros_like(base);
-      for (int64_t i = 0; i < base.numel(); ++i) {
-        at::Tensor plus = base.clone(), minus = base.clone();
-        plus.view(-1)[i] += h;
-        minus.view(-1)[i] -= h;
-        const double fp = (which == 0 ? f(plus, in.ws.detach()) : f(in.xs.detach(), plus)).item<double>();
-        const double fm = (which == 0 ? f(minus, in.ws.detach()) : f(in.xs.detach(), minus)).item<double>();
-        numeric.view(-1)[i] = (fp - fm) / (2 * h);
-      }
-      EXPECT_TRUE(at::allclose(analytic[which], numeric, 1e-6, 1e-9))
-          << "T " << temperature << " beta " << beta << " input " << which;
-    }
+    EXPECT_EQ(f({in.xs, in.ws}).scalar_type(), at::kDouble);
+    expect_gradients_match_finite_differences(
+        "T " + std::to_string(temperature) + " beta " + std::to_string(beta), f, {in.xs, in.ws}, 1e-6, 1e-6, 1e-9);
   }
 }
 
@@ -271,28 +243,15 @@ TEST(FusedLinearJsd, CpuAndCudaAgree) {
 }
 
 TEST(FusedLinearJsd, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::fused_linear_jsd", "liger::fused_linear_jsd_forward",
-                           "liger::fused_linear_jsd_backward", "liger::fused_linear_jsd_chunk"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::fused_linear_jsd", "liger::fused_linear_jsd_forward",
+                           "liger::fused_linear_jsd_backward", "liger::fused_linear_jsd_chunk"}));
   const Inputs in = make_inputs({3, 4, 4, 9}, at::kFloat, at::kCPU, -1, -100);
   at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt);
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("FusedLinearJsdFunction"), std::string::npos) << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "FusedLinearJsdFunction"));
 }
 
 TEST(FusedLinearJsd, ClearErrors) {
   const Inputs in = make_inputs({4, 6, 8, 10}, at::kFloat, at::kCPU, -1, -100);
-  auto expect_error = [](const std::function<void()>& f, const std::string& what) {
-    try {
-      f();
-      ADD_FAILURE() << "accepted: " << what;
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { liger::fused_linear_jsd(in.xs, at::rand({10, 7}), in.xt, in.wt); },
                "student_weight must have shape (V, 6)");
   expect_error([&] { liger::fused_linear_jsd(in.xs, in.ws, in.xt, at::rand({11, 8})); },

@@ -1,7 +1,6 @@
-// liger::fused_linear_orpo against the float64 unfused reference of its KernelSpec (loss, every aux
-// output including log_odds_ratio and log_odds_chosen, dX, dW, db) on CPU and CUDA in
-// fp64/fp32/bf16/fp16: beta 0.1/0.2 of Liger's tests, beta 0 and large, a separate random
-// nll_target, NLL off, ignore_index padding; mixed dtypes; the module.
+// What is specific to liger::fused_linear_orpo (its option sets against the float64 reference are in
+// fused_linear_preference_test.cpp): the module's defaults and its extra outputs (log_odds_ratio,
+// log_odds_chosen).
 #include "liger/fused_linear_orpo.h"
 
 #include "liger/nn/fused_linear_preference.h"
@@ -10,32 +9,6 @@
 namespace {
 
 using namespace ligerbench::testing;
-
-class FusedLinearOrpoTest : public ::testing::TestWithParam<PreferenceParam> {};
-
-TEST_P(FusedLinearOrpoTest, MatchesFloat64) {
-  const auto& [device, dtype] = GetParam();
-  LIGER_SKIP_IF_NO_DEVICE(device);
-  const auto& spec = preference_spec_of("fused_linear_orpo");
-  const std::vector<std::map<std::string, std::string>> options = {
-      {},
-      {{"beta", "0.2"}, {"bias", "true"}, {"nll_target", "true"}},
-      {{"compute_nll_loss", "false"}, {"ignore_index", "42"}, {"ignore_fraction", "0.2"}},
-      {{"beta", "0"}},
-      {{"beta", "30"}},
-  };
-  expect_options_match(spec, device, dtype, options);
-}
-
-INSTANTIATE_TEST_SUITE_P(Dtypes, FusedLinearOrpoTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::ValuesIn(preference_dtypes())),
-                         preference_param_name);
-
-TEST(FusedLinearOrpo, MixedInputAndWeightDtypes) {
-  const auto& spec = preference_spec_of("fused_linear_orpo");
-  expect_mixed_dtypes_match(spec, {{"bias", "true"}});
-}
 
 TEST(FusedLinearOrpo, ModuleDefaultsAndExtras) {
   liger::LigerFusedLinearORPOLoss module;

@@ -7,6 +7,7 @@
 
 #include "autocast_guard.h"
 #include "preference_test_util.h"
+#include "test_helpers.h"
 
 namespace {
 
@@ -33,8 +34,7 @@ LossRun run_liger(const ligerbench::KernelSpec& spec, const ligerbench::CaseConf
 }
 
 class PreferenceAutocast : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, PreferenceAutocast, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, PreferenceAutocast, ::testing::ValuesIn(test_devices()), string_param_name);
 
 TEST_P(PreferenceAutocast, CastsHiddenStatesAsAnExplicitCastWould) {
   const std::string& device = GetParam();
@@ -43,7 +43,7 @@ TEST_P(PreferenceAutocast, CastsHiddenStatesAsAnExplicitCastWould) {
   const at::ScalarType low = liger::compat::autocast_dtype(type);
   for (const std::string name : {"fused_linear_cpo", "fused_linear_dpo", "fused_linear_orpo", "fused_linear_simpo"}) {
     SCOPED_TRACE(name + " " + device);
-    const auto& spec = preference_spec_of(name);
+    const auto& spec = spec_of(name);
     const auto c = preference_case(spec, {4, 11, 16, 37}, at::kFloat, device, {{"bias", "true"}, {"input_grad", "true"}});
     at::manual_seed(c.seed);
     const ligerbench::KernelInputs in = spec.make_inputs(c);

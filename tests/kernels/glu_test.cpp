@@ -2,17 +2,18 @@
 // for every dtype, odd and non-power-of-two sizes (I = 431, vector tails), an empty batch,
 // SwiGLU's multipliers; Liger's rounding points; the in-place backward (into autograd's
 // intermediates only, never a caller's tensors); the MLP modules against HF's LlamaMLP; errors.
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <cmath>
 #include <tuple>
 
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/geglu.h"
 #include "liger/nn/geglu.h"
 #include "liger/nn/swiglu.h"
 #include "liger/swiglu.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -111,8 +112,7 @@ at::Tensor round_to(const at::Tensor& x, at::ScalarType t) { return x.to(t).to(a
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class GluOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 // Liger rounds the activation to the storage dtype before multiplying by b (and SwiGLU's result
 // again before down_multiplier); GeGLU's db uses the rounded activation. Emulated in float64,
@@ -266,26 +266,9 @@ TEST(Glu, FiniteDifferencesInFloat64) {
   const at::Tensor b = at::randn({3, 7}, at::kDouble).requires_grad_(true);
   for (const Act act : {Act::kSwiGLU, Act::kGeGLU}) {
     const GluCase gc{{3, 7}, act == Act::kSwiGLU ? 0.7 : 1.0, act == Act::kSwiGLU ? 1.3 : 1.0};
-    // in_place=false: the finite differences below reuse a and b.
-    auto f = [&](const at::Tensor& x, const at::Tensor& y) { return call(act, x, y, gc, false); };
-    const at::Tensor c = f(a, b);
-    const at::Tensor v = at::randn_like(c);
-    auto g = torch::autograd::grad({c}, {a, b}, {v});
-    const double h = 1e-6;
-    for (int which = 0; which < 2; ++which) {
-      const at::Tensor base = (which == 0 ? a : b).detach();
-      at::Tensor numeric = at::zeros_like(base);
-      for (int64_t i = 0; i < base.numel(); ++i) {
-        at::Tensor plus = base.clone(), minus = base.clone();
-        plus.view(-1)[i] += h;
-        minus.view(-1)[i] -= h;
-        const double fp = (which == 0 ? f(plus, b.detach()) : f(a.detach(), plus)).mul(v).sum().item<double>();
-        const double fm = (which == 0 ? f(minus, b.detach()) : f(a.detach(), minus)).mul(v).sum().item<double>();
-        numeric.view(-1)[i] = (fp - fm) / (2 * h);
-      }
-      EXPECT_TRUE(at::allclose(g[which], numeric, 1e-5, 1e-7)) << act_name(act) << " input " << which << "\n"
-                                                               << g[which] << "\n" << numeric;
-    }
+    // in_place=false: the finite differences reuse a and b.
+    expect_gradients_match_finite_differences(
+        act_name(act), [&](const auto& in) { return call(act, in[0], in[1], gc, false); }, {a, b}, 1e-6, 1e-5, 1e-7);
   }
 }
 
@@ -367,29 +350,15 @@ TEST(Glu, CpuAndCudaAgree) {
 }
 
 TEST(Glu, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::swiglu", "liger::swiglu_forward", "liger::swiglu_backward", "liger::geglu",
-                           "liger::geglu_forward", "liger::geglu_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::swiglu", "liger::swiglu_forward", "liger::swiglu_backward",
+                                                 "liger::geglu", "liger::geglu_forward", "liger::geglu_backward"}));
   at::Tensor a = at::randn({2, 8}).requires_grad_(true), b = at::randn({2, 8});
   const at::Tensor s = liger::liger_swiglu(a, b), g = liger::liger_geglu(a, b);
-  ASSERT_NE(s.grad_fn(), nullptr);
-  ASSERT_NE(g.grad_fn(), nullptr);
-  EXPECT_NE(s.grad_fn()->name().find("LigerSiLUMulFunction"), std::string::npos) << s.grad_fn()->name();
-  EXPECT_NE(g.grad_fn()->name().find("LigerGELUMulFunction"), std::string::npos) << g.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(s, "LigerSiLUMulFunction"));
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(g, "LigerGELUMulFunction"));
 }
 
 TEST(Glu, ClearErrors) {
-  auto expect_error = [](const std::function<void()>& f, const std::string& what) {
-    try {
-      f();
-      ADD_FAILURE() << "no error; expected one mentioning '" << what << "'";
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    }
-  };
   const at::Tensor a = at::randn({4, 8});
   expect_error([&] { liger::liger_swiglu(a, at::randn({4, 7})); }, "same shape");
   expect_error([&] { liger::liger_geglu(a, at::randn({4, 8}, at::kDouble)); }, "same dtype");

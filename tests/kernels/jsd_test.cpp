@@ -4,14 +4,15 @@
 // batch; symmetry, retained-graph backward, finite differences, options and errors.
 #include "liger/jsd.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
-#include "divergence_reference.h"
+#include "divergence_case.h"
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/nn/jsd.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -94,11 +95,7 @@ INSTANTIATE_TEST_SUITE_P(
     param_name);
 
 TEST(Jsd, EveryRowIgnoredGivesZeroLossAndGradient) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of EveryRowIgnoredGivesZeroLossAndGradient: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("EveryRowIgnoredGivesZeroLossAndGradient")) {
     const at::Device dev = to_device(device_str);
     for (const double beta : {0.0, 0.5, 1.0}) {
       at::Tensor log_q = log_probs({6, 300}, at::kFloat, dev).requires_grad_(true);
@@ -112,11 +109,7 @@ TEST(Jsd, EveryRowIgnoredGivesZeroLossAndGradient) {
 }
 
 TEST(Jsd, EmptyBatch) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of EmptyBatch: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("EmptyBatch")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::Tensor log_q = at::zeros({0, 10}, opts).requires_grad_(true);
     at::Tensor loss = liger::jsd(log_q, at::zeros({0, 10}, opts));
@@ -128,11 +121,7 @@ TEST(Jsd, EmptyBatch) {
 TEST(Jsd, UnalignedViews) {
   // Contiguous views one element into their storage: not 16-byte aligned, so the CUDA kernel
   // takes its scalar path; the results must not change.
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of UnalignedViews: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("UnalignedViews")) {
     const at::Device dev = to_device(device_str);
     at::manual_seed(14);
     const int64_t rows = 6, cols = 4096;
@@ -171,19 +160,9 @@ TEST(Jsd, FiniteDifferencesInFloat64) {
   for (const double beta : {0.0, 0.3, 1.0}) {
     at::Tensor log_q = at::log_softmax(at::randn({3, 6}, at::kDouble), -1).requires_grad_(true);
     const at::Tensor log_p = at::log_softmax(at::randn({3, 6}, at::kDouble), -1);
-    auto f = [&](const at::Tensor& q) { return liger::jsd(q, log_p, labels, beta); };
-    at::Tensor out = f(log_q);
-    EXPECT_EQ(out.scalar_type(), at::kDouble);
-    const at::Tensor analytic = torch::autograd::grad({out}, {log_q})[0];
-    at::Tensor numeric = at::zeros_like(log_q);
-    const double h = 1e-6;
-    for (int64_t i = 0; i < log_q.numel(); ++i) {
-      at::Tensor plus = log_q.detach().clone(), minus = log_q.detach().clone();
-      plus.view(-1)[i] += h;
-      minus.view(-1)[i] -= h;
-      numeric.view(-1)[i] = (f(plus).item<double>() - f(minus).item<double>()) / (2 * h);
-    }
-    EXPECT_TRUE(at::allclose(analytic, numeric, 1e-6, 1e-9)) << "beta " << beta << "\n" << analytic << numeric;
+    auto f = [&](const std::vector<at::Tensor>& in) { return liger::jsd(in[0], log_p, labels, beta); };
+    EXPECT_EQ(f({log_q}).scalar_type(), at::kDouble);
+    expect_gradients_match_finite_differences("beta " + std::to_string(beta), f, {log_q}, 1e-6, 1e-6, 1e-9);
   }
 }
 
@@ -204,27 +183,14 @@ TEST(Jsd, CpuAndCudaAgree) {
 }
 
 TEST(Jsd, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::jsd", "liger::jsd_forward", "liger::jsd_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::jsd", "liger::jsd_forward", "liger::jsd_backward"}));
   at::Tensor log_q = log_probs({2, 8}, at::kFloat, at::kCPU).requires_grad_(true);
   at::Tensor loss = liger::jsd(log_q, log_probs({2, 8}, at::kFloat, at::kCPU));
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("JsdFunction"), std::string::npos) << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "JsdFunction"));
 }
 
 TEST(Jsd, ClearErrors) {
   const at::Tensor q = at::randn({4, 8});
-  auto expect_error = [](const std::function<void()>& f, const std::string& what) {
-    try {
-      f();
-      ADD_FAILURE() << "accepted: " << what;
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { liger::jsd(q, at::randn({4, 9})); }, "target has shape");
   expect_error([&] { liger::jsd(q, q.to(at::kDouble)); }, "target has dtype");
   expect_error([&] { liger::jsd(q, q, at::zeros({5}, at::kLong)); }, "shift_labels must have shape (4,)");

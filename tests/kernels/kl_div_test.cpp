@@ -4,14 +4,15 @@
 // empty batch; nn.KLDivLoss agreement, finite differences, options and errors.
 #include "liger/kl_div.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
-#include "divergence_reference.h"
+#include "divergence_case.h"
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/nn/kl_div.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -105,11 +106,7 @@ INSTANTIATE_TEST_SUITE_P(
     param_name);
 
 TEST(KlDiv, EmptyBatch) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of EmptyBatch: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("EmptyBatch")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::Tensor y_pred = at::zeros({0, 17}, opts).requires_grad_(true);
     const at::Tensor y_true = at::zeros({0, 17}, opts);
@@ -127,11 +124,7 @@ TEST(KlDiv, EmptyBatch) {
 TEST(KlDiv, UnalignedViews) {
   // Contiguous views one element into their storage: not 16-byte aligned, so the CUDA kernels
   // take their scalar path; the results must not change.
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of UnalignedViews: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("UnalignedViews")) {
     const at::Device dev = to_device(device_str);
     at::manual_seed(13);
     const int64_t rows = 9, cols = 1000;
@@ -174,20 +167,10 @@ TEST(KlDiv, FiniteDifferencesInFloat64) {
       at::Tensor y_pred = at::log_softmax(at::randn({3, 5}, at::kDouble), -1).requires_grad_(true);
       const at::Tensor y_true = log_target ? at::log_softmax(at::randn({3, 5}, at::kDouble), -1)
                                            : at::softmax(at::randn({3, 5}, at::kDouble), -1);
-      auto f = [&](const at::Tensor& p) { return liger::kl_div(p, y_true, reduction, log_target); };
-      at::Tensor out = f(y_pred);
-      EXPECT_EQ(out.scalar_type(), at::kDouble) << "float64 inputs keep float64 for gradchecks";
-      const at::Tensor v = at::randn_like(out);
-      const at::Tensor analytic = torch::autograd::grad({out}, {y_pred}, {v})[0];
-      at::Tensor numeric = at::zeros_like(y_pred);
-      const double h = 1e-6;
-      for (int64_t i = 0; i < y_pred.numel(); ++i) {
-        at::Tensor plus = y_pred.detach().clone(), minus = y_pred.detach().clone();
-        plus.view(-1)[i] += h;
-        minus.view(-1)[i] -= h;
-        numeric.view(-1)[i] = (f(plus).mul(v).sum().item<double>() - f(minus).mul(v).sum().item<double>()) / (2 * h);
-      }
-      EXPECT_TRUE(at::allclose(analytic, numeric, 1e-6, 1e-8)) << reduction << " log_target " << log_target;
+      auto f = [&](const std::vector<at::Tensor>& in) { return liger::kl_div(in[0], y_true, reduction, log_target); };
+      EXPECT_EQ(f({y_pred}).scalar_type(), at::kDouble) << "float64 inputs keep float64 for gradchecks";
+      expect_gradients_match_finite_differences(reduction + " log_target " + (log_target ? "true" : "false"), f,
+                                                {y_pred}, 1e-6, 1e-6, 1e-8);
     }
   }
 }
@@ -217,27 +200,14 @@ TEST(KlDiv, NoGradientForTheTarget) {
 }
 
 TEST(KlDiv, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::kl_div", "liger::kl_div_forward", "liger::kl_div_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::kl_div", "liger::kl_div_forward", "liger::kl_div_backward"}));
   at::Tensor y_pred = at::log_softmax(at::randn({2, 8}), -1).requires_grad_(true);
   at::Tensor loss = liger::kl_div(y_pred, at::softmax(at::randn({2, 8}), -1));
-  ASSERT_NE(loss.grad_fn(), nullptr);
-  EXPECT_NE(loss.grad_fn()->name().find("KlDivFunction"), std::string::npos) << loss.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(loss, "KlDivFunction"));
 }
 
 TEST(KlDiv, ClearErrors) {
   const at::Tensor p = at::randn({4, 8});
-  auto expect_error = [](const std::function<void()>& f, const std::string& what) {
-    try {
-      f();
-      ADD_FAILURE() << "accepted: " << what;
-    } catch (const c10::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { liger::kl_div(p, at::randn({4, 9})); }, "y_true has shape");
   expect_error([&] { liger::kl_div(p, p, "avg"); }, "reduction must be");
   expect_error([&] { liger::kl_div(at::randn({2, 4, 8}), at::randn({2, 4, 8})); }, "y_pred must be 2-D");

@@ -4,14 +4,14 @@
 // registration, module (Liger's bias quirk) and errors.
 #include "liger/layer_norm.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/layer_norm.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -66,7 +66,7 @@ void check_case(const std::string& device_str, at::ScalarType dtype, Shape shape
 }
 
 // (device, dtype); each case runs the whole list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class LayerNormTest : public ::testing::TestWithParam<Param> {};
 
@@ -94,14 +94,7 @@ TEST_P(LayerNormTest, MatchesFloat64Reference) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, LayerNormTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, LayerNormTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(LayerNorm, MatchesTorchLayerNorm) {
   // Liger's functional test: against torch.nn.LayerNorm(eps=1e-6), here at::layer_norm.
@@ -168,24 +161,11 @@ TEST(LayerNorm, CpuAndCudaAgree) {
 }
 
 TEST(LayerNorm, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::layer_norm", "liger::layer_norm_forward", "liger::layer_norm_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::layer_norm(x, at::ones({8}), at::zeros({8}));
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("LayerNormFunction"), std::string::npos) << y.grad_fn()->name();
-}
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "LayerNormFunction"));
 }
 
 TEST(LayerNorm, ClearErrors) {

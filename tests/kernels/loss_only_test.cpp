@@ -10,6 +10,7 @@
 
 #include "liger/fused_linear_jsd.h"
 #include "liger/jsd.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -83,7 +84,6 @@ TEST_P(LossOnly, FusedLinearJsdUnderNoGradIsTheLossWithoutAGraph) {
   EXPECT_NEAR(evaluation.item<float>(), training.item<float>(), 1e-6 * std::abs(training.item<float>()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, LossOnly, ::testing::ValuesIn(test_devices()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, LossOnly, ::testing::ValuesIn(test_devices()), string_param_name);
 
 }  // namespace

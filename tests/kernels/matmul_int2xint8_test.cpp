@@ -4,14 +4,14 @@
 // format's bit layout; registration and errors.
 #include "liger/matmul_int2xint8.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
 #include <array>
 #include <functional>
 
-#include "ligerbench/registry.h"
 #include "expect_error.h"
+#include "ligerbench/registry.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -29,13 +29,6 @@ at::Tensor decode_by_definition(const at::Tensor& packed) {
 
 at::Tensor int64_reference(const at::Tensor& a, const at::Tensor& packed) {
   return at::matmul(a.cpu().to(at::kLong), decode_by_definition(packed));
-}
-
-std::vector<std::string> devices_here() {
-  std::vector<std::string> out = {"cpu"};
-  if (ligerbench::gpu_backend() != nullptr) out.push_back("cuda");
-  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
-  return out;
 }
 
 class Int2MatmulTest : public ::testing::TestWithParam<std::string> {};
@@ -72,7 +65,7 @@ TEST_P(Int2MatmulTest, ExactAgainstInt64Reference) {
 INSTANTIATE_TEST_SUITE_P(Devices, Int2MatmulTest, ::testing::Values("cpu", "cuda"));
 
 TEST(Int2Matmul, EveryCodeAndTheExtremes) {
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("EveryCodeAndTheExtremes")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     for (int code = 0; code < 4; ++code) {
       // All weights one value: c = (code - 1) * row sums of a; a at -128 and 127.
@@ -97,7 +90,7 @@ TEST(Int2Matmul, EveryCodeAndTheExtremes) {
 }
 
 TEST(Int2Matmul, PackAndUnpackAreInverse) {
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("PackAndUnpackAreInverse")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     // Every byte value.
     const at::Tensor all_bytes = at::arange(0, 256, opts.dtype(at::kLong)).to(at::kByte).view({64, 4});
@@ -118,7 +111,7 @@ TEST(Int2Matmul, PackAndUnpackAreInverse) {
 }
 
 TEST(Int2Matmul, EmptyShapes) {
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("EmptyShapes")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     EXPECT_EQ(liger::matmul(at::zeros({0, 8}, opts.dtype(at::kChar)), at::zeros({2, 3}, opts.dtype(at::kByte))).sizes(),
               (std::vector<int64_t>{0, 3}));
@@ -144,17 +137,9 @@ TEST(Int2Matmul, ClearErrors) {
 }
 
 TEST(Int2Matmul, RegisteredWithTheDispatcher) {
-  const ligerbench::KernelSpec* spec = ligerbench::find_kernel("matmul_int2xint8");
-  ASSERT_NE(spec, nullptr);
-  const auto backends = ligerbench::kernel_backends(*spec);
-  EXPECT_NE(std::find(backends.begin(), backends.end(), "cpu"), backends.end());
-  if (ligerbench::gpu_backend() != nullptr)
-    EXPECT_NE(std::find(backends.begin(), backends.end(), "cuda"), backends.end());
-  for (const char* name : {"liger::pack_weights", "liger::unpack_weights"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name;
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name;
-  }
+  // Its CPU and CUDA kernels: ConformanceBackends.EveryKernelHasA{Cpu,Cuda}Kernel (harness_tests).
+  ASSERT_NE(ligerbench::find_kernel("matmul_int2xint8"), nullptr) << "not registered";
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::pack_weights", "liger::unpack_weights"}));
 }
 
 }  // namespace

@@ -5,19 +5,18 @@
 // masked tail; registration, module and errors.
 #include "liger/multi_token_attention.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/multi_token_attention.h"
 #include "ligerbench/registry.h"
-#include "expect_error.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -105,7 +104,7 @@ void check_case(const std::string& what, const at::Device& device, at::ScalarTyp
   }
 }
 
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 class MultiTokenAttentionTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(MultiTokenAttentionTest, MatchesFloat64Composition) {
@@ -137,14 +136,7 @@ TEST_P(MultiTokenAttentionTest, MatchesFloat64Composition) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, MultiTokenAttentionTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, MultiTokenAttentionTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(MultiTokenAttention, FiniteDifferencesInFloat64) {
   at::manual_seed(5);
@@ -163,10 +155,7 @@ TEST(MultiTokenAttention, FiniteDifferencesInFloat64) {
 
 TEST(MultiTokenAttention, ProbabilitiesAreCausalAndNormalised) {
   // Straight from the row operator: rows sum to 1 over j <= i and are exactly 0 beyond.
-  std::vector<std::string> devices = {"cpu"};
-  if (ligerbench::gpu_backend() != nullptr) devices.push_back("cuda");
-  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
-  for (const auto& device_str : devices) {
+  for (const auto& device_str : visible_devices("ProbabilitiesAreCausalAndNormalised")) {
     for (const bool sparse : {false, true}) {
       at::manual_seed(9);
       const at::Tensor s = at::randn({2, 3, 37, 37}, at::TensorOptions().device(to_device(device_str)));
@@ -198,16 +187,11 @@ TEST(MultiTokenAttention, CpuAndCudaAgree) {
 }
 
 TEST(MultiTokenAttention, RegisteredWithTheDispatcher) {
-  const ligerbench::KernelSpec* spec = ligerbench::find_kernel("multi_token_attention");
-  ASSERT_NE(spec, nullptr);
-  const auto backends = ligerbench::kernel_backends(*spec);
-  EXPECT_NE(std::find(backends.begin(), backends.end(), "cpu"), backends.end());
-  if (ligerbench::gpu_backend() != nullptr)
-    EXPECT_NE(std::find(backends.begin(), backends.end(), "cuda"), backends.end());
+  // Its CPU and CUDA kernels: ConformanceBackends.EveryKernelHasA{Cpu,Cuda}Kernel (harness_tests).
+  ASSERT_NE(ligerbench::find_kernel("multi_token_attention"), nullptr) << "not registered";
   at::Tensor s = at::randn({1, 2, 6, 6}).requires_grad_(true);
   const at::Tensor out = liger::multi_token_attention(s, at::randn({2, 2, 3, 3}), c10::nullopt, 1, 1);
-  ASSERT_NE(out.grad_fn(), nullptr);
-  EXPECT_NE(out.grad_fn()->name().find("MultiTokenAttentionFunction"), std::string::npos) << out.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(out, "MultiTokenAttentionFunction"));
 }
 
 TEST(MultiTokenAttention, ClearErrors) {

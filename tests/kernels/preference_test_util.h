@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ligerbench/registry.h"
+#include "spec_reference.h"
 #include "test_util.h"
 
 namespace ligerbench::testing {
@@ -29,18 +29,8 @@ inline CaseConfig preference_case(const KernelSpec& spec, PrefShape s, at::Scala
   c.dtype = dtype;
   c.device = to_device(device);
   c.seed = seed;
-  for (const ParamSpec& p : spec.params) c.params[p.name] = p.default_value;
-  for (const auto& [k, v] : overrides) {
-    EXPECT_TRUE(c.params.count(k)) << spec.name << " has no param " << k;
-    c.params[k] = v;
-  }
+  c.params = spec_params(spec, overrides);
   return c;
-}
-
-inline const KernelSpec& preference_spec_of(const std::string& name) {
-  const KernelSpec* s = find_kernel(name);
-  if (s == nullptr) throw std::runtime_error(name + " is not registered");
-  return *s;
 }
 
 inline std::string describe(const CaseConfig& c) {

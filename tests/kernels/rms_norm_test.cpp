@@ -2,13 +2,14 @@
 // mode, offset, odd and non-power-of-two sizes, a zero-row batch; options and errors.
 #include "liger/rms_norm.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
+#include "expect_error.h"
+#include "finite_diff.h"
 #include "liger/nn/rms_norm.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -110,11 +111,7 @@ INSTANTIATE_TEST_SUITE_P(
     param_name);
 
 TEST(RmsNorm, WeightInFp32WithBf16Input) {
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of WeightInFp32WithBf16Input: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("WeightInFp32WithBf16Input")) {
     const auto opts = at::TensorOptions().device(to_device(device_str));
     at::Tensor x = at::randn({16, 256}, opts.dtype(at::kBFloat16)).requires_grad_(true);
     at::Tensor w = (1 + 0.1 * at::randn({256}, opts)).requires_grad_(true);
@@ -131,30 +128,12 @@ TEST(RmsNorm, WeightInFp32WithBf16Input) {
 }
 
 TEST(RmsNorm, FiniteDifferencesInFloat64) {
-  // What torch.autograd.gradcheck does: the autograd formula against central differences.
   at::manual_seed(7);
   at::Tensor x = at::randn({3, 7}, at::kDouble).requires_grad_(true);
   at::Tensor w = (1 + 0.1 * at::randn({7}, at::kDouble)).requires_grad_(true);
   for (const std::string casting : {"llama", "gemma"}) {
-    auto f = [&](const at::Tensor& xx, const at::Tensor& ww) { return liger::rms_norm(xx, ww, 1e-6, 0.5, casting, false); };
-    at::Tensor y = f(x, w);
-    at::Tensor v = at::randn_like(y);
-    auto g = torch::autograd::grad({y}, {x, w}, {v});
-    const double h = 1e-6;
-    for (int which = 0; which < 2; ++which) {
-      at::Tensor base = which == 0 ? x.detach() : w.detach();
-      at::Tensor numeric = at::zeros_like(base);
-      for (int64_t i = 0; i < base.numel(); ++i) {
-        at::Tensor plus = base.clone(), minus = base.clone();
-        plus.view(-1)[i] += h;
-        minus.view(-1)[i] -= h;
-        const double fp = (which == 0 ? f(plus, w.detach()) : f(x.detach(), plus)).mul(v).sum().item<double>();
-        const double fm = (which == 0 ? f(minus, w.detach()) : f(x.detach(), minus)).mul(v).sum().item<double>();
-        numeric.view(-1)[i] = (fp - fm) / (2 * h);
-      }
-      EXPECT_TRUE(at::allclose(g[which], numeric, 1e-5, 1e-6)) << casting << " input " << which << "\n"
-                                                               << g[which] << "\n" << numeric;
-    }
+    expect_gradients_match_finite_differences(
+        casting, [&](const auto& in) { return liger::rms_norm(in[0], in[1], 1e-6, 0.5, casting, false); }, {x, w});
   }
 }
 
@@ -171,33 +150,20 @@ TEST(RmsNorm, CpuAndCudaAgree) {
 }
 
 TEST(RmsNorm, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::rms_norm", "liger::rms_norm_forward", "liger::rms_norm_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::rms_norm", "liger::rms_norm_forward", "liger::rms_norm_backward"}));
   // The autograd kernel: the output of a differentiable input carries liger's backward node.
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::rms_norm(x, c10::nullopt);
   ASSERT_TRUE(y.requires_grad());
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("RmsNormFunction"), std::string::npos) << y.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "RmsNormFunction"));
 }
 
 TEST(RmsNorm, ClearErrors) {
   at::Tensor x = at::randn({4, 8});
-  try {
-    liger::rms_norm(x, at::ones({7}));
-    FAIL() << "a weight of the wrong size was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("weight must have shape (8,)"), std::string::npos) << e.what();
-  }
-  try {
-    liger::rms_norm(x, at::ones({8}), 1e-6, 0.0, "mistral");
-    FAIL() << "an unknown casting mode was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("casting_mode must be"), std::string::npos) << e.what();
-  }
+  expect_error("a weight of the wrong size", [&] { liger::rms_norm(x, at::ones({7})); }, "weight must have shape (8,)");
+  expect_error("an unknown casting mode", [&] { liger::rms_norm(x, at::ones({8}), 1e-6, 0.0, "mistral"); },
+               "casting_mode must be");
   EXPECT_THROW(liger::rms_norm(at::ones({4, 8}, at::kLong), c10::nullopt), c10::Error);
 }
 

@@ -4,12 +4,13 @@
 // offsets), an empty batch; q-only back-propagation, caller's tensors untouched, errors.
 #include "liger/rope.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <tuple>
 
+#include "expect_error.h"
+#include "finite_diff.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -138,8 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class RopeOnDevice : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(Devices, RopeOnDevice, ::testing::Values("cpu", "cuda"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Devices, RopeOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
 
 TEST_P(RopeOnDevice, CosInFp32WithBf16Inputs) {
   const std::string& device_str = GetParam();
@@ -195,28 +195,12 @@ TEST(Rope, FiniteDifferencesInFloat64) {
   auto [c, s] = rotary_table({0, 2}, 4, 6);
   c = c.to(at::kDouble);
   s = s.to(at::kDouble);
-  auto f = [&](const at::Tensor& qq, const at::Tensor& kk) { return liger::rope(qq, kk, c, s); };
-  auto [qr, kr] = f(q, k);
-  const at::Tensor vq = at::randn_like(qr), vk = at::randn_like(kr);
-  auto g = torch::autograd::grad({qr, kr}, {q, k}, {vq, vk});
-  auto objective = [&](const at::Tensor& qq, const at::Tensor& kk) {
-    auto [a, b] = f(qq, kk);
-    return (a * vq).sum().item<double>() + (b * vk).sum().item<double>();
+  // Both outputs in one tensor: the random weighting of the check covers q's and k's rotation.
+  auto f = [&](const std::vector<at::Tensor>& in) {
+    auto [qr, kr] = liger::rope(in[0], in[1], c, s);
+    return at::cat({qr.reshape(-1), kr.reshape(-1)});
   };
-  const double h = 1e-6;
-  for (int which = 0; which < 2; ++which) {
-    const at::Tensor base = (which == 0 ? q : k).detach();
-    at::Tensor numeric = at::zeros_like(base);
-    for (int64_t i = 0; i < base.numel(); ++i) {
-      at::Tensor plus = base.clone(), minus = base.clone();
-      plus.view(-1)[i] += h;
-      minus.view(-1)[i] -= h;
-      const double fp = which == 0 ? objective(plus, k.detach()) : objective(q.detach(), plus);
-      const double fm = which == 0 ? objective(minus, k.detach()) : objective(q.detach(), minus);
-      numeric.view(-1)[i] = (fp - fm) / (2 * h);
-    }
-    EXPECT_TRUE(at::allclose(g[which], numeric, 1e-6, 1e-7)) << "input " << which;
-  }
+  expect_gradients_match_finite_differences("rope", f, {q, k}, 1e-6, 1e-6, 1e-7);
 }
 
 TEST(Rope, CpuAndCudaAgree) {
@@ -239,25 +223,11 @@ TEST(Rope, CpuAndCudaAgree) {
 }
 
 TEST(Rope, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::rope", "liger::rope_forward", "liger::rope_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_ops_registered({"liger::rope", "liger::rope_forward", "liger::rope_backward"}));
   at::Tensor q = at::randn({1, 2, 3, 4}).requires_grad_(true);
   auto [c, s] = rotary_table({0}, 3, 4);
   auto [qr, kr] = liger::rope(q, at::randn({1, 1, 3, 4}), c, s);
-  ASSERT_NE(qr.grad_fn(), nullptr);
-  EXPECT_NE(qr.grad_fn()->name().find("LigerRopeFunction"), std::string::npos) << qr.grad_fn()->name();
-}
-
-void expect_error(const std::function<void()>& f, const std::string& what) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << what << "'";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(qr, "LigerRopeFunction"));
 }
 
 // Issue 13's case: q, k (9, 41, 7, 41) fp32 and cos, sin (9, 7, 42) as HF's LlamaRotaryEmbedding

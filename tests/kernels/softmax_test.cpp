@@ -3,15 +3,16 @@
 // torch.softmax; finite differences; registration, module and errors.
 #include "liger/softmax.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <limits>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/softmax.h"
+#include "spec_reference.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
@@ -30,19 +31,12 @@ void check_shape(const std::string& device_str, at::ScalarType dtype, Shape shap
   at::manual_seed(17 + shape.rows * 31 + shape.cols);
   const auto opts = at::TensorOptions().device(to_device(device_str)).dtype(dtype);
   // Logits of a realistic spread (a few units), so the rows are neither flat nor one-hot.
-  at::Tensor x = (3 * at::randn({shape.rows, shape.cols}, opts)).requires_grad_(true);
+  const at::Tensor x = 3 * at::randn({shape.rows, shape.cols}, opts);
   const at::Tensor dy = at::randn({shape.rows, shape.cols}, opts);
-
-  at::Tensor y = liger::softmax(x);
-  ASSERT_EQ(y.scalar_type(), dtype) << what;
-  ASSERT_EQ(y.sizes(), x.sizes()) << what;
-  const at::Tensor dx = torch::autograd::grad({y}, {x}, {dy})[0];
-
-  at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
-  at::Tensor y64 = at::softmax(x64, -1);
-  const at::Tensor dx64 = torch::autograd::grad({y64}, {x64}, {dy.cpu().to(at::kDouble)})[0];
-  expect_close(what + " y", y, y64.detach(), dtype);
-  expect_close(what + " dx", dx, dx64, dtype);
+  at::Tensor y;
+  ASSERT_NO_FATAL_FAILURE(expect_unary_op_matches(
+      what, x, dy, [](const at::Tensor& t) { return liger::softmax(t); },
+      [](const at::Tensor& t) { return spec_reference("softmax", {{"input", t}})[0]; }, &y));
   if (shape.rows > 0) {
     const at::Tensor row_sums = y.to(at::kDouble).sum(-1).cpu();
     EXPECT_TRUE(at::allclose(row_sums, at::ones_like(row_sums), 0, dtype == at::kFloat ? 1e-5 : 2e-2))
@@ -51,7 +45,7 @@ void check_shape(const std::string& device_str, at::ScalarType dtype, Shape shap
 }
 
 // (device, dtype); each case runs the whole shape list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class SoftmaxTest : public ::testing::TestWithParam<Param> {};
 
@@ -71,14 +65,7 @@ TEST_P(SoftmaxTest, MatchesFloat64Reference) {
   for (const Shape& shape : shapes) check_shape(device_str, dtype, shape);
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, SoftmaxTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(AllDtypes, SoftmaxTest, every_device_and_dtype(), device_dtype_name);
 
 // NaN where the reference is NaN, the same value (within the dtype's tolerance) elsewhere.
 void expect_same_with_nans(const std::string& what, const at::Tensor& actual, const at::Tensor& expected,
@@ -91,11 +78,7 @@ void expect_same_with_nans(const std::string& what, const at::Tensor& actual, co
 
 TEST(Softmax, RowsOfMinusInfinityMatchTorch) {
   const double inf = std::numeric_limits<double>::infinity();
-  for (const std::string device_str : {"cpu", "cuda"}) {
-    if (device_str == "cuda" && ligerbench::gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of RowsOfMinusInfinityMatchTorch: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device_str : visible_devices("RowsOfMinusInfinityMatchTorch")) {
     for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
       for (const int64_t cols : {5, 64, 1000, 4096}) {
         at::Tensor x = at::randn({4, cols}, at::kDouble);
@@ -105,7 +88,7 @@ TEST(Softmax, RowsOfMinusInfinityMatchTorch) {
         x[2][cols - 1] = 0.5;                                        // one finite entry: one-hot
         const at::Tensor xd = x.to(dtype).to(to_device(device_str));
         const at::Tensor y = liger::softmax(xd);
-        const at::Tensor expected = at::softmax(xd.cpu().to(at::kDouble), -1);
+        const at::Tensor expected = spec_reference("softmax", {{"input", f64(xd)}})[0];
         ASSERT_TRUE(at::isnan(expected[0]).all().item<bool>());
         expect_same_with_nans(device_str + " " + dtype_label(dtype) + " cols " + std::to_string(cols), y, expected,
                               dtype);
@@ -145,39 +128,22 @@ TEST(Softmax, CpuAndCudaAgree) {
 }
 
 TEST(Softmax, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::softmax", "liger::softmax_forward", "liger::softmax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::softmax(x);
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("SoftmaxFunction"), std::string::npos) << y.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SoftmaxFunction"));
   // Without grad mode the op still runs (the CPU kernel registered for liger::softmax).
   at::NoGradGuard no_grad;
   EXPECT_TRUE(at::allclose(liger::softmax(x), at::softmax(x, -1), 1e-6, 1e-7));
 }
 
 TEST(Softmax, ClearErrors) {
-  try {
-    liger::softmax(at::ones({4, 8}, at::kLong));
-    FAIL() << "an integer input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("input must be floating point"), std::string::npos) << e.what();
-  }
-  try {
-    liger::softmax(at::ones({}));
-    FAIL() << "a scalar was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("at least 1 dim"), std::string::npos) << e.what();
-  }
-  try {
-    liger::softmax_backward(at::ones({4, 7}), at::ones({4, 8}));
-    FAIL() << "a gradient of the wrong shape was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("grad_out has shape"), std::string::npos) << e.what();
-  }
+  expect_error("an integer input", [&] { liger::softmax(at::ones({4, 8}, at::kLong)); },
+               "input must be floating point");
+  expect_error("a scalar", [&] { liger::softmax(at::ones({})); }, "at least 1 dim");
+  expect_error("a gradient of the wrong shape", [&] { liger::softmax_backward(at::ones({4, 7}), at::ones({4, 8})); },
+               "grad_out has shape");
 }
 
 TEST(Softmax, ModuleMatchesFunctional) {

@@ -4,54 +4,37 @@
 // differences; registration, module and errors.
 #include "liger/sparsemax.h"
 
-#include <ATen/WrapDimUtils.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <limits>
 #include <tuple>
 
+#include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/sparsemax.h"
+#include "spec_reference.h"
+#include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace ligerbench::testing;
 
-// Liger's torch_sparsemax (the definition the spec pins), here in float64, except that the last
-// step is relu rather than clamp_min: both give the same y, but clamp_min's gradient also flows
-// where x == tau exactly (common with bf16 inputs, whose tau often lands on an input value),
-// while the backward KERNELS.md pins takes the support strictly, y > 0.
+// The sparsemax spec's float64 reference (harness/specs/sparsemax_spec.cpp): Liger's
+// torch_sparsemax by sort and cumsum, ending in relu so that its gradient takes the support
+// strictly (y > 0), as KERNELS.md's backward does.
 at::Tensor sort_sparsemax(const at::Tensor& x, int64_t dim) {
-  dim = c10::maybe_wrap_dim(dim, x.dim());
-  const at::Tensor sorted = std::get<0>(at::sort(x, dim, /*descending=*/true));
-  const at::Tensor cumsum = at::cumsum(sorted, dim);
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[dim] = x.size(dim);
-  const at::Tensor range = at::arange(1, x.size(dim) + 1, x.options().requires_grad(false)).view(shape);
-  const at::Tensor support = (1 + range * sorted) > cumsum;
-  const at::Tensor k = support.sum(dim, true).clamp_min(1);
-  const at::Tensor tau = ((sorted * support).sum(dim, true) - 1) / k;
-  return at::relu(x - tau);
+  return spec_reference("sparsemax", {{"input", x}}, {{"dim", std::to_string(dim)}})[0];
 }
 
 // Forward, the row sums and dX of liger::sparsemax(x, dim) against the float64 definition.
-void check_against_reference(const std::string& what, const at::Tensor& x_in, int64_t dim) {
-  const at::ScalarType dtype = x_in.scalar_type();
-  at::Tensor x = x_in.detach().clone().requires_grad_(true);
-  at::Tensor y = liger::sparsemax(x, dim);
-  ASSERT_EQ(y.scalar_type(), dtype) << what;
-  ASSERT_EQ(y.sizes(), x.sizes()) << what;
-  const at::Tensor dy = at::randn(x.sizes(), x.options().requires_grad(false));
-  const at::Tensor dx = torch::autograd::grad({y}, {x}, {dy})[0];
-
-  at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
-  at::Tensor y64 = sort_sparsemax(x64, dim);
-  const at::Tensor dx64 = torch::autograd::grad({y64}, {x64}, {dy.cpu().to(at::kDouble)})[0];
-  expect_close(what + " y", y, y64.detach(), dtype);
-  expect_close(what + " dx", dx, dx64, dtype);
+void check_against_reference(const std::string& what, const at::Tensor& x, int64_t dim) {
+  const at::ScalarType dtype = x.scalar_type();
+  const at::Tensor dy = at::randn(x.sizes(), x.options());
+  at::Tensor y;
+  ASSERT_NO_FATAL_FAILURE(expect_unary_op_matches(
+      what, x, dy, [dim](const at::Tensor& t) { return liger::sparsemax(t, dim); },
+      [dim](const at::Tensor& t) { return sort_sparsemax(t, dim); }, &y));
   if (x.numel() > 0) {
     // Liger's test: rows sum to 1 within (1e-4, 1e-4) in fp32; one rounding of y otherwise.
     const at::Tensor sums = y.detach().cpu().to(at::kDouble).sum(dim);
@@ -61,7 +44,7 @@ void check_against_reference(const std::string& what, const at::Tensor& x_in, in
 }
 
 // (device, dtype); each case runs the whole shape list (one process per case under CTest).
-using Param = std::tuple<std::string, at::ScalarType>;
+using Param = DeviceDtype;
 
 class SparsemaxTest : public ::testing::TestWithParam<Param> {};
 
@@ -83,25 +66,11 @@ TEST_P(SparsemaxTest, MatchesSortDefinition) {
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return std::get<0>(info.param) + "_" + dtype_label(std::get<1>(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDtypes, SparsemaxTest,
-                         ::testing::Combine(::testing::Values("cpu", "cuda"),
-                                            ::testing::Values(at::kFloat, at::kHalf, at::kBFloat16)),
-                         param_name);
-
-std::vector<std::string> devices_here() {
-  std::vector<std::string> out = {"cpu"};
-  if (ligerbench::gpu_backend() != nullptr) out.push_back("cuda");
-  else std::cout << "[  SKIPPED ] CUDA cases of this test: no CUDA device\n";
-  return out;
-}
+INSTANTIATE_TEST_SUITE_P(AllDtypes, SparsemaxTest, every_device_and_dtype(), device_dtype_name);
 
 TEST(Sparsemax, AnyDimOfA3dInput) {
   // Liger's test: (2, 128, 512) and (5, 123, 123) with dim -1 and 1; here smaller, every dim.
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("AnyDimOfA3dInput")) {
     at::manual_seed(11);
     for (const auto dtype : {at::kFloat, at::kBFloat16}) {
       const at::Tensor x = at::randn({5, 123, 41}, at::TensorOptions().device(to_device(device_str)).dtype(dtype));
@@ -113,7 +82,7 @@ TEST(Sparsemax, AnyDimOfA3dInput) {
 }
 
 TEST(Sparsemax, TiesAndAllEqualRows) {
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("TiesAndAllEqualRows")) {
     for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
       for (const int64_t cols : {1, 3, 64, 1000, 4096}) {
         at::Tensor x = at::randn({6, cols}, at::kDouble).round().div(2);  // many exact ties
@@ -142,7 +111,7 @@ TEST(Sparsemax, TiesAndAllEqualRows) {
 
 TEST(Sparsemax, LargeOffsetsKeepFp32Accuracy) {
   // tau is searched relative to the row's max, so an offset of 1000 costs no accuracy.
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("LargeOffsetsKeepFp32Accuracy")) {
     at::manual_seed(13);
     const at::Tensor x = (1000 + 0.05 * at::randn({8, 2048})).to(to_device(device_str));
     check_against_reference(device_str + " offset 1000", x, -1);
@@ -153,7 +122,7 @@ TEST(Sparsemax, MinusInfinityEntriesGetZero) {
   // The sort-based definition gives NaN rows here (-inf * 0 in its support sum); ours treats a
   // -inf entry as a masked one: y = 0 there, sparsemax of the finite entries elsewhere.
   const double inf = std::numeric_limits<double>::infinity();
-  for (const auto& device_str : devices_here()) {
+  for (const auto& device_str : visible_devices("MinusInfinityEntriesGetZero")) {
     at::manual_seed(17);
     const at::Tensor finite = at::randn({4, 300}, at::kDouble);
     at::Tensor x = at::cat({finite, at::full({4, 100}, -inf, at::kDouble)}, 1);
@@ -195,45 +164,23 @@ TEST(Sparsemax, BackwardFollowsTheSupportOfY) {
 }
 
 TEST(Sparsemax, RegisteredWithTheDispatcher) {
-  for (const char* name : {"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}) {
-    auto op = c10::Dispatcher::singleton().findSchema({name, ""});
-    ASSERT_TRUE(op.has_value()) << name << " has no schema";
-    EXPECT_TRUE(op->hasKernelForDispatchKey(c10::DispatchKey::CPU)) << name << " has no CPU kernel";
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      expect_ops_registered({"liger::sparsemax", "liger::sparsemax_forward", "liger::sparsemax_backward"}));
   at::Tensor x = at::randn({2, 8}).requires_grad_(true);
   at::Tensor y = liger::sparsemax(x);
-  ASSERT_NE(y.grad_fn(), nullptr);
-  EXPECT_NE(y.grad_fn()->name().find("SparsemaxFunction"), std::string::npos) << y.grad_fn()->name();
+  ASSERT_NO_FATAL_FAILURE(expect_grad_fn(y, "SparsemaxFunction"));
   at::NoGradGuard no_grad;
   const at::Tensor x3 = at::randn({3, 5, 7});
   EXPECT_TRUE(at::allclose(liger::sparsemax(x3, 1), sort_sparsemax(x3, 1), 1e-5, 1e-6));
 }
 
 TEST(Sparsemax, ClearErrors) {
-  try {
-    liger::sparsemax(at::ones({4, 8}, at::kLong));
-    FAIL() << "an integer input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("input must be floating point"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax(at::ones({4, 8}), 2);
-    FAIL() << "dim 2 of a 2-D input was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Dimension out of range"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax(at::ones({}));
-    FAIL() << "a scalar was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("at least 1 dim"), std::string::npos) << e.what();
-  }
-  try {
-    liger::sparsemax_backward(at::ones({4, 7}), at::ones({4, 8}));
-    FAIL() << "a gradient of the wrong shape was accepted";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("grad_out has shape"), std::string::npos) << e.what();
-  }
+  expect_error("an integer input", [&] { liger::sparsemax(at::ones({4, 8}, at::kLong)); },
+               "input must be floating point");
+  expect_error("dim 2 of a 2-D input", [&] { liger::sparsemax(at::ones({4, 8}), 2); }, "Dimension out of range");
+  expect_error("a scalar", [&] { liger::sparsemax(at::ones({})); }, "at least 1 dim");
+  expect_error("a gradient of the wrong shape", [&] { liger::sparsemax_backward(at::ones({4, 7}), at::ones({4, 8})); },
+               "grad_out has shape");
 }
 
 TEST(Sparsemax, ModuleMirrorsLigerDefaults) {
