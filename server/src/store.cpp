@@ -209,17 +209,18 @@ void Store::write_event_row(const v1::JobEvent& e) {
       .step();
   if (e.has_case_result()) {
     const auto& r = e.case_result();
+    const v1::CaseSpec& c = r.spec();
     Stmt(db_, R"(INSERT OR REPLACE INTO case_results(job_id, idx, key, kernel, provider, mode, dtype, shape, device, ok, result)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))")
         .text(1, e.job_id())
         .integer(2, e.case_index())
-        .text(3, r.key())
-        .text(4, r.kernel())
-        .text(5, r.provider())
-        .text(6, r.mode())
-        .text(7, r.dtype())
-        .text(8, r.shape_label())
-        .text(9, r.device())
+        .text(3, c.key())
+        .text(4, c.kernel())
+        .text(5, c.provider())
+        .text(6, c.mode())
+        .text(7, c.dtype())
+        .text(8, c.shape_label())
+        .text(9, c.device())
         .integer(10, r.ok() ? 1 : 0)
         .blob(11, r.SerializeAsString())
         .step();

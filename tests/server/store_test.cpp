@@ -44,7 +44,7 @@ double store_4000_case_events(server::Store& store, v1::Job job) {
     e.set_job_id(job.id());
     e.set_case_index(i);
     auto* r = e.mutable_case_result();
-    r->set_key("debug_fault|N=" + std::to_string(i));
+    r->mutable_spec()->set_key("debug_fault|N=" + std::to_string(i));
     r->set_ok(true);
     store.append_event(job, e);
   }
