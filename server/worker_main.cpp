@@ -19,22 +19,18 @@ namespace {
 
 using namespace ligerbench;
 
+// Runs the case the request names. Admission validated and expanded the job; the worker only
+// resolves the CaseSpec against its registry (a name it does not know fails the case).
 v1::WorkerResponse run_one(const v1::RunCaseRequest& req) {
   v1::WorkerResponse resp;
-  v1::JobSpec job;
-  *job.add_cases() = req.sweep();
-  *job.mutable_measurement() = req.measurement();
-  const auto problems = validate_job(job);
-  if (!problems.empty()) {
-    resp.set_error("bad case: " + problems[0].path + ": " + problems[0].message);
+  Case c;
+  try {
+    c = resolve_case(req.spec(), req.measurement().seed());
+  } catch (const InputError& e) {
+    resp.set_error(std::string("bad case: ") + e.what());
     return resp;
   }
-  const auto cases = expand_cases(job, {req.device()});
-  if (cases.size() != 1 || (!req.key().empty() && cases[0].key != req.key())) {
-    resp.set_error("the request does not describe exactly case '" + req.key() + "'");
-    return resp;
-  }
-  *resp.mutable_case_result() = run_case(cases[0], resolve_options(req.measurement()));
+  *resp.mutable_case_result() = run_case(c, resolve_options(req.measurement()));
   return resp;
 }
 

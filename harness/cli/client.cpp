@@ -88,10 +88,10 @@ class Progress {
       }
       const int width = 30, total = std::max(1, e.total_cases());
       const int filled = width * e.done_cases() / total;
+      const v1::CaseSpec& c = e.case_result().spec();
       std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << e.done_cases() << "/"
-                << e.total_cases() << "  " << e.case_result().kernel() << " " << e.case_result().shape_label() << " "
-                << e.case_result().dtype() << " " << e.case_result().mode() << " " << e.case_result().provider()
-                << "\033[K" << std::flush;
+                << e.total_cases() << "  " << c.kernel() << " " << c.shape_label() << " " << c.dtype() << " " << c.mode()
+                << " " << c.provider() << "\033[K" << std::flush;
       drawn_ = true;
     } else if (e.has_state_change()) {
       if (drawn_) std::cerr << "\n";

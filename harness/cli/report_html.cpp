@@ -175,7 +175,8 @@ std::string line_chart(const std::string& id, const std::vector<std::string>& ca
   return o.str();
 }
 
-std::string case_row(const v1::CaseResult& c) {
+std::string case_row(const v1::CaseResult& r) {
+  const v1::CaseSpec& c = r.spec();
   return c.kernel() + " " + c.mode() + " " + c.dtype() + " " + c.shape_label() + (c.device() == "cpu" ? "" : " " + c.device());
 }
 
@@ -209,8 +210,8 @@ std::string speedup_section(const v1::JobResult& r) {
   // Geometric mean of liger's speedup over each kernel's shapes, per dtype (row) and mode (bar).
   std::map<std::pair<std::string, std::string>, std::pair<double, int>> acc;
   for (const auto& c : r.cases())
-    if (c.ok() && c.provider() == "liger" && c.speedup() > 0) {
-      auto& a = acc[{c.kernel() + " " + c.dtype(), c.mode()}];
+    if (c.ok() && c.spec().provider() == "liger" && c.speedup() > 0) {
+      auto& a = acc[{c.spec().kernel() + " " + c.spec().dtype(), c.spec().mode()}];
       a.first += std::log(c.speedup());
       a.second += 1;
     }
@@ -227,12 +228,12 @@ std::string latency_section(const v1::JobResult& r) {
   // line per provider and dtype.
   std::map<std::string, std::vector<const v1::CaseResult*>> by_chart;
   for (const auto& c : r.cases())
-    if (c.ok() && c.timing().median_ms() > 0) by_chart[c.kernel() + " " + c.mode()].push_back(&c);
+    if (c.ok() && c.timing().median_ms() > 0) by_chart[c.spec().kernel() + " " + c.spec().mode()].push_back(&c);
   std::string body;
   for (const auto& [title, cases] : by_chart) {
     std::map<std::string, double> bytes;  // shape -> smallest bytes model seen, for ordering
     for (const auto* c : cases) {
-      auto [it, fresh] = bytes.emplace(c->shape_label(), c->throughput().bytes());
+      auto [it, fresh] = bytes.emplace(c->spec().shape_label(), c->throughput().bytes());
       if (!fresh) it->second = std::min(it->second, c->throughput().bytes());
     }
     std::vector<std::string> shapes;
@@ -240,8 +241,9 @@ std::string latency_section(const v1::JobResult& r) {
     std::stable_sort(shapes.begin(), shapes.end(), [&](const auto& a, const auto& b) { return bytes[a] < bytes[b]; });
     std::vector<LinePoint> pts;
     for (const auto* c : cases) {
-      const auto x = static_cast<std::size_t>(std::find(shapes.begin(), shapes.end(), c->shape_label()) - shapes.begin());
-      pts.push_back({c->provider() + " " + c->dtype(), x, c->timing().median_ms()});
+      const auto x =
+          static_cast<std::size_t>(std::find(shapes.begin(), shapes.end(), c->spec().shape_label()) - shapes.begin());
+      pts.push_back({c->spec().provider() + " " + c->spec().dtype(), x, c->timing().median_ms()});
     }
     body += "<figure><figcaption>" + esc(title) + "</figcaption>\n" +
             line_chart("latency:" + title, shapes, pts, " ms") + "</figure>\n";
@@ -256,7 +258,7 @@ std::string copy_section(const v1::JobResult& r) {
   std::vector<Bar> bars;
   for (const auto& c : r.cases())
     if (c.ok() && c.throughput().size_matched_fraction() > 0)
-      bars.push_back({case_row(c), c.provider(), 100 * c.throughput().size_matched_fraction()});
+      bars.push_back({case_row(c), c.spec().provider(), 100 * c.throughput().size_matched_fraction()});
   return section("copy", "%copy",
                  "Achieved bandwidth over a device copy of the same bytes, timed the same way (hot or cold): how "
                  "close a memory-bound case gets to what its size allows.",
@@ -268,7 +270,8 @@ std::string copy_section(const v1::JobResult& r) {
 std::string memory_section(const v1::JobResult& r) {
   std::vector<Bar> bars;
   for (const auto& c : r.cases())
-    if (c.ok() && c.memory().measured()) bars.push_back({case_row(c), c.provider(), c.memory().peak_bytes() / 1048576.0});
+    if (c.ok() && c.memory().measured())
+      bars.push_back({case_row(c), c.spec().provider(), c.memory().peak_bytes() / 1048576.0});
   return section("memory", "Peak memory, liger against baseline",
                  "Peak bytes allocated during the case above what was allocated before it (CUDA caching allocator).",
                  bars.empty() ? not_measured("memory", "No peak memory figures: memory is measured by the CUDA caching "
@@ -283,9 +286,10 @@ std::string error_section(const v1::JobResult& r) {
        "<th>rtol</th><th>finite</th><th>verdict</th></tr></thead><tbody>\n";
   int rows = 0;
   for (const auto& c : r.cases()) {
-    const std::string head = "<td>" + esc(c.kernel()) + "</td><td>" + esc(c.provider()) + "</td><td>" + esc(c.mode()) +
-                             "</td><td>" + esc(c.dtype()) + "</td><td>" + esc(c.shape_label()) + "</td><td>" +
-                             esc(c.device()) + "</td>";
+    const v1::CaseSpec& id = c.spec();
+    const std::string head = "<td>" + esc(id.kernel()) + "</td><td>" + esc(id.provider()) + "</td><td>" + esc(id.mode()) +
+                             "</td><td>" + esc(id.dtype()) + "</td><td>" + esc(id.shape_label()) + "</td><td>" +
+                             esc(id.device()) + "</td>";
     if (!c.ok()) {
       o << "<tr class=\"error\">" << head << "<td colspan=\"8\">" << esc(c.error()) << "</td><td>error</td></tr>\n";
       ++rows;
@@ -309,29 +313,29 @@ std::string error_section(const v1::JobResult& r) {
 
 std::string comparison_section(const NamedResult& base, const NamedResult& cur) {
   std::map<std::string, const v1::CaseResult*> old;
-  for (const auto& c : base.result.cases()) old[c.key()] = &c;
+  for (const auto& c : base.result.cases()) old[c.spec().key()] = &c;
   std::vector<Bar> bars;
   std::ostringstream table;
   table << "<table class=\"comparison\"><thead><tr><th>case</th><th>provider</th><th>baseline median ms</th>"
            "<th>current median ms</th><th>current / baseline</th></tr></thead><tbody>\n";
   std::vector<std::string> only_current;
   for (const auto& c : cur.result.cases()) {
-    auto it = old.find(c.key());
+    auto it = old.find(c.spec().key());
     if (it == old.end()) {
-      only_current.push_back(c.key());
+      only_current.push_back(c.spec().key());
       continue;
     }
     const auto* b = it->second;
     old.erase(it);
     if (!c.ok() || !b->ok() || b->timing().median_ms() <= 0 || c.timing().median_ms() <= 0) {
-      table << "<tr class=\"error\"><td>" << esc(case_row(c)) << "</td><td>" << esc(c.provider())
+      table << "<tr class=\"error\"><td>" << esc(case_row(c)) << "</td><td>" << esc(c.spec().provider())
             << "</td><td colspan=\"3\">" << (b->ok() ? "" : "baseline: " + esc(b->error()) + " ")
             << (c.ok() ? "" : "current: " + esc(c.error())) << "</td></tr>\n";
       continue;
     }
     const double ratio = c.timing().median_ms() / b->timing().median_ms();
-    bars.push_back({case_row(c), c.provider(), ratio});
-    table << "<tr><td>" << esc(case_row(c)) << "</td><td>" << esc(c.provider()) << "</td><td>"
+    bars.push_back({case_row(c), c.spec().provider(), ratio});
+    table << "<tr><td>" << esc(case_row(c)) << "</td><td>" << esc(c.spec().provider()) << "</td><td>"
           << num("%.4f", b->timing().median_ms()) << "</td><td>" << num("%.4f", c.timing().median_ms())
           << "</td><td>" << num("%.3f", ratio) << "</td></tr>\n";
   }

@@ -9,8 +9,9 @@ namespace ligerbench {
 using prometheus::BuildGauge;
 
 std::map<std::string, std::string> case_labels(const v1::CaseResult& r) {
-  return {{"kernel", r.kernel()}, {"provider", r.provider()}, {"mode", r.mode()},   {"dtype", r.dtype()},
-          {"shape", r.shape_label()}, {"device", r.device()}, {"version", kVersion}};
+  const v1::CaseSpec& c = r.spec();
+  return {{"kernel", c.kernel()}, {"provider", c.provider()}, {"mode", c.mode()},   {"dtype", c.dtype()},
+          {"shape", c.shape_label()}, {"device", c.device()}, {"version", kVersion}};
 }
 
 CaseGauges::CaseGauges(prometheus::Registry& registry)

@@ -49,13 +49,14 @@ std::vector<double> samples(const v1::CaseResult& r) {
 }
 
 void fill_identity(const v1::CaseResult& r, v1::CaseComparison* c) {
-  c->set_key(r.key());
-  c->set_kernel(r.kernel());
-  c->set_provider(r.provider());
-  c->set_mode(r.mode());
-  c->set_dtype(r.dtype());
-  c->set_shape(r.shape_label());
-  c->set_device(r.device());
+  const v1::CaseSpec& s = r.spec();
+  c->set_key(s.key());
+  c->set_kernel(s.kernel());
+  c->set_provider(s.provider());
+  c->set_mode(s.mode());
+  c->set_dtype(s.dtype());
+  c->set_shape(s.shape_label());
+  c->set_device(s.device());
 }
 
 }  // namespace
@@ -94,7 +95,7 @@ v1::Verdict time_verdict(const v1::CaseResult& b, const v1::CaseResult& cur, con
     return v1::VERDICT_NOISY;
   }
   const RatioInterval ci =
-      bootstrap_median_ratio(sb, sc, opt.bootstrap_resamples, opt.confidence, opt.seed ^ key_hash(b.key()));
+      bootstrap_median_ratio(sb, sc, opt.bootstrap_resamples, opt.confidence, opt.seed ^ key_hash(b.spec().key()));
   const double p = mann_whitney_p(sb, sc);
   t->set_compared(true);
   t->set_ratio(ci.ratio);
@@ -266,15 +267,16 @@ void check_result_for_compare(const v1::JobResult& r, const std::string& name) {
   for (int i = 0; i < r.cases_size(); ++i) {
     const auto& c = r.cases(i);
     const std::string where = name + ": cases[" + std::to_string(i) + "]";
-    if (c.key().empty()) throw InputError(where + ": no key");
-    if (!keys.insert(c.key()).second) throw InputError(where + ": key '" + c.key() + "' appears twice");
+    const std::string& key = c.spec().key();
+    if (key.empty()) throw InputError(where + ": no spec.key");
+    if (!keys.insert(key).second) throw InputError(where + ": key '" + key + "' appears twice");
     if (c.timing().samples_ms_size() > kMaxCompareSamples)
-      throw InputError(where + " (" + c.key() + "): " + std::to_string(c.timing().samples_ms_size()) +
+      throw InputError(where + " (" + key + "): " + std::to_string(c.timing().samples_ms_size()) +
                        " samples, at most " + std::to_string(kMaxCompareSamples));
     for (double v : c.timing().samples_ms())
       if (!std::isfinite(v) || v < 0)
-        throw InputError(where + " (" + c.key() + "): sample " + num("%g", v) + " ms is not a finite time");
-    if (c.memory().peak_bytes() < 0) throw InputError(where + " (" + c.key() + "): negative peak_bytes");
+        throw InputError(where + " (" + key + "): sample " + num("%g", v) + " ms is not a finite time");
+    if (c.memory().peak_bytes() < 0) throw InputError(where + " (" + key + "): negative peak_bytes");
   }
 }
 
@@ -310,11 +312,11 @@ v1::ComparisonReport compare_results(const v1::JobResult& baseline, const v1::Jo
   environment(baseline, current, &r);
 
   std::map<std::string, const v1::CaseResult*> base;
-  for (const auto& c : baseline.cases()) base[c.key()] = &c;
+  for (const auto& c : baseline.cases()) base[c.spec().key()] = &c;
   std::set<std::string> seen;
   for (const auto& c : current.cases()) {
-    if (!seen.insert(c.key()).second) continue;  // a key twice (check_result_for_compare rejects it): the first counts
-    auto it = base.find(c.key());
+    if (!seen.insert(c.spec().key()).second) continue;  // a key twice (check_result_for_compare rejects it): the first counts
+    auto it = base.find(c.spec().key());
     if (it == base.end()) {
       auto* m = r.add_cases();
       fill_identity(c, m);

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "ligerbench/result_upgrade.h"
 #include "ligerbench/yaml_proto.h"
 
 namespace ligerbench {
@@ -86,8 +87,16 @@ v1::JobResult read_result_file(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
+  std::string json = ss.str();
   v1::JobResult r;
-  from_json(ss.str(), &r, path);
+  try {
+    from_json(json, &r, path);
+  } catch (const InputError&) {
+    // A file written before CaseSpec: its cases' identity fields move into `spec`, once.
+    if (!upgrade_pre_casespec_result(json)) throw;
+    r.Clear();
+    from_json(json, &r, path);
+  }
   return r;
 }
 
@@ -114,12 +123,13 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
   for (const auto& r : result.cases()) {
     Row row;
     const bool ok = r.ok();
-    row.cells = {r.kernel(),
-                 r.shape_label(),
-                 r.dtype(),
-                 r.mode(),
-                 r.timing_kind().empty() ? "cold" : r.timing_kind(),  // results older than timing kinds: see the spec
-                 r.provider(),
+    const v1::CaseSpec& c = r.spec();
+    row.cells = {c.kernel(),
+                 c.shape_label(),
+                 c.dtype(),
+                 c.mode(),
+                 c.timing_kind().empty() ? "cold" : c.timing_kind(),  // distributed and pre-timing cases have none
+                 c.provider(),
                  ok ? fmt("%.4f", r.timing().median_ms()) + (r.throttled() ? "!" : "") : "-",
                  ok ? fmt("%.4f", r.timing().p20_ms()) + "-" + fmt("%.4f", r.timing().p80_ms()) : "-",
                  r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : (r.note().empty() ? "" : "n/a*"),
@@ -143,12 +153,12 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
   for (const auto& row : rows) line(row.cells);
   std::set<std::string> noted;  // one line per kernel and note
   for (const auto& r : result.cases())
-    if (!r.note().empty() && noted.insert(r.kernel() + " " + r.mode() + ": " + r.note()).second)
-      os << "* " << r.kernel() << " " << r.mode() << ": " << r.note() << "\n";
+    if (!r.note().empty() && noted.insert(r.spec().kernel() + " " + r.spec().mode() + ": " + r.note()).second)
+      os << "* " << r.spec().kernel() << " " << r.spec().mode() << ": " << r.note() << "\n";
   for (const auto& r : result.cases())
-    if (r.throttled()) os << "! " << r.key() << ": the GPU throttled during this case (" << throttle_reasons_of(r) << ")\n";
+    if (r.throttled()) os << "! " << r.spec().key() << ": the GPU throttled during this case (" << throttle_reasons_of(r) << ")\n";
   for (const auto& r : result.cases())
-    if (!r.ok()) os << "error: " << r.key() << ": " << r.error() << "\n";
+    if (!r.ok()) os << "error: " << r.spec().key() << ": " << r.error() << "\n";
   os << result.cases_size() << " cases, " << result.failed_cases() << " failed";
   if (result.node().copy_bandwidth_gb_per_s() > 0)
     os << "; ceilings: copy " << fmt("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
@@ -159,8 +169,9 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
 
 std::string progress_line(int index, int total, const v1::CaseResult& r) {
   std::ostringstream os;
-  os << "[" << index + 1 << "/" << total << "] " << r.kernel() << " " << r.shape_label() << " " << r.dtype() << " "
-     << r.mode() << " " << r.provider() << ": ";
+  const v1::CaseSpec& c = r.spec();
+  os << "[" << index + 1 << "/" << total << "] " << c.kernel() << " " << c.shape_label() << " " << c.dtype() << " "
+     << c.mode() << " " << c.provider() << ": ";
   if (!r.ok())
     os << "ERROR " << r.error().substr(0, 200);
   else

@@ -289,32 +289,19 @@ std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::st
   if (filter.empty()) return all;
   std::vector<Case> out;
   for (auto& c : all)
-    if (keep.matches(c.key)) out.push_back(std::move(c));
+    if (keep.matches(c.case_spec.key())) out.push_back(std::move(c));
   return out;
 }
 
 v1::CaseResult case_identity(const Case& c) {
   v1::CaseResult r;
-  r.set_key(c.key);
-  r.set_kernel(c.spec->name);
-  r.set_provider(provider_name(c.provider));
-  r.set_mode(mode_name(c.mode));
-  r.set_dtype(dtype_name(c.config.dtype));
-  for (const auto& [k, v] : c.config.shape) {
-    auto* a = r.add_shape();
-    a->set_name(k);
-    a->set_value(v);
-  }
-  r.set_shape_label(c.shape_label);
-  for (const auto& [k, v] : c.config.params) (*r.mutable_params())[k] = v;
-  r.set_device(c.config.device.str());
-  r.set_timing_kind(c.timing);
+  *r.mutable_spec() = c.case_spec;
   return r;
 }
 
 // Why a case's timing kind cannot run on its device ("" when it can).
 std::string timing_unavailable(const Case& c) {
-  if (c.timing == "graph" && (!c.config.device.is_cuda() || gpu_backend() == nullptr))
+  if (c.case_spec.timing_kind() == "graph" && (!c.config.device.is_cuda() || gpu_backend() == nullptr))
     return "timing 'graph' is not applicable on " + c.config.device.str() + ": CUDA graphs need a CUDA device";
   return "";
 }
@@ -322,7 +309,7 @@ std::string timing_unavailable(const Case& c) {
 // The timed callable of a case: the region itself, or (timing graph) a replay of its CUDA graph.
 // A region that cannot be captured throws, saying why (the case's error).
 std::function<void()> timed_callable(const Case& c, const Region& region) {
-  if (c.timing != "graph") return region.fn;
+  if (c.case_spec.timing_kind() != "graph") return region.fn;
   region.fn();  // lazy initialisation (allocator pools, autotuning) stays outside the capture
   return gpu_backend()->capture_graph(c.config.device.index(), region.fn);
 }
@@ -331,7 +318,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& job_opt) {
   v1::CaseResult r = case_identity(c);
   const GpuBackend* gpu = gpu_backend();
   r.set_device_name(c.config.device.is_cuda() && gpu ? gpu->device_name(c.config.device.index()) : "cpu");
-  const MeasureOptions opt = options_for_timing(job_opt, c.timing);
+  const MeasureOptions opt = options_for_timing(job_opt, c.case_spec.timing_kind());
   r.set_flush(c.config.device.is_cuda() ? flush_name(opt) : "none");  // no flush on CPU
   if (const std::string why = timing_unavailable(c); !why.empty()) {
     r.set_error(why);

@@ -195,8 +195,8 @@ v1::JobSpec load_suite(const std::string& path) { return to_job(load_yaml_file(p
 uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices, const v1::MeasurementOptions& m) {
   if (!sweep.distributed().empty()) return 0;  // expand_distributed counts and bounds those
   const KernelSpec* spec = find_kernel(sweep.kernel());
-  if (spec == nullptr) return 0;  // expand_cases skips it; validate_job reports it
-  // The same defaults as expand_cases: an axis, dtype, mode or provider list not given counts
+  if (spec == nullptr) return 0;  // expand_case_specs skips it; validate_job reports it
+  // The same defaults as expand_case_specs: an axis, dtype, mode or provider list not given counts
   // as its default.
   uint64_t n = devices;
   for (const auto& a : spec->axes) {
@@ -224,83 +224,6 @@ void check_case_count(const v1::JobSpec& job, std::size_t devices, uint64_t max_
   throw InputError(where + ": the job expands to " + (n == UINT64_MAX ? std::string("2^64 or more") : std::to_string(n)) +
                    " cases, more than the " + std::to_string(max_cases) + " allowed" +
                    (raise_hint.empty() ? "" : " (" + raise_hint + ")"));
-}
-
-std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::string>& devices) {
-  // Callers check their own (lower) limit first, with a message of their own; this one keeps
-  // every caller from allocating without bound.
-  check_case_count(job, devices.size(), kMaxCasesPerJob, "job", "");
-  std::vector<Case> cases;
-  const uint64_t seed = job.measurement().seed();
-  for (const auto& sweep : job.cases()) {
-    const KernelSpec* spec = find_kernel(sweep.kernel());
-    if (spec == nullptr || !sweep.distributed().empty()) continue;  // validate_job reports it; distributed: own expansion
-    // Axis values in the spec's order; missing axes take their default.
-    std::vector<std::pair<std::string, std::vector<int64_t>>> axes;
-    for (const auto& a : spec->axes) {
-      auto it = sweep.shape().find(a.name);
-      std::vector<int64_t> vals;
-      if (it != sweep.shape().end()) vals.assign(it->second.values().begin(), it->second.values().end());
-      if (vals.empty()) vals.push_back(a.default_value);
-      axes.emplace_back(a.name, vals);
-    }
-    std::vector<std::string> dtypes(sweep.dtypes().begin(), sweep.dtypes().end());
-    if (dtypes.empty()) dtypes.push_back(spec->default_dtype);
-    std::vector<Mode> modes;
-    for (const auto& m : sweep.modes()) modes.push_back(*parse_mode(m));
-    if (modes.empty()) modes = default_modes(*spec);
-    std::vector<Provider> providers;
-    for (const auto& p : sweep.providers()) providers.push_back(*parse_provider(p));
-    if (providers.empty()) providers = {Provider::kBaseline, Provider::kLiger};
-    std::stable_sort(providers.begin(), providers.end(), [](Provider a, Provider b) {
-      return a == Provider::kBaseline && b != Provider::kBaseline;
-    });
-    std::map<std::string, std::string> params;
-    for (const auto& p : spec->params) {
-      auto it = sweep.params().find(p.name);
-      params[p.name] = it != sweep.params().end() ? it->second : p.default_value;
-    }
-    std::string params_label;
-    for (const auto& [k, v] : params) params_label += (params_label.empty() ? "" : ",") + k + "=" + v;
-    const std::vector<std::string> timings = timing_kinds(sweep, job.measurement());
-
-    // Odometer over the axes.
-    std::vector<std::size_t> idx(axes.size(), 0);
-    while (true) {
-      std::vector<std::pair<std::string, int64_t>> shape;
-      std::string shape_label;
-      for (std::size_t i = 0; i < axes.size(); ++i) {
-        shape.emplace_back(axes[i].first, axes[i].second[idx[i]]);
-        shape_label += (i ? "," : "") + axes[i].first + "=" + std::to_string(axes[i].second[idx[i]]);
-      }
-      for (const auto& device : devices)
-        for (const auto& dt : dtypes)
-          for (Mode mode : modes)
-            for (const std::string& timing : timings)
-              for (Provider prov : providers) {
-                Case c;
-                c.spec = spec;
-                c.config.shape = shape;
-                c.config.dtype = *parse_dtype(dt);
-                c.config.device = at::Device(device);
-                c.config.params = params;
-                c.config.seed = seed;
-                c.mode = mode;
-                c.provider = prov;
-                c.shape_label = shape_label;
-                c.timing = timing;
-                c.pair_key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + params_label + "|" + device +
-                             timing_key_suffix(timing);
-                c.key = spec->name + "|" + shape_label + "|" + dt + "|" + mode_name(mode) + "|" + provider_name(prov) + "|" +
-                        params_label + "|" + device + timing_key_suffix(timing);
-                cases.push_back(std::move(c));
-              }
-      std::size_t k = 0;
-      while (k < idx.size() && ++idx[k] == axes[k].second.size()) idx[k++] = 0;
-      if (k == idx.size()) break;
-    }
-  }
-  return cases;
 }
 
 }  // namespace ligerbench

@@ -77,7 +77,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
                              ") cases (this sweep: " + (n == UINT64_MAX ? std::string("2^64 or more") : std::to_string(n)) +
                              ")");
     for (const Case& c : expand_cases(one, devices)) {
-      if (!keep.matches(c.key)) continue;
+      if (!keep.matches(c.case_spec.key())) continue;
       ++total;
       const auto backends = kernel_backends(*c.spec);
       const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
@@ -87,7 +87,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
         const double need = c.spec->memory_estimate(c.config);
         auto mem = limits.device_memory.find(c.config.device.str());
         if (mem != limits.device_memory.end() && mem->second > 0 && need > static_cast<double>(mem->second))
-          return invalid(at + ".shape", "case " + c.key + " needs about " + gib(need) + " on " + c.config.device.str() +
+          return invalid(at + ".shape", "case " + c.case_spec.key() + " needs about " + gib(need) + " on " + c.config.device.str() +
                                             ", which has " + gib(static_cast<double>(mem->second)));
       }
     }

@@ -15,23 +15,6 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// The case as a one-point sweep: the worker expands it back into exactly this case.
-v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m) {
-  v1::WorkerRequest req;
-  auto* rc = req.mutable_run_case();
-  auto* sweep = rc->mutable_sweep();
-  sweep->set_kernel(c.spec->name);
-  for (const auto& [axis, value] : c.config.shape) (*sweep->mutable_shape())[axis].add_values(value);
-  sweep->add_dtypes(dtype_name(c.config.dtype));
-  sweep->add_modes(mode_name(c.mode));
-  sweep->add_providers(provider_name(c.provider));
-  for (const auto& [k, v] : c.config.params) (*sweep->mutable_params())[k] = v;
-  rc->set_device(c.config.device.str());
-  *rc->mutable_measurement() = m;
-  rc->set_key(c.key);
-  return req;
-}
-
 v1::JobEvent state_event(v1::JobState s, const std::string& message) {
   v1::JobEvent e;
   e.set_state_change(s);
@@ -49,7 +32,7 @@ std::string seconds(double s) {
 int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::set<int>& done) {
   job.clear_skipped_cases();
   for (int i = 0; i < static_cast<int>(cases.size()); ++i)
-    if (!done.count(i)) job.add_skipped_cases(cases[i].key);
+    if (!done.count(i)) job.add_skipped_cases(cases[i].case_spec.key());
   return job.skipped_cases_size();
 }
 
@@ -58,6 +41,14 @@ std::string never_ran(int n) {
 }
 
 }  // namespace
+
+v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m) {
+  v1::WorkerRequest req;
+  auto* rc = req.mutable_run_case();
+  *rc->mutable_spec() = c.case_spec;
+  *rc->mutable_measurement() = m;
+  return req;
+}
 
 double CaseLimits::for_options(const v1::MeasurementOptions& m) const {
   const double derived = margin_s + 3 * resolve_options(m).timeout_s;

@@ -209,17 +209,18 @@ void Store::write_event_row(const v1::JobEvent& e) {
       .step();
   if (e.has_case_result()) {
     const auto& r = e.case_result();
+    const v1::CaseSpec& c = r.spec();
     Stmt(db_, R"(INSERT OR REPLACE INTO case_results(job_id, idx, key, kernel, provider, mode, dtype, shape, device, ok, result)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))")
         .text(1, e.job_id())
         .integer(2, e.case_index())
-        .text(3, r.key())
-        .text(4, r.kernel())
-        .text(5, r.provider())
-        .text(6, r.mode())
-        .text(7, r.dtype())
-        .text(8, r.shape_label())
-        .text(9, r.device())
+        .text(3, c.key())
+        .text(4, c.kernel())
+        .text(5, c.provider())
+        .text(6, c.mode())
+        .text(7, c.dtype())
+        .text(8, c.shape_label())
+        .text(9, c.device())
         .integer(10, r.ok() ? 1 : 0)
         .blob(11, r.SerializeAsString())
         .step();
@@ -301,10 +302,27 @@ int64_t Store::last_seq(const std::string& id) {
 
 std::map<int, v1::CaseResult> Store::results(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT idx, result FROM case_results WHERE job_id = ? ORDER BY idx");
+  Stmt s(db_,
+         "SELECT idx, result, key, kernel, provider, mode, dtype, shape, device FROM case_results WHERE job_id = ? "
+         "ORDER BY idx");
   s.text(1, id);
   std::map<int, v1::CaseResult> out;
-  while (s.step()) out[static_cast<int>(s.col_int(0))] = parse<v1::CaseResult>(s.col_blob(1));
+  while (s.step()) {
+    v1::CaseResult r = parse<v1::CaseResult>(s.col_blob(1));
+    if (!r.has_spec()) {
+      // Stored before results carried their CaseSpec: the row's columns still name the case (its
+      // key, on which resumed pairs and compare match; shape axes and params are in the key only).
+      v1::CaseSpec* c = r.mutable_spec();
+      c->set_key(s.col_text(2));
+      c->set_kernel(s.col_text(3));
+      c->set_provider(s.col_text(4));
+      c->set_mode(s.col_text(5));
+      c->set_dtype(s.col_text(6));
+      c->set_shape_label(s.col_text(7));
+      c->set_device(s.col_text(8));
+    }
+    out[static_cast<int>(s.col_int(0))] = std::move(r);
+  }
   return out;
 }
 

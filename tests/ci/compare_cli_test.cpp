@@ -126,7 +126,7 @@ std::string edited(const std::string& from, const std::string& name, const std::
   v1::JobResult r = read_result_file(from);
   bool found = false;
   for (auto& c : *r.mutable_cases())
-    if (c.key() == key) {
+    if (c.spec().key() == key) {
       f(c);
       found = true;
     }
@@ -160,7 +160,7 @@ class CompareCli : public ::testing::Test {
     std::tie(first_, second_) = run_tiny_pair("first");
     const v1::JobResult first = read_result_file(first_);
     for (const auto& c : first.cases())
-      if (c.kernel() == "rms_norm" && c.mode() == "forward" && c.provider() == "liger") slow_key_ = c.key();
+      if (c.spec().kernel() == "rms_norm" && c.spec().mode() == "forward" && c.spec().provider() == "liger") slow_key_ = c.spec().key();
   }
   static std::string first_, second_;
   static std::string slow_key_;  // the case the tests plant their changes in
@@ -255,7 +255,7 @@ TEST_F(CompareCli, PlantedAccuracyFailureAndMemoryGrowthAreRegressions) {
 
 TEST_F(CompareCli, ACaseOnOneSideIsListedAsMissing) {
   v1::JobResult r = read_result_file(first_);
-  const std::string dropped = r.cases(r.cases_size() - 1).key();
+  const std::string dropped = r.cases(r.cases_size() - 1).spec().key();
   r.mutable_cases()->RemoveLast();
   const std::string fewer = dir() + "/fewer.json";
   write_json_file(r, fewer);
@@ -310,9 +310,9 @@ TEST_F(CompareCli, StrictEnvTurnsAnEnvironmentMismatchIntoAnError) {
 std::string mixed_outputs(const std::string& first, const std::string& slow_key) {
   v1::JobResult r = read_result_file(first);
   for (auto& c : *r.mutable_cases()) {
-    if (c.key() == slow_key)
+    if (c.spec().key() == slow_key)
       for (auto& s : *c.mutable_timing()->mutable_samples_ms()) s *= 1.5;
-    if (c.kernel() == "softmax" && c.provider() == "liger") c.mutable_timing()->mutable_samples_ms()->Truncate(2);  // noisy
+    if (c.spec().kernel() == "softmax" && c.spec().provider() == "liger") c.mutable_timing()->mutable_samples_ms()->Truncate(2);  // noisy
   }
   r.mutable_cases()->RemoveLast();  // missing
   const std::string cur = dir() + "/mixed.json";
@@ -463,12 +463,12 @@ TEST(Pushgateway, RunAndComparePushTheirSeriesWithOurLabels) {
   const v1::JobResult pushed = read_result_file(a);
   for (const auto& c : pushed.cases()) {
     const std::vector<std::string> labels = {
-        "instance=\"ci-test\"", "job=\"ligerbench_nightly\"", "kernel=\"" + c.kernel() + "\"",
-        "provider=\"" + c.provider() + "\"", "mode=\"" + c.mode() + "\"", "dtype=\"" + c.dtype() + "\"",
-        "shape=\"" + c.shape_label() + "\"", "device=\"cpu\"", "version=\""};
-    EXPECT_TRUE(has_series(m, "ligerbench_kernel_latency_seconds", labels)) << c.key() << "\n" << m;
-    EXPECT_TRUE(has_series(m, "ligerbench_kernel_rel_error", labels)) << c.key();
-    if (c.speedup() > 0) EXPECT_TRUE(has_series(m, "ligerbench_kernel_speedup_ratio", labels)) << c.key();
+        "instance=\"ci-test\"", "job=\"ligerbench_nightly\"", "kernel=\"" + c.spec().kernel() + "\"",
+        "provider=\"" + c.spec().provider() + "\"", "mode=\"" + c.spec().mode() + "\"", "dtype=\"" + c.spec().dtype() + "\"",
+        "shape=\"" + c.spec().shape_label() + "\"", "device=\"cpu\"", "version=\""};
+    EXPECT_TRUE(has_series(m, "ligerbench_kernel_latency_seconds", labels)) << c.spec().key() << "\n" << m;
+    EXPECT_TRUE(has_series(m, "ligerbench_kernel_rel_error", labels)) << c.spec().key();
+    if (c.speedup() > 0) EXPECT_TRUE(has_series(m, "ligerbench_kernel_speedup_ratio", labels)) << c.spec().key();
   }
   // compare adds its series to the same group and leaves the run's in place.
   const auto c = compare(a, a, "pushed_compare", "--push-gateway " + gw.url() + " --push-instance ci-test");
@@ -480,8 +480,8 @@ TEST(Pushgateway, RunAndComparePushTheirSeriesWithOurLabels) {
         << after;
   const auto& c0 = pushed.cases(0);
   EXPECT_TRUE(has_series(after, "ligerbench_compare_ratio",
-                         {"kernel=\"" + c0.kernel() + "\"", "shape=\"" + c0.shape_label() + "\"",
-                          "provider=\"" + c0.provider() + "\"", "verdict=\"", "instance=\"ci-test\""}))
+                         {"kernel=\"" + c0.spec().kernel() + "\"", "shape=\"" + c0.spec().shape_label() + "\"",
+                          "provider=\"" + c0.spec().provider() + "\"", "verdict=\"", "instance=\"ci-test\""}))
       << after;
   EXPECT_TRUE(has_series(after, "ligerbench_kernel_latency_seconds", {"instance=\"ci-test\""}));
   // A bad URL is refused before any work, naming it.

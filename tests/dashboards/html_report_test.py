@@ -116,15 +116,16 @@ def check_report(page, result, work, cuda):
     # Speedup: one bar per (kernel dtype, mode) with liger speedups, their geometric mean.
     groups = collections.defaultdict(list)
     for c in cases:
-        if c["provider"] == "liger" and c["speedup"] > 0:
-            groups[(f"{c['kernel']} {c['dtype']}", c["mode"])].append(c["speedup"])
+        s = c["spec"]
+        if s["provider"] == "liger" and c["speedup"] > 0:
+            groups[(f"{s['kernel']} {s['dtype']}", s["mode"])].append(c["speedup"])
     got = {(label, series): v for series, label, v in d.charts.get("speedup", [])}
     expect(len(got) == len(groups) > 0, f"{page}: speedup chart has {len(got)} bars, expected {len(groups)}")
     for k, v in groups.items():
         expect(close(got[k], math.exp(sum(map(math.log, v)) / len(v))), f"{page}: speedup bar {k}: {got[k]} vs {v}")
     # Latency: a chart per kernel and mode, a point per case.
     latency = {k: v for k, v in d.charts.items() if k.startswith("latency:")}
-    expect(sorted(latency) == sorted({f"latency:{c['kernel']} {c['mode']}" for c in cases}),
+    expect(sorted(latency) == sorted({f"latency:{c['spec']['kernel']} {c['spec']['mode']}" for c in cases}),
            f"{page}: latency charts {sorted(latency)}")
     expect(sum(map(len, latency.values())) == len(cases),
            f"{page}: {sum(map(len, latency.values()))} latency points for {len(cases)} cases")
@@ -182,10 +183,10 @@ def main():
     page2 = os.path.join(a.work, "comparison.html")
     run([a.cli, "report", a.results, second, "--html", page2])
     d2 = check_report(page2, cur, a.work, cuda=False)
-    base = {c["key"]: c for c in cpu["cases"]}
-    matched = [c for c in cur["cases"] if c["key"] in base]
-    want = {c["key"]: c["timing"]["median_ms"] / base[c["key"]]["timing"]["median_ms"]
-            for c in matched if c["ok"] and base[c["key"]]["ok"]}
+    base = {c["spec"]["key"]: c for c in cpu["cases"]}
+    matched = [c for c in cur["cases"] if c["spec"]["key"] in base]
+    want = {c["spec"]["key"]: c["timing"]["median_ms"] / base[c["spec"]["key"]]["timing"]["median_ms"]
+            for c in matched if c["ok"] and base[c["spec"]["key"]]["ok"]}
     got = sorted(v for _, _, v in d2.charts["comparison"])
     expect(len(got) == len(want) > 0 and all(close(x, y) for x, y in zip(got, sorted(want.values()))),
            f"{page2}: comparison ratios {got} vs {sorted(want.values())}")

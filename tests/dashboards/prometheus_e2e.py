@@ -200,7 +200,8 @@ def prepare_config(source, work, server_target, pushgateway_target):
 
 
 def case_id(c):
-    return (c["kernel"], c["provider"], c["mode"], c["dtype"], c["shape_label"], c["device"])
+    s = c["spec"]
+    return (s["kernel"], s["provider"], s["mode"], s["dtype"], s["shape_label"], s["device"])
 
 
 def push_compare(cli, pushgateway, work):
@@ -406,7 +407,7 @@ def main():
         wait_for("the Pushgateway", lambda: http(f"http://{pg}/-/ready"), procs)
 
         first = submit(cli, addr, suite, os.path.join(a.work, "results-1.json"))
-        has_cuda = any(c["device"].startswith("cuda") for c in first["cases"])
+        has_cuda = any(c["spec"]["device"].startswith("cuda") for c in first["cases"])
         backfill(http(metrics_url), f'job="ligerbench",instance="{server_target}"', data_dir, a.work)
 
         prom_addr = f"127.0.0.1:{free_port()}"
@@ -431,7 +432,7 @@ def main():
 
         panels, evaluated, with_series, finite, cuda_empty = evaluate(prom, a.source, has_cuda)
         with open(os.path.join(a.source, "tests", "dashboards", "data", "h200_rowops_results.json")) as f:
-            gpu_failed = {(c["kernel"], c["provider"]) for c in json.load(f)["cases"]
+            gpu_failed = {(c["spec"]["kernel"], c["spec"]["provider"]) for c in json.load(f)["cases"]
                           if not c.get("accuracy", {}).get("passed", True)}
         wait_for("the accuracy alert on the pushed run", lambda: gpu_accuracy_alerts(prom) == gpu_failed, procs)
         check_rules(prom, gpu_failed)

@@ -41,7 +41,7 @@ struct CliRun {
   const v1::CaseResult& find(const std::string& prefix) const {
     const v1::CaseResult* hit = nullptr;
     for (const auto& c : result.cases())
-      if (c.key().rfind(prefix, 0) == 0) {
+      if (c.spec().key().rfind(prefix, 0) == 0) {
         if (hit) throw std::runtime_error("two cases start with " + prefix);
         hit = &c;
       }
@@ -107,7 +107,7 @@ TEST_P(WorldSize, ConsistencyPassesOnEveryRank) {
       pids.insert(c.distributed().ranks(k).pid());
     }
     EXPECT_EQ(static_cast<int>(pids.size()), n) << "one process per rank";
-    EXPECT_TRUE(c.key().find("|cpu|world_size=" + std::to_string(n)) != std::string::npos) << c.key();
+    EXPECT_TRUE(c.spec().key().find("|cpu|world_size=" + std::to_string(n)) != std::string::npos) << c.spec().key();
   }
 }
 
@@ -163,7 +163,7 @@ TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {
   for (const auto& [op, f] : factor)
     for (const int64_t bytes : {262144}) {
       const auto& c = x.find(op + "|bytes=" + std::to_string(bytes) + "|fp32|collective|gloo|");
-      ASSERT_TRUE(c.ok()) << c.key() << ": " << c.error();
+      ASSERT_TRUE(c.ok()) << c.spec().key() << ": " << c.error();
       const auto& d = c.distributed();
       EXPECT_EQ(d.collective(), op);
       EXPECT_GT(d.bytes(), 0);

@@ -128,9 +128,9 @@ v1::JobResult* CompareRuns::slower_ = nullptr;
 TEST_F(CompareRuns, TheRunsAreReal) {
   ASSERT_EQ(baseline_->cases_size(), 8);
   for (const auto& c : baseline_->cases()) {
-    EXPECT_TRUE(c.ok()) << c.key() << ": " << c.error();
-    EXPECT_GE(c.timing().samples_ms_size(), 20) << c.key();
-    EXPECT_GT(c.timing().median_ms(), 0.39) << c.key();
+    EXPECT_TRUE(c.ok()) << c.spec().key() << ": " << c.error();
+    EXPECT_GE(c.timing().samples_ms_size(), 20) << c.spec().key();
+    EXPECT_GT(c.timing().median_ms(), 0.39) << c.spec().key();
   }
   EXPECT_NO_THROW(check_result_for_compare(*baseline_, "baseline"));
 }
@@ -153,7 +153,7 @@ TEST_F(CompareRuns, EditedSamplesTwentyPercentSlowerAreFlagged) {
   v1::JobResult cur = *baseline_;
   const std::string key = "compare_test_spin|N=16|fp32|forward|baseline||cpu";
   for (auto& c : *cur.mutable_cases())
-    if (c.key() == key)
+    if (c.spec().key() == key)
       for (auto& s : *c.mutable_timing()->mutable_samples_ms()) s *= 1.2;
   const auto r = compare(cur);
   EXPECT_EQ(verdict_count(r, v1::VERDICT_REGRESSION), 1);
@@ -168,7 +168,7 @@ TEST_F(CompareRuns, AnAccuracyFailureIsARegressionWhateverTheTime) {
   v1::JobResult cur = *baseline_;
   const std::string key = "compare_test_spin|N=17|fp32|forward|liger||cpu";
   for (auto& c : *cur.mutable_cases()) {
-    if (c.key() != key) continue;
+    if (c.spec().key() != key) continue;
     ASSERT_TRUE(c.accuracy().checked());
     ASSERT_GT(c.accuracy().tensors_size(), 0);
     auto* t = c.mutable_accuracy()->mutable_tensors(0);
@@ -188,7 +188,7 @@ TEST_F(CompareRuns, AnAccuracyFailureIsARegressionWhateverTheTime) {
   // Failing on both sides and no worse: reported, not counted again; grown past 10%: counted.
   v1::JobResult worse = cur;
   for (auto& w : *worse.mutable_cases())
-    if (w.key() == key) w.mutable_accuracy()->mutable_tensors(0)->set_rel_l2(w.accuracy().tensors(0).rel_l2() * 2);
+    if (w.spec().key() == key) w.mutable_accuracy()->mutable_tensors(0)->set_rel_l2(w.accuracy().tensors(0).rel_l2() * 2);
   const auto known = compare_results(cur, cur, CompareOptions{}, "a", "b");
   EXPECT_EQ(find(known, key).verdict(), v1::VERDICT_SAME);
   const auto grown = compare_results(cur, worse, CompareOptions{}, "a", "b");
@@ -207,8 +207,8 @@ TEST_F(CompareRuns, PeakMemoryGrowthPastTheThresholdIsARegression) {
   const std::string grew = "compare_test_spin|N=19|fp32|forward|liger||cpu";
   const std::string little = "compare_test_spin|N=19|fp32|forward|baseline||cpu";
   for (auto& c : *cur.mutable_cases()) {
-    if (c.key() == grew) c.mutable_memory()->set_peak_bytes(108 << 20);
-    if (c.key() == little) c.mutable_memory()->set_peak_bytes(103 << 20);
+    if (c.spec().key() == grew) c.mutable_memory()->set_peak_bytes(108 << 20);
+    if (c.spec().key() == little) c.mutable_memory()->set_peak_bytes(103 << 20);
   }
   const auto r = compare_results(base, cur, CompareOptions{}, "a", "b");
   EXPECT_EQ(verdict_count(r, v1::VERDICT_REGRESSION), 1);
@@ -223,15 +223,15 @@ TEST_F(CompareRuns, PeakMemoryGrowthPastTheThresholdIsARegression) {
 TEST_F(CompareRuns, ACaseOnOneSideOnlyIsMissing) {
   v1::JobResult cur = *baseline_;
   cur.mutable_cases()->erase(cur.mutable_cases()->begin());  // gone from the current run
-  const std::string dropped = baseline_->cases(0).key();
+  const std::string dropped = baseline_->cases(0).spec().key();
   auto* added = cur.add_cases();
   *added = baseline_->cases(1);
-  added->set_key("compare_test_spin|N=99|fp32|forward|liger||cpu");
+  added->mutable_spec()->set_key("compare_test_spin|N=99|fp32|forward|liger||cpu");
   const auto r = compare(cur);
   EXPECT_EQ(verdict_count(r, v1::VERDICT_MISSING), 2);
   EXPECT_EQ(verdict_count(r, v1::VERDICT_REGRESSION), 0);
   EXPECT_EQ(find(r, dropped).side(), "baseline");
-  EXPECT_EQ(find(r, added->key()).side(), "current");
+  EXPECT_EQ(find(r, added->spec().key()).side(), "current");
   EXPECT_EQ(r.cases(0).verdict(), v1::VERDICT_MISSING);  // missing sorts right after regressions
 }
 
@@ -240,7 +240,7 @@ TEST(CompareVerdicts, AWideIntervalIsNoisyNotForcedIntoAVerdict) {
   v1::JobResult base, cur;
   for (auto* r : {&base, &cur}) {
     auto* c = r->add_cases();
-    c->set_key("k");
+    c->mutable_spec()->set_key("k");
     c->set_ok(true);
     for (double v : {1.0, 1.9, 1.2, 1.7, 1.4, 1.1, 2.0, 1.5}) c->mutable_timing()->add_samples_ms(v);
     c->mutable_timing()->set_median_ms(1.45);
@@ -263,7 +263,7 @@ TEST(CompareVerdicts, ThrottledAndTinyCasesAreJudgedAtRaisedThresholds) {
   auto job = [](double median_ms, bool throttled) {
     v1::JobResult r;
     auto* c = r.add_cases();
-    c->set_key("k");
+    c->mutable_spec()->set_key("k");
     c->set_ok(true);
     c->set_throttled(throttled);
     for (int i = 0; i < 50; ++i) c->mutable_timing()->add_samples_ms(median_ms * (1 + 0.001 * (i % 5)));
@@ -297,7 +297,7 @@ TEST(CompareVerdicts, ErrorsAndEnvironment) {
   v1::JobResult base, cur;
   for (auto* r : {&base, &cur}) {
     auto* c = r->add_cases();
-    c->set_key("k");
+    c->mutable_spec()->set_key("k");
     c->set_ok(true);
     c->set_device_name("NVIDIA H200");
     r->mutable_node()->set_torch_version("2.11.0");
@@ -318,7 +318,7 @@ TEST(CompareVerdicts, ErrorsAndEnvironment) {
 TEST(CompareVerdicts, BadResultsAreRefusedNamingTheCase) {
   v1::JobResult r;
   auto* c = r.add_cases();
-  c->set_key("k1");
+  c->mutable_spec()->set_key("k1");
   c->mutable_timing()->add_samples_ms(-1);
   try {
     check_result_for_compare(r, "cur.json");

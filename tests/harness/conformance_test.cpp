@@ -103,7 +103,7 @@ TEST_P(Conformance, LigerAndBaselineMatchTheReference) {
   ASSERT_EQ(cases.size(), 1u);
   const Case& one = cases.front();
   const v1::CaseResult r = run_case(one, one_sample());
-  SCOPED_TRACE(r.key());
+  SCOPED_TRACE(r.spec().key());
   // Debian's CPU LibTorch lacks fp16 kernels for several LibTorch ops (layer_norm, softmax, the
   // GEMMs that the baselines and the liger MLPs call): a LibTorch limitation, reported as a skip,
   // never as a pass. Our own kernels never raise this message.

@@ -41,21 +41,21 @@ TEST(InferenceModeSuite, ValidatesAndHasKeysBesideTheTrainingModes) {
   std::set<std::string> keys;
   std::map<Mode, int> per_mode;
   for (const Case& c : cases) {
-    keys.insert(c.key);
+    keys.insert(c.case_spec.key());
     ++per_mode[c.mode];
   }
   EXPECT_EQ(keys.size(), cases.size()) << "every mode has keys of its own";
   EXPECT_EQ(per_mode[Mode::kInference], 2);
   const auto inference =
       std::find_if(cases.begin(), cases.end(), [](const Case& c) { return c.mode == Mode::kInference; });
-  EXPECT_NE(inference->key.find("|inference|"), std::string::npos) << inference->key;
+  EXPECT_NE(inference->case_spec.key().find("|inference|"), std::string::npos) << inference->case_spec.key();
 }
 
 TEST(InferenceModeSuite, IsNotADefaultMode) {
   const v1::JobSpec job = parse_suite("cases:\n  - kernel: rms_norm\n    shape: {T: 4, H: 8}\n", "suite.yaml");
   const auto cases = expand_cases(job, {"cpu"});
   EXPECT_EQ(cases.size(), 6u);  // forward, backward, full x (baseline, liger)
-  for (const Case& c : cases) EXPECT_NE(c.mode, Mode::kInference) << c.key;
+  for (const Case& c : cases) EXPECT_NE(c.mode, Mode::kInference) << c.case_spec.key();
   EXPECT_EQ(sweep_case_count(job.cases(0), 1), cases.size()) << "the count agrees with the expansion";
 }
 
@@ -288,7 +288,7 @@ TEST(InferenceModeRegion, RunsTheCaseWithoutGradients) {
   opt.timeout_s = 5;
   const v1::CaseResult r = run_case(c, opt);
   ASSERT_TRUE(r.ok()) << r.error();
-  EXPECT_EQ(r.mode(), "inference");
+  EXPECT_EQ(r.spec().mode(), "inference");
   EXPECT_TRUE(r.accuracy().passed());
   EXPECT_EQ(r.accuracy().tensors_size(), 1) << "the loss only, no gradient checked";
   // jsd's inference traffic is a read of log_q and log_p, not the training forward's gradient write.

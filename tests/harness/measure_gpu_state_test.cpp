@@ -34,7 +34,7 @@ class FakeSource final : public GpuStateSource {
 
 v1::CaseResult sampled_case(const FakeSource& src) {
   v1::CaseResult r;
-  r.set_key("rms_norm|T=8|bf16|forward|liger||cuda:0");
+  r.mutable_spec()->set_key("rms_norm|T=8|bf16|forward|liger||cuda:0");
   r.set_ok(true);
   record_gpu_before(src, "0000:3b:00.0", 0, r);
   record_gpu_after(src, "0000:3b:00.0", 0, r);
@@ -73,14 +73,14 @@ TEST(GpuState, TableMarksAThrottledCase) {
   v1::JobResult result;
   auto* r = result.add_cases();
   *r = sampled_case(hot);
-  r->set_kernel("rms_norm");
-  r->set_timing_kind("hot");
+  r->mutable_spec()->set_kernel("rms_norm");
+  r->mutable_spec()->set_timing_kind("hot");
   r->mutable_timing()->set_median_ms(0.5);
   FakeSource calm;
   calm.reasons = {0, 0};
   auto* quiet = result.add_cases();
   *quiet = sampled_case(calm);
-  quiet->set_kernel("softmax");
+  quiet->mutable_spec()->set_kernel("softmax");
   quiet->mutable_timing()->set_median_ms(0.25);
   std::ostringstream os;
   print_table(os, result);

@@ -32,30 +32,32 @@ TEST(TimingKinds, HotColdAndGraphKeysCoexist) {
   ASSERT_EQ(cases.size(), 12u);  // 2 devices x 3 timings x 2 providers
   EXPECT_EQ(job_case_count(job, 2), cases.size());
   std::set<std::string> keys;
-  for (const auto& c : cases) keys.insert(c.key);
+  for (const auto& c : cases) keys.insert(c.case_spec.key());
   EXPECT_EQ(keys.size(), cases.size()) << "every timing kind has its own key";
   const Case& cold = *std::find_if(cases.begin(), cases.end(), [](const Case& c) {
-    return c.timing == "cold" && c.provider == Provider::kLiger && c.config.device.is_cpu();
+    return c.case_spec.timing_kind() == "cold" && c.provider == Provider::kLiger && c.config.device.is_cpu();
   });
-  EXPECT_EQ(cold.key.rfind("rms_norm|T=8,H=64|fp32|forward|liger|", 0), 0u) << cold.key;
-  EXPECT_EQ(cold.key.substr(cold.key.size() - 4), "|cpu") << "cold keeps the key as it was: " << cold.key;
-  EXPECT_TRUE(keys.count(cold.key + "|hot")) << cold.key;
-  EXPECT_TRUE(keys.count(cold.key + "|graph")) << cold.key;
+  const std::string& cold_key = cold.case_spec.key();
+  EXPECT_EQ(cold_key.rfind("rms_norm|T=8,H=64|fp32|forward|liger|", 0), 0u) << cold_key;
+  EXPECT_EQ(cold_key.substr(cold_key.size() - 4), "|cpu") << "cold keeps the key as it was: " << cold_key;
+  EXPECT_TRUE(keys.count(cold_key + "|hot")) << cold_key;
+  EXPECT_TRUE(keys.count(cold_key + "|graph")) << cold_key;
   for (std::size_t i = 0; i + 1 < cases.size(); i += 2) {
     EXPECT_EQ(cases[i].provider, Provider::kBaseline);
     EXPECT_EQ(cases[i].pair_key, cases[i + 1].pair_key) << "a pair shares its timing kind";
-    EXPECT_EQ(cases[i].timing, cases[i + 1].timing);
+    EXPECT_EQ(cases[i].case_spec.timing_kind(), cases[i + 1].case_spec.timing_kind());
   }
 }
 
 TEST(TimingKinds, DefaultsOlderColdKeyAndSweepOverride) {
-  EXPECT_EQ(expand_cases(timing_job(""), {"cpu"}).at(0).timing, "cold") << "default [cold], as Liger's do_bench";
-  EXPECT_EQ(expand_cases(timing_job(", cold: false"), {"cpu"}).at(0).timing, "hot");
-  EXPECT_EQ(expand_cases(timing_job(", cold: true"), {"cpu"}).at(0).timing, "cold");
+  EXPECT_EQ(expand_cases(timing_job(""), {"cpu"}).at(0).case_spec.timing_kind(), "cold")
+      << "default [cold], as Liger's do_bench";
+  EXPECT_EQ(expand_cases(timing_job(", cold: false"), {"cpu"}).at(0).case_spec.timing_kind(), "hot");
+  EXPECT_EQ(expand_cases(timing_job(", cold: true"), {"cpu"}).at(0).case_spec.timing_kind(), "cold");
   const auto swept = expand_cases(timing_job(", timing: [cold]", "    timing: [hot]\n"), {"cpu"});
   ASSERT_EQ(swept.size(), 2u);
-  EXPECT_EQ(swept[0].timing, "hot") << "a sweep's own timing wins";
-  EXPECT_EQ(swept[0].key.substr(swept[0].key.size() - 4), "|hot");
+  EXPECT_EQ(swept[0].case_spec.timing_kind(), "hot") << "a sweep's own timing wins";
+  EXPECT_EQ(swept[0].case_spec.key().substr(swept[0].case_spec.key().size() - 4), "|hot");
 }
 
 TEST(TimingKinds, BadTimingAndFlushNameTheKey) {
@@ -92,14 +94,14 @@ TEST(TimingKinds, GraphIsNotApplicableOnCpu) {
   ASSERT_EQ(result.cases_size(), 3);
   for (const auto& r : result.cases()) {
     EXPECT_EQ(r.flush(), "none") << "no flush on CPU";
-    if (r.timing_kind() == "graph") {
+    if (r.spec().timing_kind() == "graph") {
       EXPECT_FALSE(r.ok());
       EXPECT_EQ(r.error(), "timing 'graph' is not applicable on cpu: CUDA graphs need a CUDA device");
-      EXPECT_EQ(r.key().substr(r.key().size() - 6), "|graph");
+      EXPECT_EQ(r.spec().key().substr(r.spec().key().size() - 6), "|graph");
     } else {
-      EXPECT_TRUE(r.ok()) << r.key() << ": " << r.error();
-      EXPECT_GT(r.timing().median_ms(), 0) << r.key();
-      EXPECT_TRUE(r.accuracy().passed()) << r.key();
+      EXPECT_TRUE(r.ok()) << r.spec().key() << ": " << r.error();
+      EXPECT_GT(r.timing().median_ms(), 0) << r.spec().key();
+      EXPECT_TRUE(r.accuracy().passed()) << r.spec().key();
     }
   }
   EXPECT_EQ(result.failed_cases(), 1);
@@ -113,9 +115,9 @@ TEST(TimingKinds, GraphCapturesARegionOrSaysWhyNot) {
   const auto result = run_cases(job, select_cases(job, {"cuda:0"}, ""), {});
   ASSERT_EQ(result.cases_size(), 6);
   for (const auto& r : result.cases()) {
-    EXPECT_TRUE(r.ok()) << r.key() << ": " << r.error();
-    EXPECT_GT(r.timing().median_ms(), 0) << r.key();
-    EXPECT_EQ(r.flush(), r.timing_kind() == "cold" ? "clean" : "none") << r.key();
+    EXPECT_TRUE(r.ok()) << r.spec().key() << ": " << r.error();
+    EXPECT_GT(r.timing().median_ms(), 0) << r.spec().key();
+    EXPECT_EQ(r.flush(), r.spec().timing_kind() == "cold" ? "clean" : "none") << r.spec().key();
   }
   const GpuBackend* gpu = gpu_backend();
   at::Tensor x = at::ones({16}, at::TensorOptions().device(at::kCUDA, 0));

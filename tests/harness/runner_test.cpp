@@ -39,20 +39,20 @@ TEST(Runner, RunsRmsNormOnCpuWithAccuracyAndSpeedup) {
   ASSERT_EQ(result.cases_size(), 12);
   EXPECT_EQ(result.failed_cases(), 0);
   for (const auto& r : result.cases()) {
-    EXPECT_TRUE(r.ok()) << r.key() << ": " << r.error();
+    EXPECT_TRUE(r.ok()) << r.spec().key() << ": " << r.error();
     EXPECT_TRUE(r.accuracy().checked());
-    EXPECT_TRUE(r.accuracy().passed()) << r.key();
+    EXPECT_TRUE(r.accuracy().passed()) << r.spec().key();
     EXPECT_EQ(r.accuracy().reference_device(), "cpu");
     EXPECT_GE(r.timing().n(), 3);
     EXPECT_LE(r.timing().n(), 5);
     EXPECT_GT(r.timing().median_ms(), 0);
     EXPECT_EQ(r.timing().clock(), "steady_clock");
     EXPECT_GT(r.throughput().bytes(), 0);
-    if (r.provider() == "liger") {
+    if (r.spec().provider() == "liger") {
       EXPECT_GT(r.speedup(), 0) << "liger rows carry the speedup over their baseline";
     }
     // Forward checks the output; backward and full also both gradients.
-    EXPECT_EQ(r.accuracy().tensors_size(), r.mode() == "forward" ? 1 : 3) << r.key();
+    EXPECT_EQ(r.accuracy().tensors_size(), r.spec().mode() == "forward" ? 1 : 3) << r.spec().key();
   }
 }
 
@@ -71,10 +71,10 @@ cases:
   const auto result = run_cases(job, select_cases(job, {"cpu"}, ""), {});
   ASSERT_EQ(result.cases_size(), 4);
   for (const auto& r : result.cases()) {
-    ASSERT_TRUE(r.ok()) << r.key() << ": " << r.error();
-    const bool rescale_row = r.mode() == "backward" && r.provider() == "liger";
-    EXPECT_EQ(r.note().empty(), !rescale_row) << r.key();
-    if (r.provider() != "liger") continue;
+    ASSERT_TRUE(r.ok()) << r.spec().key() << ": " << r.error();
+    const bool rescale_row = r.spec().mode() == "backward" && r.spec().provider() == "liger";
+    EXPECT_EQ(r.note().empty(), !rescale_row) << r.spec().key();
+    if (r.spec().provider() != "liger") continue;
     if (rescale_row) {
       EXPECT_EQ(r.speedup(), 0) << "no speedup against the baseline's real backward";
       EXPECT_FALSE(r.has_throughput());

@@ -38,10 +38,10 @@ cases:
   EXPECT_EQ(cases[0].provider, Provider::kBaseline);
   EXPECT_EQ(cases[1].provider, Provider::kLiger);
   EXPECT_EQ(cases[0].pair_key, cases[1].pair_key);
-  EXPECT_EQ(cases[0].shape_label, "T=16,H=64");
+  EXPECT_EQ(cases[0].case_spec.shape_label(), "T=16,H=64");
   EXPECT_EQ(cases[0].config.param("casting_mode"), "gemma");
   EXPECT_EQ(cases[0].config.param("eps"), "1e-6") << "defaults fill unspecified params";
-  EXPECT_EQ(cases.back().shape_label, "T=32,H=64");
+  EXPECT_EQ(cases.back().case_spec.shape_label(), "T=32,H=64");
 }
 
 TEST(Suite, UnknownKernelNamesFileLineAndKey) {
@@ -100,7 +100,7 @@ TEST(ResultJson, RoundTripKeepsDefaultsAndFieldNames) {
   v1::JobResult r;
   r.set_job_id("j1");
   auto* c = r.add_cases();
-  c->set_kernel("rms_norm");
+  c->mutable_spec()->set_kernel("rms_norm");
   c->set_ok(false);
   c->mutable_timing()->set_median_ms(0.051);
   c->mutable_timing()->add_samples_ms(0.05);

@@ -157,7 +157,7 @@ TEST(CaseLimits, CancelThenSigkillThenRestartLeavesTheJobCancelled) {
   Client c(d.port());
   const auto r = c.wait(id, 15);
   EXPECT_EQ(r.job().state(), v1::JOB_STATE_CANCELLED) << r.job().message();
-  for (const auto& cr : r.result().cases()) EXPECT_NE(cr.kernel(), "rms_norm") << "nothing ran after the cancel";
+  for (const auto& cr : r.result().cases()) EXPECT_NE(cr.spec().kernel(), "rms_norm") << "nothing ran after the cancel";
 }
 
 }  // namespace

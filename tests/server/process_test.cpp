@@ -53,7 +53,7 @@ TEST(Process, SigkillMidJobLosesNoFinishedResultAndTheJobResumes) {
   std::set<std::string> keys;
   for (const auto& cr : r.result().cases()) {
     EXPECT_TRUE(cr.ok()) << cr.error();
-    keys.insert(cr.key());
+    keys.insert(cr.spec().key());
   }
   EXPECT_EQ(keys.size(), 12u);
   // What a client saw before the kill is stored as it was (at least those; the server may

@@ -141,8 +141,8 @@ TEST_F(ServiceTest, RunsAJobAndStoresEveryResult) {
   EXPECT_FALSE(r.job().started_at().empty());
   EXPECT_FALSE(r.job().finished_at().empty());
   ASSERT_EQ(r.result().cases_size(), 2);
-  EXPECT_EQ(r.result().cases(0).provider(), "baseline");
-  EXPECT_EQ(r.result().cases(1).provider(), "liger");
+  EXPECT_EQ(r.result().cases(0).spec().provider(), "baseline");
+  EXPECT_EQ(r.result().cases(1).spec().provider(), "liger");
   for (const auto& c : r.result().cases()) {
     EXPECT_TRUE(c.ok()) << c.error();
     EXPECT_TRUE(c.accuracy().checked());
@@ -176,13 +176,13 @@ cases:
   ASSERT_EQ(r.result().cases_size(), 6);
   EXPECT_EQ(r.job().failed_cases(), 2);
   for (const auto& c : r.result().cases()) {
-    if (c.kernel() == "debug_fault" && c.provider() == "liger") {
+    if (c.spec().kernel() == "debug_fault" && c.spec().provider() == "liger") {
       EXPECT_FALSE(c.ok());
-      const std::string sig = c.params().at("mode") == "segfault" ? "SIGSEGV" : "SIGABRT";
+      const std::string sig = c.spec().params().at("mode") == "segfault" ? "SIGSEGV" : "SIGABRT";
       EXPECT_NE(c.error().find("crashed its worker: worker process killed by signal " + sig), std::string::npos)
           << c.error();
     } else {
-      EXPECT_TRUE(c.ok()) << c.key() << ": " << c.error();  // the cases after a crash run in a new worker
+      EXPECT_TRUE(c.ok()) << c.spec().key() << ": " << c.error();  // the cases after a crash run in a new worker
     }
   }
 }

@@ -44,7 +44,7 @@ double store_4000_case_events(server::Store& store, v1::Job job) {
     e.set_job_id(job.id());
     e.set_case_index(i);
     auto* r = e.mutable_case_result();
-    r->set_key("debug_fault|N=" + std::to_string(i));
+    r->mutable_spec()->set_key("debug_fault|N=" + std::to_string(i));
     r->set_ok(true);
     store.append_event(job, e);
   }
@@ -144,6 +144,61 @@ TEST(Store, ItsFilesAreTheServerUsersAlone) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("cannot create its directory"), std::string::npos) << e.what();
   }
+}
+
+// A result stored before results carried their CaseSpec (its blob has none) is read back with a
+// spec made from its row's columns, so a resumed job still pairs and compares by key.
+TEST(Store, AResultStoredBeforeCaseSpecGetsItsNamesFromItsRow) {
+  TempDir dir;
+  const std::string path = dir.file("old.db");
+  v1::Job job = job_with_spec_of(16);
+  v1::CaseResult stored;
+  {
+    server::Store store(path);
+    store.insert_job(job, state_change(job, 1));
+    v1::JobEvent e;
+    e.set_seq(2);
+    e.set_job_id(job.id());
+    e.set_case_index(0);
+    v1::CaseSpec* c = e.mutable_case_result()->mutable_spec();
+    c->set_key("rms_norm|T=8,H=64|fp32|forward|liger|eps=1e-6|cpu");
+    c->set_kernel("rms_norm");
+    c->set_provider("liger");
+    c->set_mode("forward");
+    c->set_dtype("fp32");
+    c->set_shape_label("T=8,H=64");
+    c->set_device("cpu");
+    e.mutable_case_result()->set_ok(true);
+    stored = e.case_result();
+    store.append_event(job, e);
+  }
+  {
+    // The blob as an older server wrote it: the identity was not in a spec.
+    v1::CaseResult old = stored;
+    old.clear_spec();
+    const std::string blob = old.SerializeAsString();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "UPDATE case_results SET result = ? WHERE job_id = ?", -1, &s, nullptr);
+    sqlite3_bind_blob(s, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, job.id().c_str(), -1, SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  server::Store store(path);
+  const auto results = store.results(job.id());
+  ASSERT_EQ(results.size(), 1u);
+  const v1::CaseSpec& back = results.at(0).spec();
+  EXPECT_EQ(back.key(), stored.spec().key());
+  EXPECT_EQ(back.kernel(), "rms_norm");
+  EXPECT_EQ(back.provider(), "liger");
+  EXPECT_EQ(back.mode(), "forward");
+  EXPECT_EQ(back.dtype(), "fp32");
+  EXPECT_EQ(back.shape_label(), "T=8,H=64");
+  EXPECT_EQ(back.device(), "cpu");
+  EXPECT_TRUE(results.at(0).ok());
 }
 
 }  // namespace

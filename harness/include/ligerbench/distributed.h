@@ -34,7 +34,7 @@ struct DistributedCase {
   uint64_t seed = 0;
   std::string collective;     // collective cases
   int64_t bytes = 0;          // collective cases: the requested size
-  v1::CaseResult identity;    // key, kernel, provider, mode, dtype, shape, device, distributed.kind
+  v1::CaseResult identity;    // spec (key, kernel, provider, ...), device_name, distributed
 };
 
 // The distributed cases of a job on the device types of `devices`, world_size overridden by

@@ -37,8 +37,7 @@ class PairDeriver {
 // A case counts as failed when it errored or its accuracy check failed.
 bool case_failed(const v1::CaseResult& r);
 
-// A result that names its case (key, kernel, provider, mode, dtype, shape, params, device) and
-// holds nothing else yet.
+// A result that names its case (its CaseSpec) and holds nothing else yet.
 v1::CaseResult case_identity(const Case& c);
 
 // What a caller other than run_case (the distributed consistency check) needs from the

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/case_spec.h"
 #include "ligerbench/kernel_spec.h"
 #include "ligerbench/proto.h"
 #include "ligerbench/yaml_proto.h"
@@ -37,8 +38,8 @@ std::vector<SpecProblem> validate_job(const v1::JobSpec& job);
 v1::JobSpec load_suite(const std::string& path);
 v1::JobSpec parse_suite(const std::string& yaml_text, const std::string& file_name);
 
-// The number of cases expand_cases gives for one sweep over `devices` devices, counted from the
-// sweep's list sizes without expanding anything; saturates at UINT64_MAX (four axes of 65536
+// The number of cases expand_case_specs (case_spec.h) gives for one sweep over `devices`
+// devices, counted from the sweep's list sizes without expanding anything; saturates at UINT64_MAX (four axes of 65536
 // values are 2^64 cases, which a plain product wraps to 0). 0 for an unknown kernel.
 // `m`: the job's measurement options, whose `timing` a sweep without its own multiplies by.
 uint64_t sweep_case_count(const v1::CaseSweep& sweep, std::size_t devices,
@@ -49,22 +50,5 @@ uint64_t job_case_count(const v1::JobSpec& job, std::size_t devices);
 // `max_cases` (clamped to kMaxCasesPerJob) cases; `raise_hint` says how to allow more.
 void check_case_count(const v1::JobSpec& job, std::size_t devices, uint64_t max_cases, const std::string& where,
                       const std::string& raise_hint);
-
-// One case to run: a kernel in one configuration, mode and provider.
-struct Case {
-  const KernelSpec* spec = nullptr;
-  CaseConfig config;
-  Mode mode = Mode::kForward;
-  Provider provider = Provider::kLiger;
-  std::string timing = "cold";  // hot, cold or graph (measure.h)
-  std::string key;        // kernel|shape|dtype|mode|provider|params|device, then |hot or |graph
-  std::string pair_key;   // the key without the provider: liger and baseline of one pair share it
-  std::string shape_label;
-};
-
-// Cartesian expansion of every sweep over `devices` (each "cpu" or "cuda:N"). Within a pair the
-// baseline comes first, so the liger row can report its speedup at once. Throws InputError
-// (before allocating) when the job expands to more than kMaxCasesPerJob cases.
-std::vector<Case> expand_cases(const v1::JobSpec& job, const std::vector<std::string>& devices);
 
 }  // namespace ligerbench

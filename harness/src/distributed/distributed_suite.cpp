@@ -53,12 +53,6 @@ std::vector<int64_t> model_gradient_bytes(const v1::ModelGradientSizes& m, int64
 
 int64_t element_bytes(const std::string& dtype) { return dtype == "fp32" ? 4 : 2; }
 
-std::string params_label(const std::map<std::string, std::string>& params) {
-  std::string s;
-  for (const auto& [k, v] : params) s += (s.empty() ? "" : ",") + k + "=" + v;
-  return s;
-}
-
 std::string backend_of(const std::string& device_type) { return device_type == "cuda" ? "nccl" : "gloo"; }
 
 bool has_training_options(const v1::DistributedOptions& o) {
@@ -238,14 +232,15 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
       base.rank_timeout_s = o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
       base.seed = job.measurement().seed();
       auto add = [&](DistributedCase c) {
-        c.identity.set_device(type);
+        v1::CaseSpec& id = *c.identity.mutable_spec();
+        id.set_device(type);
         c.identity.set_device_name(type == "cpu" ? "cpu" : gpu->device_name(0));
         auto* d = c.identity.mutable_distributed();
         d->set_kind(c.kind);
         d->set_world_size(ws);
         d->set_backend(backend_of(type));
-        c.identity.set_key(c.identity.key() + "|" + type + "|world_size=" + std::to_string(ws));
-        if (!keep.matches(c.identity.key())) return;
+        id.set_key(id.key() + "|" + type + "|world_size=" + std::to_string(ws));
+        if (!keep.matches(id.key())) return;
         if (cases.size() >= kMaxDistributedCases)
           throw InputError(where + ": more than " + std::to_string(kMaxDistributedCases) + " distributed cases");
         cases.push_back(std::move(c));
@@ -270,10 +265,10 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
           c.sweep.clear_modes();
           c.sweep.add_modes(mode_name(p.mode));
           for (const auto& [axis, value] : p.config.shape) (*c.sweep.mutable_shape())[axis].add_values(value);
-          v1::CaseResult& r = c.identity;
-          r = case_identity(p);
+          c.identity = case_identity(p);
+          v1::CaseSpec& r = *c.identity.mutable_spec();
           r.set_mode("consistency");
-          r.set_key(spec->name + "|" + p.shape_label + "|" + dtype_name(p.config.dtype) + "|consistency|liger|" +
+          r.set_key(spec->name + "|" + r.shape_label() + "|" + r.dtype() + "|consistency|liger|" +
                     params_label(p.config.params));
           add(std::move(c));
         }
@@ -291,7 +286,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
           c.sweep = sweep;
           c.sweep.clear_dtypes();
           c.sweep.add_dtypes(dt);
-          v1::CaseResult& r = c.identity;
+          v1::CaseSpec& r = *c.identity.mutable_spec();
           r.set_kernel("training_step");
           r.set_provider("liger");  // the row's figures are the liger build's; speedup is against the baseline build
           r.set_mode("training_step");
@@ -321,7 +316,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
               c.sweep.add_dtypes(dt);
               c.collective = op;
               c.bytes = bytes;
-              v1::CaseResult& r = c.identity;
+              v1::CaseSpec& r = *c.identity.mutable_spec();
               const std::string label = "bytes=" + std::to_string(bytes);
               r.set_kernel(op);
               r.set_provider(backend_of(type));
@@ -332,7 +327,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
               a->set_value(bytes);
               r.set_shape_label(label);
               r.set_key(op + "|" + label + "|" + dt + "|collective|" + backend_of(type) + "|");
-              r.mutable_distributed()->set_collective(op);
+              c.identity.mutable_distributed()->set_collective(op);
               add(std::move(c));
             }
         }

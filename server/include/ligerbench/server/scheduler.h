@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "ligerbench/case_spec.h"
 #include "ligerbench/server/events.h"
 #include "ligerbench/server/metrics.h"
 #include "ligerbench/server/store.h"
@@ -29,6 +30,10 @@ struct CaseLimits {
   double margin_s = 60;
   double for_options(const v1::MeasurementOptions& m) const;
 };
+
+// What the worker receives for one case: its CaseSpec as admission's expansion named it, and the
+// job's measurement options. The worker resolves the spec; it expands no sweep.
+v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m);
 
 class Scheduler {
  public:
