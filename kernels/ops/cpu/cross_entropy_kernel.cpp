@@ -126,19 +126,14 @@ LIGER_ALWAYS_INLINE void grad_loop(T* xr, const Acc* weight, int64_t cols, const
 }
 
 // Pass 2: the gradient written over the logits; the target's entry g_y (formed whole in Acc by
-// the caller) is written last, over what the loop wrote there.
+// the caller, capping factor included) is written last, over what the loop wrote there.
 template <typename T, typename Acc>
 LIGER_CPU_CLONES void write_grad_row(T* xr, const Acc* weight, int64_t cols, int64_t y, Acc g_y, const GradCoefs<Acc>& k,
                                      SoftCap<Acc> soft) {
-  const Acc xy = soft(cpu::load(xr[y]));
   if (weight)
     soft.capped ? grad_loop<true, true>(xr, weight, cols, k, soft) : grad_loop<true, false>(xr, weight, cols, k, soft);
   else
     soft.capped ? grad_loop<false, true>(xr, weight, cols, k, soft) : grad_loop<false, false>(xr, weight, cols, k, soft);
-  if (soft.capped) {
-    const Acc t = xy * soft.inv_cap;
-    g_y *= 1 - t * t;
-  }
   xr[y] = cpu::store<T>(g_y);
 }
 
@@ -230,8 +225,9 @@ void forward_rows(T* x, int64_t row_stride, const int64_t* target, const at::opm
       // d/dx_y with p_y - 1 written as -q_y.
       const Acc g_y = weighted ? (-(1 - ls) * q_y * w_y + eps * (p_y * w_total - w_y)) * k_w + z_coef * p_y
                                : (2 * zs * lse * p_y - q_y + ls - eps) * k_n;
+      const Acc t_y = xy * soft.inv_cap;  // tanh of the capped target logit (0 without capping)
       const GradCoefs<Acc> k{lse, 1 + 2 * zs * lse, eps, k_n, ls, w_y, w_total, k_w, z_coef};
-      write_grad_row(xr, weight, cols, y, g_y, k, soft);
+      write_grad_row(xr, weight, cols, y, soft.capped ? g_y * (1 - t_y * t_y) : g_y, k, soft);
     }
   });
 }

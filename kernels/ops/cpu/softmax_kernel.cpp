@@ -5,8 +5,6 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "../common/op_registration.h"
