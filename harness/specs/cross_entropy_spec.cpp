@@ -21,7 +21,7 @@ KernelInputs make_inputs(const CaseConfig& c) {
 // The logits are overwritten by their gradient when they require grad (Liger's memory trick).
 std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   const CeParams p = ce_params(c);
-  return {std::get<0>(liger::cross_entropy(in.tensors[0], in.tensors[1], optional_tensor(weight_of(in)),
+  return {std::get<0>(liger::cross_entropy(in.tensors[0], in.tensors[1], optional_input(in, 2),
                                            p.ignore_index, p.lse_square_scale, p.label_smoothing, p.reduction,
                                            p.softcap))};
 }

@@ -75,21 +75,17 @@ KernelInputs make_inputs(const CaseConfig& c, PreferenceKind k) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(h));
   auto linear = [&](std::vector<int64_t> shape) { return ((2 * at::rand(shape, opts) - 1) * bound).to(c.dtype); };
   KernelInputs in;
-  auto add = [&](at::Tensor t, const char* name) {
-    in.tensors.push_back(std::move(t));
-    in.names.emplace_back(name);
-  };
   const bool bias = c.param_bool("bias");
-  add(at::randn({batch, seq_len, h}, opts).to(c.dtype).requires_grad_(c.param_bool("input_grad")), "input");
-  add(linear({v, h}).requires_grad_(true), "weight");
-  add(make_targets(c, batch, seq_len, v), "target");
-  if (bias) add(linear({v}).requires_grad_(true), "bias");
+  add_input(in, "input", at::randn({batch, seq_len, h}, opts).to(c.dtype).requires_grad_(c.param_bool("input_grad")));
+  add_input(in, "weight", linear({v, h}).requires_grad_(true));
+  add_input(in, "target", make_targets(c, batch, seq_len, v));
+  if (bias) add_input(in, "bias", linear({v}).requires_grad_(true));
   if (is_dpo(k) && c.param_bool("use_ref_model")) {
-    add(at::randn({batch, seq_len, h}, opts).to(c.dtype), "ref_input");
-    add(linear({v, h}), "ref_weight");
-    if (bias) add(linear({v}), "ref_bias");
+    add_input(in, "ref_input", at::randn({batch, seq_len, h}, opts).to(c.dtype));
+    add_input(in, "ref_weight", linear({v, h}));
+    if (bias) add_input(in, "ref_bias", linear({v}));
   }
-  if (k == PreferenceKind::kORPO && c.param_bool("nll_target")) add(make_targets(c, batch, seq_len, v), "nll_target");
+  if (k == PreferenceKind::kORPO && c.param_bool("nll_target")) add_input(in, "nll_target", make_targets(c, batch, seq_len, v));
   return in;
 }
 

@@ -43,12 +43,11 @@ SweepAxes axes_of(const KernelSpec& spec, const v1::CaseSweep& sweep, const v1::
   return s;
 }
 
-// The key of a case, with or without its provider (the pair key).
-std::string key_of(const v1::CaseSpec& c, bool with_provider) {
-  std::map<std::string, std::string> params(c.params().begin(), c.params().end());
+// The key of a case, with or without its provider (the pair key); `params` is its params_label,
+// built once per sweep by the caller.
+std::string key_of(const v1::CaseSpec& c, const std::string& params, bool with_provider) {
   return c.kernel() + "|" + c.shape_label() + "|" + c.dtype() + "|" + c.mode() + "|" +
-         (with_provider ? c.provider() + "|" : "") + params_label(params) + "|" + c.device() +
-         timing_key_suffix(c.timing_kind());
+         (with_provider ? c.provider() + "|" : "") + params + "|" + c.device() + timing_key_suffix(c.timing_kind());
 }
 
 }  // namespace
@@ -71,6 +70,7 @@ std::vector<v1::CaseSpec> expand_case_specs(const v1::JobSpec& job, const std::v
     v1::CaseSpec point;  // the fields every case of the sweep shares
     point.set_kernel(spec->name);
     for (const auto& [k, v] : s.params) (*point.mutable_params())[k] = v;
+    const std::string params = params_label(s.params);
 
     // Odometer over the axes.
     std::vector<std::size_t> idx(s.axes.size(), 0);
@@ -95,7 +95,7 @@ std::vector<v1::CaseSpec> expand_case_specs(const v1::JobSpec& job, const std::v
                 c.set_mode(mode_name(mode));
                 c.set_timing_kind(timing);
                 c.set_provider(provider_name(prov));
-                c.set_key(key_of(c, /*with_provider=*/true));
+                c.set_key(key_of(c, params, /*with_provider=*/true));
                 cases.push_back(std::move(c));
               }
       std::size_t k = 0;
@@ -131,7 +131,7 @@ Case resolve_case(const v1::CaseSpec& spec, uint64_t seed) {
   c.config.seed = seed;
   c.mode = *mode;
   c.provider = *provider;
-  c.pair_key = key_of(spec, /*with_provider=*/false);
+  c.pair_key = key_of(spec, params_label(c.config.params), /*with_provider=*/false);
   return c;
 }
 

@@ -70,7 +70,6 @@ std::vector<OptionSet> option_sets() {
   return s;
 }
 
-c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
 
 // Liger's forward and gradient for one option set, checked against float64.
 void check_against_reference(const std::string& device_str, at::ScalarType dtype, const std::string& reduction,
@@ -88,7 +87,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
   const at::Tensor x_ref = x.detach().to(at::kDouble).cpu().requires_grad_(true);
 
   auto [loss, z_loss, accuracy, predicted] =
-      liger::cross_entropy(x, target, opt(weight), o.ignore_index, o.lse_square_scale, o.label_smoothing, reduction,
+      liger::cross_entropy(x, target, optional_tensor(weight), o.ignore_index, o.lse_square_scale, o.label_smoothing, reduction,
                            o.softcap, true, true, true);
   ASSERT_EQ(loss.scalar_type(), dtype) << "the loss keeps the input dtype";
   ASSERT_EQ(loss.dim(), reduction == "none" ? 1 : 0);

@@ -55,7 +55,6 @@ std::vector<FlceCase> cases() {
   return c;
 }
 
-c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
 
 // Loss, dX, dW, db against float64 for one case.
 void check_against_reference(const std::string& device_str, at::ScalarType dtype, const std::string& reduction,
@@ -77,7 +76,7 @@ void check_against_reference(const std::string& device_str, at::ScalarType dtype
   const at::Tensor ce_weight = fc.ce_weighted ? 0.5 + at::rand({sz.vocab}, opts) : at::Tensor();
 
   auto [loss, z_loss, accuracy, predicted] = liger::fused_linear_cross_entropy(
-      x, w, target, opt(b), opt(ce_weight), o.ignore_index, o.lse_square_scale, o.label_smoothing, reduction, o.softcap,
+      x, w, target, optional_tensor(b), optional_tensor(ce_weight), o.ignore_index, o.lse_square_scale, o.label_smoothing, reduction, o.softcap,
       fc.return_z_loss, fc.accum_dtype, o.token_scaling, true, true, sz.chunk);
   ASSERT_EQ(loss.scalar_type(), at::kFloat) << "FLCE's loss is float32";
   ASSERT_EQ(loss.dim(), reduction == "none" ? 1 : 0);

@@ -45,7 +45,6 @@ Inputs make_inputs(const Problem& p, at::ScalarType dtype, const at::Device& dev
   return in;
 }
 
-c10::optional<at::Tensor> opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
 
 // The float64 reference of loss, d/d xs and d/d ws for a random upstream scalar g.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const Inputs& in, double beta, int64_t ignore_index,
@@ -69,7 +68,7 @@ at::Tensor unfused(const Inputs& in, double beta, int64_t ignore_index, double t
   };
   const at::Tensor log_q = at::log_softmax(logits(in.xs, in.ws).to(at::kFloat) / temperature, -1);
   const at::Tensor log_p = at::log_softmax(logits(in.xt, in.wt).to(at::kFloat) / temperature, -1);
-  return liger::jsd(log_q, log_p, opt(in.labels), beta, ignore_index);
+  return liger::jsd(log_q, log_p, optional_tensor(in.labels), beta, ignore_index);
 }
 
 // (device, dtype, (temperature, beta), ignored rows (-1: no labels))
@@ -87,7 +86,7 @@ TEST_P(FusedLinearJsdTest, MatchesFloat64AndUnfused) {
   const Inputs in = make_inputs({37, 24, 48, 1271}, dtype, dev, ignored, ignore_index);
   const double g = 0.61;
 
-  at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt, opt(in.labels), beta, ignore_index, temperature);
+  at::Tensor loss = liger::fused_linear_jsd(in.xs, in.ws, in.xt, in.wt, optional_tensor(in.labels), beta, ignore_index, temperature);
   ASSERT_EQ(loss.dim(), 0);
   EXPECT_EQ(loss.scalar_type(), at::kFloat) << "the loss is an fp32 scalar";
   const auto grads = torch::autograd::grad({loss}, {in.xs, in.ws}, {at::scalar_tensor(g).to(dev)});

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_helpers.h"
 #include "spec_reference.h"
 #include "test_util.h"
 
@@ -124,11 +125,7 @@ inline std::string preference_param_name(const ::testing::TestParamInfo<Preferen
 // dtype, dW and db in fp32, matched against float64 at the input dtype's tolerance. On CPU, and on
 // CUDA when a GPU is visible (said on stdout when not).
 inline void expect_mixed_dtypes_match(const KernelSpec& spec, const std::map<std::string, std::string>& params) {
-  for (const std::string device : {"cpu", "cuda"}) {
-    if (device == "cuda" && gpu_backend() == nullptr) {
-      std::cout << "[  SKIPPED ] CUDA case of " << spec.name << " mixed dtypes: no CUDA device\n";
-      continue;
-    }
+  for (const std::string& device : visible_devices(spec.name + " mixed dtypes")) {
     for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
       CaseConfig c = preference_case(spec, {6, 47, 31, 123}, at::kFloat, device, params);
       at::manual_seed(c.seed);

@@ -50,7 +50,7 @@ TEST_P(RmsNormTest, MatchesFloat64Reference) {
   const at::Tensor dy = at::randn({shape.rows, shape.cols}, opts.dtype(dtype));
   const double eps = 1e-6;
 
-  at::Tensor y = liger::rms_norm(x, w.defined() ? c10::optional<at::Tensor>(w) : c10::nullopt, eps, offset, casting, in_place);
+  at::Tensor y = liger::rms_norm(x, optional_tensor(w), eps, offset, casting, in_place);
   ASSERT_EQ(y.scalar_type(), dtype);
   ASSERT_EQ(y.sizes(), x.sizes());
   std::vector<at::Tensor> inputs = {x};

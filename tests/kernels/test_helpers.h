@@ -15,10 +15,14 @@
 #include <tuple>
 #include <vector>
 
+#include "../../harness/specs/specs.h"
 #include "ligerbench/device.h"
 #include "test_util.h"
 
 namespace ligerbench::testing {
+
+// An optional op argument from a tensor that may be undefined (the specs' helper).
+using specs::optional_tensor;
 
 // "cpu", and "cuda" where a GPU is visible; where none is, test `test_name` says on stdout that its
 // CUDA cases did not run (a loop cannot GTEST_SKIP one device alone).

@@ -3,7 +3,6 @@
 #include <torch/library.h>
 
 #include <unordered_map>
-#include <vector>
 
 #include "../common/op_registration.h"
 #include "../embedding_checks.h"

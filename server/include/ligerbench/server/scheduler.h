@@ -31,8 +31,9 @@ struct CaseLimits {
   double for_options(const v1::MeasurementOptions& m) const;
 };
 
-// What the worker receives for one case: its CaseSpec as admission's expansion named it, and the
-// job's measurement options. The worker resolves the spec; it expands no sweep.
+// What the worker receives for one case: its CaseSpec as the scheduler's expansion
+// (select_cases) named it, and the job's measurement options. The worker resolves the spec; it
+// expands no sweep.
 v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m);
 
 class Scheduler {
