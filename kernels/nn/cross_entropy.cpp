@@ -6,10 +6,6 @@
 
 namespace liger {
 
-LigerCrossEntropyLossImpl::LigerCrossEntropyLossImpl(const LigerCrossEntropyLossOptions& options_) : options(options_) {
-  reset();
-}
-
 void LigerCrossEntropyLossImpl::reset() {
   detail::check_loss_module_options("LigerCrossEntropyLoss", options.label_smoothing(), options.reduction(),
                                     options.softcap());

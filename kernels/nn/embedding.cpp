@@ -6,8 +6,6 @@
 
 namespace liger {
 
-LigerEmbeddingImpl::LigerEmbeddingImpl(const LigerEmbeddingOptions& options_) : options(options_) { reset(); }
-
 void LigerEmbeddingImpl::reset() {
   const int64_t V = options.num_embeddings();
   TORCH_CHECK(V >= 0 && options.embedding_dim() >= 0, "LigerEmbedding: num_embeddings and embedding_dim must be "

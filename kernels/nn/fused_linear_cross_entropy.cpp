@@ -7,12 +7,6 @@
 
 namespace liger {
 
-LigerFusedLinearCrossEntropyLossImpl::LigerFusedLinearCrossEntropyLossImpl(
-    const LigerFusedLinearCrossEntropyLossOptions& options_)
-    : options(options_) {
-  reset();
-}
-
 void LigerFusedLinearCrossEntropyLossImpl::reset() {
   detail::check_loss_module_options("LigerFusedLinearCrossEntropyLoss", options.label_smoothing(), options.reduction(),
                                     options.softcap());

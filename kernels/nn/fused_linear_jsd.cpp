@@ -6,10 +6,6 @@
 
 namespace liger {
 
-LigerFusedLinearJSDImpl::LigerFusedLinearJSDImpl(const LigerFusedLinearJSDOptions& options_) : options(options_) {
-  reset();
-}
-
 void LigerFusedLinearJSDImpl::reset() {
   TORCH_CHECK(options.jsd_beta() >= 0.0 && options.jsd_beta() <= 1.0, "LigerFusedLinearJSD: jsd_beta must be in [0, 1], got ",
               options.jsd_beta());

@@ -19,9 +19,6 @@ void check_common(const char* module, double label_smoothing, int64_t chunk_size
 
 }  // namespace
 
-LigerFusedLinearCPOLossImpl::LigerFusedLinearCPOLossImpl(const LigerFusedLinearCPOLossOptions& o) : options(o) {
-  reset();
-}
 void LigerFusedLinearCPOLossImpl::reset() {
   check_common("LigerFusedLinearCPOLoss", options.label_smoothing(), options.chunk_size());
 }
@@ -33,9 +30,6 @@ PreferenceLossOutput LigerFusedLinearCPOLossImpl::forward(const at::Tensor& lin_
                           options.chunk_size());
 }
 
-LigerFusedLinearDPOLossImpl::LigerFusedLinearDPOLossImpl(const LigerFusedLinearDPOLossOptions& o) : options(o) {
-  reset();
-}
 void LigerFusedLinearDPOLossImpl::reset() {
   check_common("LigerFusedLinearDPOLoss", options.label_smoothing(), options.chunk_size());
   detail::parse_dpo_loss_type(options.loss_type(), options.label_smoothing(), "LigerFusedLinearDPOLoss");
@@ -52,9 +46,6 @@ PreferenceLossOutput LigerFusedLinearDPOLossImpl::forward(
                           options.discopop_tau());
 }
 
-LigerFusedLinearORPOLossImpl::LigerFusedLinearORPOLossImpl(const LigerFusedLinearORPOLossOptions& o) : options(o) {
-  reset();
-}
 void LigerFusedLinearORPOLossImpl::reset() { check_common("LigerFusedLinearORPOLoss", 0.0, options.chunk_size()); }
 PreferenceLossOutput LigerFusedLinearORPOLossImpl::forward(const at::Tensor& lin_weight, const at::Tensor& input,
                                                            const at::Tensor& target,
@@ -64,10 +55,6 @@ PreferenceLossOutput LigerFusedLinearORPOLossImpl::forward(const at::Tensor& lin
                            options.compute_nll_loss(), options.chunk_size());
 }
 
-LigerFusedLinearSimPOLossImpl::LigerFusedLinearSimPOLossImpl(const LigerFusedLinearSimPOLossOptions& o)
-    : options(o) {
-  reset();
-}
 void LigerFusedLinearSimPOLossImpl::reset() {
   check_common("LigerFusedLinearSimPOLoss", options.label_smoothing(), options.chunk_size());
 }

@@ -7,8 +7,6 @@
 
 namespace liger {
 
-LigerGEGLUMLPImpl::LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options_) : options(options_) { reset(); }
-
 void LigerGEGLUMLPImpl::reset() {
   detail::register_glu_projections(*this, options.hidden_size(), options.intermediate_size());
 }

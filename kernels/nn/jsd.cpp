@@ -6,8 +6,6 @@
 
 namespace liger {
 
-LigerJSDImpl::LigerJSDImpl(const LigerJSDOptions& options_) : options(options_) { reset(); }
-
 void LigerJSDImpl::reset() {
   TORCH_CHECK(options.beta() >= 0.0 && options.beta() <= 1.0, "LigerJSD: beta must be in [0, 1], got ",
               options.beta());

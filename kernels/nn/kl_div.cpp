@@ -6,8 +6,6 @@
 
 namespace liger {
 
-LigerKLDIVLossImpl::LigerKLDIVLossImpl(const LigerKLDIVLossOptions& options_) : options(options_) { reset(); }
-
 void LigerKLDIVLossImpl::reset() {
   const std::string& r = options.reduction();
   TORCH_CHECK(r == "none" || r == "sum" || r == "mean" || r == "batchmean",

@@ -6,8 +6,6 @@
 
 namespace liger {
 
-LigerLayerNormImpl::LigerLayerNormImpl(const LigerLayerNormOptions& options_) : options(options_) { reset(); }
-
 void LigerLayerNormImpl::reset() {
   TORCH_CHECK(options.init_fn() == "ones" || options.init_fn() == "zeros",
               "LigerLayerNorm: init_fn must be 'ones' or 'zeros', got '", options.init_fn(), "'");

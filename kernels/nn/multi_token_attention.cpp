@@ -8,11 +8,6 @@
 
 namespace liger {
 
-LigerMultiTokenAttentionImpl::LigerMultiTokenAttentionImpl(const LigerMultiTokenAttentionOptions& options_)
-    : options(options_) {
-  reset();
-}
-
 void LigerMultiTokenAttentionImpl::reset() {
   const auto& o = options;
   TORCH_CHECK(o.in_channels() > 0 && o.out_channels() > 0 && o.kernel_size() > 0,

@@ -6,8 +6,6 @@
 
 namespace liger {
 
-LigerRMSNormImpl::LigerRMSNormImpl(const LigerRMSNormOptions& options_) : options(options_) { reset(); }
-
 void LigerRMSNormImpl::reset() {
   TORCH_CHECK(options.init_fn() == "ones" || options.init_fn() == "zeros",
               "LigerRMSNorm: init_fn must be 'ones' or 'zeros', got '", options.init_fn(), "'");

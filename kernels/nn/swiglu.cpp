@@ -7,8 +7,6 @@
 
 namespace liger {
 
-LigerSwiGLUMLPImpl::LigerSwiGLUMLPImpl(const LigerSwiGLUMLPOptions& options_) : options(options_) { reset(); }
-
 void LigerSwiGLUMLPImpl::reset() {
   TORCH_CHECK(options.hidden_act() == "silu" || options.hidden_act() == "swish",
               "LigerSwiGLUMLP: activation function '", options.hidden_act(), "' not supported (use 'silu' or 'swish')");

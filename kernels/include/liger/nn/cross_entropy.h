@@ -4,13 +4,11 @@
 // predicted_tokens fields when the matching return_* option is set.
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
 
 #include "liger/cross_entropy.h"
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -27,13 +25,14 @@ struct LigerCrossEntropyLossOptions {
 };
 
 // With input.requires_grad, forward overwrites input with d(loss)/d(input) (see cross_entropy.h).
-class LigerCrossEntropyLossImpl : public torch::nn::Cloneable<LigerCrossEntropyLossImpl> {
+class LigerCrossEntropyLossImpl : public LigerModule<LigerCrossEntropyLossImpl, LigerCrossEntropyLossOptions> {
  public:
-  explicit LigerCrossEntropyLossImpl(const LigerCrossEntropyLossOptions& options = {});
+  explicit LigerCrossEntropyLossImpl(const LigerCrossEntropyLossOptions& options = {}) : LigerModule(options) {
+    reset();
+  }
   void reset() override;
   CrossEntropyOutput forward(const at::Tensor& input, const at::Tensor& target);
 
-  LigerCrossEntropyLossOptions options;
   at::Tensor weight;  // registered as a buffer when given
 };
 

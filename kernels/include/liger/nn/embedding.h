@@ -1,9 +1,8 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerEmbedding(num_embeddings, embedding_dim, padding_idx=None).
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -17,13 +16,12 @@ struct LigerEmbeddingOptions {
   TORCH_ARG(c10::optional<int64_t>, padding_idx) = c10::nullopt;
 };
 
-class LigerEmbeddingImpl : public torch::nn::Cloneable<LigerEmbeddingImpl> {
+class LigerEmbeddingImpl : public LigerModule<LigerEmbeddingImpl, LigerEmbeddingOptions> {
  public:
-  explicit LigerEmbeddingImpl(const LigerEmbeddingOptions& options);
+  explicit LigerEmbeddingImpl(const LigerEmbeddingOptions& options) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& indices);
 
-  LigerEmbeddingOptions options;
   at::Tensor weight;  // (num_embeddings, embedding_dim), standard normal
 };
 

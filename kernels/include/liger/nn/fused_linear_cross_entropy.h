@@ -3,13 +3,11 @@
 // forward returns the whole record (CrossEntropyOutput), as LigerCrossEntropyLoss does.
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
 
 #include "liger/cross_entropy.h"
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -28,15 +26,18 @@ struct LigerFusedLinearCrossEntropyLossOptions {
   TORCH_ARG(int64_t, chunk_size) = 0;  // ligerbench's addition: rows per chunk, 0 = automatic
 };
 
-class LigerFusedLinearCrossEntropyLossImpl : public torch::nn::Cloneable<LigerFusedLinearCrossEntropyLossImpl> {
+class LigerFusedLinearCrossEntropyLossImpl
+    : public LigerModule<LigerFusedLinearCrossEntropyLossImpl, LigerFusedLinearCrossEntropyLossOptions> {
  public:
-  explicit LigerFusedLinearCrossEntropyLossImpl(const LigerFusedLinearCrossEntropyLossOptions& options = {});
+  explicit LigerFusedLinearCrossEntropyLossImpl(const LigerFusedLinearCrossEntropyLossOptions& options = {})
+      : LigerModule(options) {
+    reset();
+  }
   void reset() override;
   // Weight first, as Liger: lin_weight (V, H), input (BT, H), target (BT,), bias (V,) or undefined.
   CrossEntropyOutput forward(const at::Tensor& lin_weight, const at::Tensor& input, const at::Tensor& target,
                              const at::Tensor& bias = at::Tensor());
 
-  LigerFusedLinearCrossEntropyLossOptions options;
   at::Tensor ce_weight;  // registered as a buffer when given
 };
 

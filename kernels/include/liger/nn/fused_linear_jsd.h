@@ -2,9 +2,8 @@
 // torch::nn module mirroring Liger's LigerFusedLinearJSD (same options and defaults).
 #include <c10/core/ScalarType.h>
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -15,15 +14,14 @@ struct LigerFusedLinearJSDOptions {
   TORCH_ARG(c10::optional<at::ScalarType>, accum_dtype) = c10::nullopt;  // dW accumulator; default W's dtype
 };
 
-class LigerFusedLinearJSDImpl : public torch::nn::Cloneable<LigerFusedLinearJSDImpl> {
+class LigerFusedLinearJSDImpl : public LigerModule<LigerFusedLinearJSDImpl, LigerFusedLinearJSDOptions> {
  public:
-  explicit LigerFusedLinearJSDImpl(const LigerFusedLinearJSDOptions& options = {});
+  explicit LigerFusedLinearJSDImpl(const LigerFusedLinearJSDOptions& options = {}) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& student_input, const at::Tensor& student_weight,
                      const at::Tensor& teacher_input, const at::Tensor& teacher_weight,
                      const c10::optional<at::Tensor>& shift_labels = c10::nullopt);
 
-  LigerFusedLinearJSDOptions options;
 };
 
 TORCH_MODULE(LigerFusedLinearJSD);

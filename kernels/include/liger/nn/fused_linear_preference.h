@@ -4,13 +4,11 @@
 // `compiled` is accepted for fidelity and has no effect (Liger's torch.compile switch).
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
 
 #include "liger/fused_linear_preference.h"
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -25,13 +23,14 @@ struct LigerFusedLinearCPOLossOptions {
   TORCH_ARG(int64_t, chunk_size) = 1;
 };
 
-class LigerFusedLinearCPOLossImpl : public torch::nn::Cloneable<LigerFusedLinearCPOLossImpl> {
+class LigerFusedLinearCPOLossImpl : public LigerModule<LigerFusedLinearCPOLossImpl, LigerFusedLinearCPOLossOptions> {
  public:
-  explicit LigerFusedLinearCPOLossImpl(const LigerFusedLinearCPOLossOptions& options = {});
+  explicit LigerFusedLinearCPOLossImpl(const LigerFusedLinearCPOLossOptions& options = {}) : LigerModule(options) {
+    reset();
+  }
   void reset() override;
   PreferenceLossOutput forward(const at::Tensor& lin_weight, const at::Tensor& input, const at::Tensor& target,
                                const c10::optional<at::Tensor>& bias = c10::nullopt);
-  LigerFusedLinearCPOLossOptions options;
 };
 TORCH_MODULE(LigerFusedLinearCPOLoss);
 
@@ -49,9 +48,11 @@ struct LigerFusedLinearDPOLossOptions {
   TORCH_ARG(double, discopop_tau) = 0.05;
 };
 
-class LigerFusedLinearDPOLossImpl : public torch::nn::Cloneable<LigerFusedLinearDPOLossImpl> {
+class LigerFusedLinearDPOLossImpl : public LigerModule<LigerFusedLinearDPOLossImpl, LigerFusedLinearDPOLossOptions> {
  public:
-  explicit LigerFusedLinearDPOLossImpl(const LigerFusedLinearDPOLossOptions& options = {});
+  explicit LigerFusedLinearDPOLossImpl(const LigerFusedLinearDPOLossOptions& options = {}) : LigerModule(options) {
+    reset();
+  }
   void reset() override;  // rejects an unknown loss_type, as Liger's constructor does
   // The reference model as hidden states + lm_head, or (our addition) its precomputed log-probs.
   PreferenceLossOutput forward(const at::Tensor& lin_weight, const at::Tensor& input, const at::Tensor& target,
@@ -61,7 +62,6 @@ class LigerFusedLinearDPOLossImpl : public torch::nn::Cloneable<LigerFusedLinear
                                const c10::optional<at::Tensor>& ref_bias = c10::nullopt,
                                const c10::optional<at::Tensor>& ref_chosen_logps = c10::nullopt,
                                const c10::optional<at::Tensor>& ref_rejected_logps = c10::nullopt);
-  LigerFusedLinearDPOLossOptions options;
 };
 TORCH_MODULE(LigerFusedLinearDPOLoss);
 
@@ -73,14 +73,15 @@ struct LigerFusedLinearORPOLossOptions {
   TORCH_ARG(int64_t, chunk_size) = 1;
 };
 
-class LigerFusedLinearORPOLossImpl : public torch::nn::Cloneable<LigerFusedLinearORPOLossImpl> {
+class LigerFusedLinearORPOLossImpl : public LigerModule<LigerFusedLinearORPOLossImpl, LigerFusedLinearORPOLossOptions> {
  public:
-  explicit LigerFusedLinearORPOLossImpl(const LigerFusedLinearORPOLossOptions& options = {});
+  explicit LigerFusedLinearORPOLossImpl(const LigerFusedLinearORPOLossOptions& options = {}) : LigerModule(options) {
+    reset();
+  }
   void reset() override;
   PreferenceLossOutput forward(const at::Tensor& lin_weight, const at::Tensor& input, const at::Tensor& target,
                                const c10::optional<at::Tensor>& bias = c10::nullopt,
                                const c10::optional<at::Tensor>& nll_target = c10::nullopt);
-  LigerFusedLinearORPOLossOptions options;
 };
 TORCH_MODULE(LigerFusedLinearORPOLoss);
 
@@ -95,13 +96,15 @@ struct LigerFusedLinearSimPOLossOptions {
   TORCH_ARG(int64_t, chunk_size) = 1;
 };
 
-class LigerFusedLinearSimPOLossImpl : public torch::nn::Cloneable<LigerFusedLinearSimPOLossImpl> {
+class LigerFusedLinearSimPOLossImpl
+    : public LigerModule<LigerFusedLinearSimPOLossImpl, LigerFusedLinearSimPOLossOptions> {
  public:
-  explicit LigerFusedLinearSimPOLossImpl(const LigerFusedLinearSimPOLossOptions& options = {});
+  explicit LigerFusedLinearSimPOLossImpl(const LigerFusedLinearSimPOLossOptions& options = {}) : LigerModule(options) {
+    reset();
+  }
   void reset() override;
   PreferenceLossOutput forward(const at::Tensor& lin_weight, const at::Tensor& input, const at::Tensor& target,
                                const c10::optional<at::Tensor>& bias = c10::nullopt);
-  LigerFusedLinearSimPOLossOptions options;
 };
 TORCH_MODULE(LigerFusedLinearSimPOLoss);
 

@@ -2,12 +2,11 @@
 // torch::nn module mirroring Liger's LigerGEGLUMLP: down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)),
 // with the GELU-multiply as one fused kernel (liger::geglu). As in Liger, GELU is always the tanh
 // approximation whatever hidden_act says (it is kept only for config compatibility).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -19,13 +18,12 @@ struct LigerGEGLUMLPOptions {
   TORCH_ARG(std::string, hidden_act) = "gelu_pytorch_tanh";  // not checked, not used (Liger's behaviour)
 };
 
-class LigerGEGLUMLPImpl : public torch::nn::Cloneable<LigerGEGLUMLPImpl> {
+class LigerGEGLUMLPImpl : public LigerModule<LigerGEGLUMLPImpl, LigerGEGLUMLPOptions> {
  public:
-  explicit LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options);
+  explicit LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& x);
 
-  LigerGEGLUMLPOptions options;
   torch::nn::Linear gate_proj{nullptr};
   torch::nn::Linear up_proj{nullptr};
   torch::nn::Linear down_proj{nullptr};

@@ -1,9 +1,8 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerJSD (same options and defaults).
 #include <c10/util/Optional.h>
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -12,15 +11,14 @@ struct LigerJSDOptions {
   TORCH_ARG(int64_t, ignore_index) = -100;
 };
 
-class LigerJSDImpl : public torch::nn::Cloneable<LigerJSDImpl> {
+class LigerJSDImpl : public LigerModule<LigerJSDImpl, LigerJSDOptions> {
  public:
-  explicit LigerJSDImpl(const LigerJSDOptions& options = {});
+  explicit LigerJSDImpl(const LigerJSDOptions& options = {}) : LigerModule(options) { reset(); }
   void reset() override;
   // log_q: student log-probabilities (BT, V), the one that gets a gradient; log_p: the teacher's.
   at::Tensor forward(const at::Tensor& log_q, const at::Tensor& log_p,
                      const c10::optional<at::Tensor>& shift_labels = c10::nullopt);
 
-  LigerJSDOptions options;
 };
 
 TORCH_MODULE(LigerJSD);

@@ -1,11 +1,10 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerKLDIVLoss (same options and defaults; the deprecated
 // size_average / reduce arguments of nn.KLDivLoss are not carried over).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -15,14 +14,13 @@ struct LigerKLDIVLossOptions {
   TORCH_ARG(bool, log_target) = false;
 };
 
-class LigerKLDIVLossImpl : public torch::nn::Cloneable<LigerKLDIVLossImpl> {
+class LigerKLDIVLossImpl : public LigerModule<LigerKLDIVLossImpl, LigerKLDIVLossOptions> {
  public:
-  explicit LigerKLDIVLossImpl(const LigerKLDIVLossOptions& options = {});
+  explicit LigerKLDIVLossImpl(const LigerKLDIVLossOptions& options = {}) : LigerModule(options) { reset(); }
   void reset() override;
   // y_pred: (BT, V) log-probabilities; y_true: (BT, V) probabilities (log-probabilities with log_target).
   at::Tensor forward(const at::Tensor& y_pred, const at::Tensor& y_true);
 
-  LigerKLDIVLossOptions options;
 };
 
 TORCH_MODULE(LigerKLDIVLoss);

@@ -1,10 +1,9 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerLayerNorm (same options and defaults).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -18,13 +17,12 @@ struct LigerLayerNormOptions {
   TORCH_ARG(std::string, init_fn) = "ones";  // weight: ones, zeros
 };
 
-class LigerLayerNormImpl : public torch::nn::Cloneable<LigerLayerNormImpl> {
+class LigerLayerNormImpl : public LigerModule<LigerLayerNormImpl, LigerLayerNormOptions> {
  public:
-  explicit LigerLayerNormImpl(const LigerLayerNormOptions& options);
+  explicit LigerLayerNormImpl(const LigerLayerNormOptions& options) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& input);
 
-  LigerLayerNormOptions options;
   at::Tensor weight;  // (hidden_size,)
   at::Tensor bias;    // (hidden_size,)
 };

@@ -1,9 +1,7 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerMultiTokenAttention(in_channels, out_channels,
 // kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, sparse=False).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -21,14 +19,15 @@ struct LigerMultiTokenAttentionOptions {
   TORCH_ARG(bool, sparse) = false;
 };
 
-class LigerMultiTokenAttentionImpl : public torch::nn::Cloneable<LigerMultiTokenAttentionImpl> {
+class LigerMultiTokenAttentionImpl : public LigerModule<LigerMultiTokenAttentionImpl, LigerMultiTokenAttentionOptions> {
  public:
-  explicit LigerMultiTokenAttentionImpl(const LigerMultiTokenAttentionOptions& options);
+  explicit LigerMultiTokenAttentionImpl(const LigerMultiTokenAttentionOptions& options) : LigerModule(options) {
+    reset();
+  }
   // weight (C_out, C_in/groups, K, K) kaiming-uniform with a = sqrt(5), bias (C_out,) zeros, as Liger.
   void reset() override;
   at::Tensor forward(const at::Tensor& scores);
 
-  LigerMultiTokenAttentionOptions options;
   at::Tensor weight;
   at::Tensor bias;
 };

@@ -1,10 +1,9 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerRMSNorm (same options and defaults).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -19,13 +18,12 @@ struct LigerRMSNormOptions {
   TORCH_ARG(bool, elementwise_affine) = true;
 };
 
-class LigerRMSNormImpl : public torch::nn::Cloneable<LigerRMSNormImpl> {
+class LigerRMSNormImpl : public LigerModule<LigerRMSNormImpl, LigerRMSNormOptions> {
  public:
-  explicit LigerRMSNormImpl(const LigerRMSNormOptions& options);
+  explicit LigerRMSNormImpl(const LigerRMSNormOptions& options) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& input);
 
-  LigerRMSNormOptions options;
   at::Tensor weight;  // (hidden_size,), undefined without elementwise_affine
 };
 

@@ -1,8 +1,6 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerSparsemax(dim=-1).
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
-#include <torch/nn/pimpl.h>
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -10,13 +8,12 @@ struct LigerSparsemaxOptions {
   TORCH_ARG(int64_t, dim) = -1;
 };
 
-class LigerSparsemaxImpl : public torch::nn::Cloneable<LigerSparsemaxImpl> {
+class LigerSparsemaxImpl : public LigerModule<LigerSparsemaxImpl, LigerSparsemaxOptions> {
  public:
-  explicit LigerSparsemaxImpl(const LigerSparsemaxOptions& options = {});
+  explicit LigerSparsemaxImpl(const LigerSparsemaxOptions& options = {}) : LigerModule(options) { reset(); }
   void reset() override {}
   at::Tensor forward(const at::Tensor& input);
 
-  LigerSparsemaxOptions options;
 };
 
 TORCH_MODULE(LigerSparsemax);

@@ -1,12 +1,11 @@
 #pragma once
 // torch::nn module mirroring Liger's LigerSwiGLUMLP: down_proj(silu(gate_proj(x)) * up_proj(x)),
 // with the SiLU-multiply as one fused kernel (liger::swiglu); the three linears are plain GEMMs.
-#include <torch/arg.h>
-#include <torch/nn/cloneable.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/nn/pimpl.h>
 
 #include <string>
+
+#include "liger/nn/module.h"
 
 namespace liger {
 
@@ -19,13 +18,12 @@ struct LigerSwiGLUMLPOptions {
   TORCH_ARG(std::string, hidden_act) = "silu";  // "silu" or "swish"; anything else is an error
 };
 
-class LigerSwiGLUMLPImpl : public torch::nn::Cloneable<LigerSwiGLUMLPImpl> {
+class LigerSwiGLUMLPImpl : public LigerModule<LigerSwiGLUMLPImpl, LigerSwiGLUMLPOptions> {
  public:
-  explicit LigerSwiGLUMLPImpl(const LigerSwiGLUMLPOptions& options);
+  explicit LigerSwiGLUMLPImpl(const LigerSwiGLUMLPOptions& options) : LigerModule(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& x);
 
-  LigerSwiGLUMLPOptions options;
   torch::nn::Linear gate_proj{nullptr};  // (intermediate, hidden), no bias
   torch::nn::Linear up_proj{nullptr};    // (intermediate, hidden), no bias
   torch::nn::Linear down_proj{nullptr};  // (hidden, intermediate), no bias
