@@ -17,6 +17,7 @@
 
 #include "common/typed_op.h"
 #include "fused_linear_autocast.h"
+#include "liger/fused_linear_preference.h"
 
 namespace liger::detail {
 
@@ -65,7 +66,7 @@ struct PreferenceForward {
   std::vector<at::Tensor> aux;
   at::Tensor grad_input, grad_weight, grad_bias;
 };
-using PreferenceForwardTuple = std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor>;
+using liger::PreferenceForwardTuple;
 using PreferenceLossTuple = std::tuple<at::Tensor, std::vector<at::Tensor>>;
 
 PreferenceForward preference_forward(const PreferenceTensors& t, const PreferenceOptions& o, std::array<bool, 3> grad_mask);
@@ -99,8 +100,7 @@ template <const char* Name, typename... Options>
 struct PreferenceLoss {
   using LossSignature = PreferenceLossTuple(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                             const c10::optional<at::Tensor>&, Options...);
-  using ForwardSignature = PreferenceForwardTuple(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                                  const c10::optional<at::Tensor>&, Options..., std::array<bool, 3>);
+  using ForwardSignature = PreferenceForwardFn<Options...>;
 
   static const std::string& forward_name() {
     static const std::string name = std::string(Name) + "_forward";

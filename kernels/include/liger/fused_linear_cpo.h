@@ -1,17 +1,11 @@
 #pragma once
 // Fused linear CPO loss (KERNELS.md section 11): the LM head and the CPO preference loss, chunked
-// over the batch (chosen rows [0, B/2), rejected rows [B/2, B); chunk k holds pair piece k of both
-// halves), so only one chunk's logits exist. With c, r the chosen/rejected sequence log-probs
-// (summed over valid tokens, or averaged with average_log_prob) and z = beta (c - r):
+// over the batch as the other alignment losses (fused_linear_preference.h). With c, r the
+// chosen/rejected sequence log-probs (summed over valid tokens, or averaged with average_log_prob)
+// and z = beta (c - r):
 //   loss = alpha * NLL(chosen) + mean_pairs[-(1 - ls) logsigmoid(z) - ls logsigmoid(-z)].
-// The gradients of input, weight and bias (each iff it requires grad) are computed in the forward;
-// backward rescales them by the upstream scalar.
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
-
-#include <array>
-#include <tuple>
-#include <vector>
 
 #include "liger/fused_linear_preference.h"
 
@@ -25,10 +19,9 @@ PreferenceLossOutput fused_linear_cpo(const at::Tensor& input, const at::Tensor&
                                       double label_smoothing = 0.0, bool compute_nll_loss = true,
                                       bool average_log_prob = false, int64_t chunk_size = 1);
 
-// The forward half: (loss, aux, grad_input, grad_weight, grad_bias) for the gradients in grad_mask.
-std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_cpo_forward(
-    const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const c10::optional<at::Tensor>& bias,
-    int64_t ignore_index, double beta, double alpha, double label_smoothing, bool compute_nll_loss,
-    bool average_log_prob, int64_t chunk_size, std::array<bool, 3> grad_mask);
+// The forward half: (loss, aux, grad_input, grad_weight, grad_bias) for the gradients in grad_mask;
+// after bias, fused_linear_cpo's options in its order (ignore_index, beta, alpha, label_smoothing,
+// compute_nll_loss, average_log_prob, chunk_size).
+PreferenceForwardFn<int64_t, double, double, double, bool, bool, int64_t> fused_linear_cpo_forward;
 
 }  // namespace liger

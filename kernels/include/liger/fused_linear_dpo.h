@@ -1,6 +1,6 @@
 #pragma once
 // Fused linear DPO loss (KERNELS.md section 12): the LM head and the DPO preference loss, chunked
-// over the batch as the other alignment losses (fused_linear_cpo.h). With c, r the policy's and rc,
+// over the batch as the other alignment losses (fused_linear_preference.h). With c, r the policy's and rc,
 // rr the reference model's chosen/rejected sequence log-probs (0 without a reference model),
 // cl = c - rc, rl = r - rr, z = beta (cl - rl): loss = alpha * NLL + mean_pairs[l(z, cl, rl)] for
 // the loss_type's l (sigmoid: -logsigmoid(z); hinge, exo_pair, nca_pair, robust, bco_pair,
@@ -13,8 +13,6 @@
 
 #include <array>
 #include <string>
-#include <tuple>
-#include <vector>
 
 #include "liger/fused_linear_preference.h"
 
@@ -31,7 +29,7 @@ PreferenceLossOutput fused_linear_dpo(
     bool average_log_prob = false, int64_t chunk_size = 1, const std::string& loss_type = "sigmoid",
     double label_smoothing = 0.0, double discopop_tau = 0.05);
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_dpo_forward(
+PreferenceForwardTuple fused_linear_dpo_forward(
     const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const c10::optional<at::Tensor>& bias,
     const c10::optional<at::Tensor>& ref_input, const c10::optional<at::Tensor>& ref_weight,
     const c10::optional<at::Tensor>& ref_bias, const c10::optional<at::Tensor>& ref_chosen_logps,

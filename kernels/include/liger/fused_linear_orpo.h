@@ -1,6 +1,6 @@
 #pragma once
 // Fused linear ORPO loss (KERNELS.md section 13): the LM head and the ORPO odds-ratio loss, chunked
-// over the batch as the other alignment losses (fused_linear_cpo.h). Sequence log-probs are
+// over the batch as the other alignment losses (fused_linear_preference.h). Sequence log-probs are
 // averaged per token (fixed) and alpha is 1: with
 //   log_odds = (c - r) - (log1p(-exp c) - log1p(-exp r)),
 //   loss = NLL(chosen; nll_target, default target) - beta * mean_pairs[logsigmoid(log_odds)].
@@ -9,8 +9,6 @@
 #include <c10/util/Optional.h>
 
 #include <array>
-#include <tuple>
-#include <vector>
 
 #include "liger/fused_linear_preference.h"
 
@@ -22,7 +20,7 @@ PreferenceLossOutput fused_linear_orpo(const at::Tensor& input, const at::Tensor
                                        int64_t ignore_index = -100, double beta = 0.1, bool compute_nll_loss = true,
                                        int64_t chunk_size = 1);
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, at::Tensor, at::Tensor, at::Tensor> fused_linear_orpo_forward(
+PreferenceForwardTuple fused_linear_orpo_forward(
     const at::Tensor& input, const at::Tensor& weight, const at::Tensor& target, const c10::optional<at::Tensor>& bias,
     const c10::optional<at::Tensor>& nll_target, int64_t ignore_index, double beta, bool compute_nll_loss,
     int64_t chunk_size, std::array<bool, 3> grad_mask);
