@@ -9,11 +9,7 @@
 // int64 index can address on one device (the checks bound K).
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define LIGER_HOST_DEVICE __host__ __device__
-#else
-#define LIGER_HOST_DEVICE
-#endif
+#include "host_device.h"
 
 namespace liger::int2 {
 

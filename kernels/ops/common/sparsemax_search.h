@@ -17,11 +17,7 @@
 // The search ends when a pass finds the same support as the previous one: then tau_S is the
 // sort-based tau of that support, summed in the same order, so the result is final. Typical
 // rows need 3 to 5 passes.
-#if defined(__CUDACC__)
-#define LIGER_HOST_DEVICE __host__ __device__
-#else
-#define LIGER_HOST_DEVICE
-#endif
+#include "host_device.h"
 
 namespace liger {
 
