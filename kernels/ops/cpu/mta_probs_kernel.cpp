@@ -14,12 +14,12 @@
 
 #include "../common/sparsemax_search.h"
 #include "../multi_token_attention_checks.h"
+#include "row_grain.h"
 #include "softmax_row.h"
+#include "sparsemax_row.h"
 
 namespace liger {
 namespace {
-
-int64_t grain_for(int64_t len) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(len, 1)); }
 
 template <typename T, typename Acc>
 void softmax_prefix(const T* x, T* y, int64_t valid, int64_t len) {
@@ -56,19 +56,10 @@ void softmax_prefix_backward(T* g, const T* p, int64_t valid, int64_t len) {
   for (int64_t j = valid; j < len; ++j) g[j] = T(0);
 }
 
-// Sparsemax's backward (section 10): dS = dP - mean_S(dP) on S = {P > 0}, the mean rounded to
-// the dtype as Liger's kernel rounds it; 0 elsewhere.
+// Sparsemax's backward over the prefix (section 10; the tail's P is 0, so its dS is 0).
 template <typename T, typename Acc>
 void sparsemax_prefix_backward(T* g, const T* p, int64_t valid, int64_t len) {
-  Acc sum = 0, count = 0;
-  for (int64_t j = 0; j < valid; ++j)
-    if (static_cast<Acc>(p[j]) > 0) {
-      sum += static_cast<Acc>(g[j]);
-      count += 1;
-    }
-  const Acc mean = static_cast<Acc>(static_cast<T>(sum / std::max(count, Acc(1e-6))));
-  for (int64_t j = 0; j < valid; ++j)
-    g[j] = static_cast<T>(static_cast<Acc>(p[j]) > 0 ? static_cast<Acc>(g[j]) - mean : Acc(0));
+  cpu::sparsemax_row_backward(g, p, g, valid);
   for (int64_t j = valid; j < len; ++j) g[j] = T(0);
 }
 
@@ -81,7 +72,7 @@ at::Tensor mta_probs_cpu(const at::Tensor& scores, bool sparse) {
     using Acc = at::opmath_type<scalar_t>;
     const scalar_t* xp = x.data_ptr<scalar_t>();
     scalar_t* yp = y.data_ptr<scalar_t>();
-    at::parallel_for(0, rows, grain_for(len), [&](int64_t b, int64_t e) {
+    at::parallel_for(0, rows, cpu::row_grain(len), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t valid = r % len + 1;  // query i = r mod L sees keys 0..i
         if (sparse)
@@ -102,7 +93,7 @@ at::Tensor& mta_probs_backward_cpu(at::Tensor& grad_probs, const at::Tensor& pro
     using Acc = at::opmath_type<scalar_t>;
     scalar_t* gp = grad_probs.data_ptr<scalar_t>();
     const scalar_t* pp = p.data_ptr<scalar_t>();
-    at::parallel_for(0, rows, grain_for(len), [&](int64_t b, int64_t e) {
+    at::parallel_for(0, rows, cpu::row_grain(len), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t valid = r % len + 1;
         if (sparse)
