@@ -290,6 +290,18 @@ bool fits(const RowPlan& p, int64_t cols) {
   return static_cast<int64_t>(p.vec) * p.items * p.threads >= cols;
 }
 
+// Calls fn(std::integral_constant<int, ITEMS>{}) for the plan's items: the packs a thread the
+// block kernels are instantiated for (plan_row picks 1, 2, 4 or 16).
+template <typename Fn>
+decltype(auto) dispatch_items(int items, Fn&& fn) {
+  switch (items) {
+    case 1: return fn(std::integral_constant<int, 1>{});
+    case 2: return fn(std::integral_constant<int, 2>{});
+    case 4: return fn(std::integral_constant<int, 4>{});
+    default: return fn(std::integral_constant<int, 16>{});
+  }
+}
+
 template <typename T, typename TW, int VEC, int ITEMS>
 int64_t forward_grid(int64_t rows, int threads) {
   int per_sm = 0;
@@ -299,18 +311,12 @@ int64_t forward_grid(int64_t rows, int threads) {
 
 template <typename T, typename TW, int VEC>
 cudaError_t forward_vec(const RmsNormForwardArgs& a, const RowPlan& p, cudaStream_t s) {
-#define LIGER_RMS_FWD(ITEMS)                                                                 \
-  rms_norm_forward_kernel<T, TW, VEC, ITEMS><<<forward_grid<T, TW, VEC, ITEMS>(a.rows, p.threads), \
-                                               p.threads, 0, s>>>(                           \
-      static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y),    \
-      a.rstd, a.rows, a.cols, a.eps, a.offset, a.casting)
-  switch (p.items) {
-    case 1: LIGER_RMS_FWD(1); break;
-    case 2: LIGER_RMS_FWD(2); break;
-    case 4: LIGER_RMS_FWD(4); break;
-    default: LIGER_RMS_FWD(16); break;
-  }
-#undef LIGER_RMS_FWD
+  dispatch_items(p.items, [&](auto items) {
+    constexpr int ITEMS = decltype(items)::value;
+    rms_norm_forward_kernel<T, TW, VEC, ITEMS><<<forward_grid<T, TW, VEC, ITEMS>(a.rows, p.threads), p.threads, 0, s>>>(
+        static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), static_cast<T*>(a.y), a.rstd, a.rows, a.cols,
+        a.eps, a.offset, a.casting);
+  });
   return cudaGetLastError();
 }
 
@@ -326,36 +332,35 @@ int backward_blocks(int threads) {
 
 template <typename T, typename TW, int VEC>
 int partial_rows_vec(int64_t rows, const RowPlan& p) {
-  int blocks = 0;
-  switch (p.items) {
-    case 1: blocks = backward_blocks<T, TW, VEC, 1>(p.threads); break;
-    case 2: blocks = backward_blocks<T, TW, VEC, 2>(p.threads); break;
-    case 4: blocks = backward_blocks<T, TW, VEC, 4>(p.threads); break;
-    default: blocks = backward_blocks<T, TW, VEC, 16>(p.threads); break;
-  }
+  const int blocks = dispatch_items(
+      p.items, [&](auto items) { return backward_blocks<T, TW, VEC, decltype(items)::value>(p.threads); });
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(rows, blocks)));
 }
 
 template <typename T, typename TW, int VEC>
 cudaError_t backward_vec(const RmsNormBackwardArgs& a, const RowPlan& p, cudaStream_t s) {
-#define LIGER_RMS_BWD(ITEMS)                                                                   \
-  rms_norm_backward_kernel<T, TW, VEC, ITEMS><<<a.partial_rows, p.threads, 0, s>>>(            \
-      static_cast<const T*>(a.grad_out), static_cast<const T*>(a.x),                           \
-      static_cast<const TW*>(a.weight), a.rstd, static_cast<T*>(a.grad_in), a.weight_partials, \
-      a.rows, a.cols, a.offset, a.casting)
-  switch (p.items) {
-    case 1: LIGER_RMS_BWD(1); break;
-    case 2: LIGER_RMS_BWD(2); break;
-    case 4: LIGER_RMS_BWD(4); break;
-    default: LIGER_RMS_BWD(16); break;
-  }
-#undef LIGER_RMS_BWD
+  dispatch_items(p.items, [&](auto items) {
+    rms_norm_backward_kernel<T, TW, VEC, decltype(items)::value><<<a.partial_rows, p.threads, 0, s>>>(
+        static_cast<const T*>(a.grad_out), static_cast<const T*>(a.x), static_cast<const TW*>(a.weight), a.rstd,
+        static_cast<T*>(a.grad_in), a.weight_partials, a.rows, a.cols, a.offset, a.casting);
+  });
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess || a.weight_partials == nullptr || a.grad_weight == nullptr) return err;
   const int64_t blocks = (a.cols + 31) / 32;
   sum_partials_kernel<TW><<<blocks, dim3(32, 32), 0, s>>>(a.weight_partials, static_cast<TW*>(a.grad_weight),
                                                     a.partial_rows, a.cols);
   return cudaGetLastError();
+}
+
+// Calls fn(T{}, TW{}, std::integral_constant<int, VEC>{}) for the input and weight dtypes and the
+// plan's pack width: 1 element, or 16 bytes of T.
+template <typename Fn>
+cudaError_t dispatch_plan(DType x_dtype, DType w_dtype, const RowPlan& p, Fn&& fn) {
+  return dispatch_with_weight(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
+    constexpr int kPackVec = 16 / sizeof(decltype(x_tag));
+    return p.vec == 1 ? fn(x_tag, w_tag, std::integral_constant<int, 1>{})
+                      : fn(x_tag, w_tag, std::integral_constant<int, kPackVec>{});
+  });
 }
 
 }  // namespace
@@ -367,10 +372,8 @@ int64_t rms_norm_max_cols(int64_t cols, DType x_dtype) {
 int rms_norm_backward_partial_rows(int64_t rows, int64_t cols, DType x_dtype, DType w_dtype) {
   const RowPlan p = plan_row(cols, size_of(x_dtype), whole_packs(cols, size_of(x_dtype)), true);
   int result = 1;
-  dispatch_with_weight(x_dtype, w_dtype, [&](auto x_tag, auto w_tag) {
-    using T = decltype(x_tag);
-    using TW = decltype(w_tag);
-    result = p.vec == 1 ? partial_rows_vec<T, TW, 1>(rows, p) : partial_rows_vec<T, TW, 16 / sizeof(T)>(rows, p);
+  dispatch_plan(x_dtype, w_dtype, p, [&](auto x_tag, auto w_tag, auto vec) {
+    result = partial_rows_vec<decltype(x_tag), decltype(w_tag), decltype(vec)::value>(rows, p);
     return cudaSuccess;
   });
   return result;
@@ -396,10 +399,8 @@ cudaError_t rms_norm_forward(const RmsNormForwardArgs& a, cudaStream_t stream) {
   }
   const RowPlan p = plan_row(a.cols, es, vec, false);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
-  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
-    using T = decltype(x_tag);
-    using TW = decltype(w_tag);
-    return p.vec == 1 ? forward_vec<T, TW, 1>(a, p, stream) : forward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);
+  return dispatch_plan(a.x_dtype, a.w_dtype, p, [&](auto x_tag, auto w_tag, auto vec) {
+    return forward_vec<decltype(x_tag), decltype(w_tag), decltype(vec)::value>(a, p, stream);
   });
 }
 
@@ -410,10 +411,8 @@ cudaError_t rms_norm_backward(const RmsNormBackwardArgs& a, cudaStream_t stream)
                    (a.weight == nullptr || rows_allow_packs(a.cols, size_of(a.w_dtype), {a.weight}));
   const RowPlan p = plan_row(a.cols, es, vec, true);
   if (!fits(p, a.cols)) return cudaErrorInvalidConfiguration;
-  return dispatch_with_weight(a.x_dtype, a.w_dtype, [&](auto x_tag, auto w_tag) {
-    using T = decltype(x_tag);
-    using TW = decltype(w_tag);
-    return p.vec == 1 ? backward_vec<T, TW, 1>(a, p, stream) : backward_vec<T, TW, 16 / sizeof(T)>(a, p, stream);
+  return dispatch_plan(a.x_dtype, a.w_dtype, p, [&](auto x_tag, auto w_tag, auto vec) {
+    return backward_vec<decltype(x_tag), decltype(w_tag), decltype(vec)::value>(a, p, stream);
   });
 }
 

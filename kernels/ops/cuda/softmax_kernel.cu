@@ -218,9 +218,6 @@ softmax_backward_kernel(const T* __restrict__ dy, const T* __restrict__ y, T* __
   }
 }
 
-// One block a row; the stride loop only matters past 2^31 - 1 rows.
-unsigned grid_for(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 0x7fffffff)); }
-
 }  // namespace
 
 int64_t softmax_max_cols(DType dtype) { return rows::max_cols(16 / size_of(dtype), kClasses); }
@@ -242,13 +239,10 @@ cudaError_t softmax_forward(const RowForwardArgs& a, cudaStream_t stream) {
       });
     }
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
-    return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
-      auto* kernel = vec ? softmax_forward_kernel<T, decltype(cls)::value, true>
-                         : softmax_forward_kernel<T, decltype(cls)::value, false>;
-      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
-      return cudaGetLastError();
-    });
+    return rows::launch_row_blocks<kNumClasses>(
+        p, vec, a.rows, stream,
+        [](auto cls, auto vec_ok) { return softmax_forward_kernel<T, decltype(cls)::value, decltype(vec_ok)::value>; },
+        static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
   });
 }
 
@@ -258,14 +252,10 @@ cudaError_t softmax_backward(const RowBackwardArgs& a, cudaStream_t stream) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), kClasses);
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
-    return rows::dispatch_class<kNumClasses>(p.cls, [&](auto cls) {
-      auto* kernel = vec ? softmax_backward_kernel<T, decltype(cls)::value, true>
-                         : softmax_backward_kernel<T, decltype(cls)::value, false>;
-      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows,
-          a.cols);
-      return cudaGetLastError();
-    });
+    return rows::launch_row_blocks<kNumClasses>(
+        p, vec, a.rows, stream,
+        [](auto cls, auto vec_ok) { return softmax_backward_kernel<T, decltype(cls)::value, decltype(vec_ok)::value>; },
+        static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows, a.cols);
   });
 }
 

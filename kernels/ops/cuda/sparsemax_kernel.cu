@@ -163,9 +163,6 @@ sparsemax_backward_kernel(const T* __restrict__ dy, const T* __restrict__ y, T* 
   }
 }
 
-// One block a row; the stride loop only matters past 2^31 - 1 rows.
-unsigned grid_for(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 0x7fffffff)); }
-
 }  // namespace
 
 int64_t sparsemax_max_cols(DType dtype) {
@@ -178,13 +175,12 @@ cudaError_t sparsemax_forward(const RowForwardArgs& a, cudaStream_t stream) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.x, a.y});
-    return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-      auto* kernel = vec ? sparsemax_forward_kernel<T, decltype(cls)::value, true>
-                         : sparsemax_forward_kernel<T, decltype(cls)::value, false>;
-      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
-      return cudaGetLastError();
-    });
+    return rows::launch_row_blocks<num_classes<T>()>(
+        p, vec, a.rows, stream,
+        [](auto cls, auto vec_ok) {
+          return sparsemax_forward_kernel<T, decltype(cls)::value, decltype(vec_ok)::value>;
+        },
+        static_cast<const T*>(a.x), static_cast<T*>(a.y), a.rows, a.cols);
   });
 }
 
@@ -194,14 +190,12 @@ cudaError_t sparsemax_backward(const RowBackwardArgs& a, cudaStream_t stream) {
     using T = decltype(tag);
     const rows::RowPlan p = rows::plan_row(a.cols, rows::vec_of<T>(), classes<T>());
     const bool vec = rows_allow_packs(a.cols, sizeof(T), {a.grad_out, a.y, a.grad_in});
-    return rows::dispatch_class<num_classes<T>()>(p.cls, [&](auto cls) {
-      auto* kernel = vec ? sparsemax_backward_kernel<T, decltype(cls)::value, true>
-                         : sparsemax_backward_kernel<T, decltype(cls)::value, false>;
-      kernel<<<grid_for(a.rows), p.threads, 0, stream>>>(
-          static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows,
-          a.cols);
-      return cudaGetLastError();
-    });
+    return rows::launch_row_blocks<num_classes<T>()>(
+        p, vec, a.rows, stream,
+        [](auto cls, auto vec_ok) {
+          return sparsemax_backward_kernel<T, decltype(cls)::value, decltype(vec_ok)::value>;
+        },
+        static_cast<const T*>(a.grad_out), static_cast<const T*>(a.y), static_cast<T*>(a.grad_in), a.rows, a.cols);
   });
 }
 

@@ -142,4 +142,20 @@ cudaError_t dispatch_class(int cls, Fn&& fn) {
   }
 }
 
+// The grid of a one-block-a-row kernel; its stride loop only matters past 2^31 - 1 rows.
+inline unsigned block_rows_grid(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 0x7fffffff)); }
+
+// Launches a one-block-a-row kernel on the class `plan` picked, at plan.threads a block:
+// kernel_for(std::integral_constant<int, cls>, std::bool_constant<vec_ok>) names the kernel's
+// instantiation (vec_ok: 16-byte packs, from rows_allow_packs), called with args.
+template <int N, typename KernelFor, typename... Args>
+cudaError_t launch_row_blocks(const RowPlan& plan, bool vec, int64_t rows, cudaStream_t stream, KernelFor kernel_for,
+                              Args... args) {
+  return dispatch_class<N>(plan.cls, [&](auto cls) {
+    auto* kernel = vec ? kernel_for(cls, std::true_type{}) : kernel_for(cls, std::false_type{});
+    kernel<<<block_rows_grid(rows), plan.threads, 0, stream>>>(args...);
+    return cudaGetLastError();
+  });
+}
+
 }  // namespace liger::cuda::rows
