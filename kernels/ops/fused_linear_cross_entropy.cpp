@@ -10,6 +10,7 @@
 
 #include "chunked_fused_linear.h"
 #include "common/autograd_function.h"
+#include "common/op_registration.h"
 #include "common/typed_op.h"
 #include "cross_entropy_checks.h"
 #include "deferred_target_check.h"
@@ -250,6 +251,12 @@ Outputs flce_autocast(const at::Tensor& input, const at::Tensor& weight, const a
                                     use_token_scaling, return_token_accuracy, return_predicted_tokens, chunk_size);
 }
 
+// Below autograd: ATen compositions, the same on every device.
+void impl_below_autograd(torch::Library& m) {
+  m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
+  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_impl));
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -271,14 +278,7 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autograd)); }
 TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autocast)); }
 TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_cross_entropy", TORCH_FN(flce_autocast)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
-  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_impl));
-}
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("fused_linear_cross_entropy", TORCH_FN(flce_no_grad));
-  m.impl("fused_linear_cross_entropy_forward", TORCH_FN(flce_forward_impl));
-}
+LIGER_IMPL_CPU_AND_CUDA(impl_below_autograd)
 
 int64_t fused_linear_cross_entropy_chunk_rows(int64_t bt, int64_t hidden, int64_t vocab, int64_t logits_element_size,
                                               int64_t requested) {

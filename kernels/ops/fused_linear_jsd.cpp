@@ -187,6 +187,13 @@ at::Tensor fused_linear_jsd_autocast(const at::Tensor& student_input, const at::
                           accum_dtype);
 }
 
+// Below autograd: ATen compositions, the same on every device (the backward is not: it has a
+// CPU and a CUDA kernel).
+void impl_below_autograd(torch::Library& m) {
+  m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
+  m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -207,14 +214,10 @@ TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("fused_linear_jsd", TORCH_FN(fus
 TORCH_LIBRARY_IMPL(liger, AutocastCPU, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autocast)); }
 TORCH_LIBRARY_IMPL(liger, AutocastCUDA, m) { m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_autocast)); }
 TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
-  m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
-  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_cpu));
+  impl_below_autograd(m);
+  m.impl("fused_linear_jsd_backward", TORCH_FN(backward_cpu));  // CUDA's is in cuda/fused_linear_jsd_cuda.cpp
 }
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("fused_linear_jsd", TORCH_FN(fused_linear_jsd_no_grad));
-  m.impl("fused_linear_jsd_forward", TORCH_FN(forward_impl));
-}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { impl_below_autograd(m); }
 
 at::Tensor fused_linear_jsd(const at::Tensor& student_input, const at::Tensor& student_weight,
                             const at::Tensor& teacher_input, const at::Tensor& teacher_weight,

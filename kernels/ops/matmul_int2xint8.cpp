@@ -5,6 +5,7 @@
 
 #include <torch/library.h>
 
+#include "common/op_registration.h"
 #include "common/typed_op.h"
 #include "matmul_int2xint8_checks.h"
 
@@ -37,6 +38,12 @@ at::Tensor unpack_weights_impl(const at::Tensor& packed, int64_t bits) {
   return at::cat(quarters, 0).to(at::kChar) - 1;
 }
 
+// The weight helpers are ATen compositions, the same on every device.
+void impl_weight_packing(torch::Library& m) {
+  m.impl("pack_weights", TORCH_FN(pack_weights_impl));
+  m.impl("unpack_weights", TORCH_FN(unpack_weights_impl));
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -45,15 +52,7 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
   m.def("unpack_weights(Tensor packed, int bits=2) -> Tensor");
 }
 
-// The helpers are ATen compositions, the same on every device.
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("pack_weights", TORCH_FN(pack_weights_impl));
-  m.impl("unpack_weights", TORCH_FN(unpack_weights_impl));
-}
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("pack_weights", TORCH_FN(pack_weights_impl));
-  m.impl("unpack_weights", TORCH_FN(unpack_weights_impl));
-}
+LIGER_IMPL_CPU_AND_CUDA(impl_weight_packing)
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
   static const auto op = detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&)>("liger::matmul_int2xint8");

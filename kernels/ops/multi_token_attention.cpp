@@ -13,6 +13,7 @@
 #include <torch/library.h>
 
 #include "common/autograd_function.h"
+#include "common/op_registration.h"
 #include "common/typed_op.h"
 #include "multi_token_attention_checks.h"
 
@@ -140,6 +141,13 @@ at::Tensor mta_no_grad(const at::Tensor& scores, const at::Tensor& weight, const
   return std::get<0>(mta_forward_impl(scores, weight, bias, stride, padding, dilation, groups, sparse));
 }
 
+// Below autograd: ATen compositions, the same on every device.
+void impl_below_autograd(torch::Library& m) {
+  m.impl("multi_token_attention", TORCH_FN(mta_no_grad));
+  m.impl("multi_token_attention_forward", TORCH_FN(mta_forward_impl));
+  m.impl("multi_token_attention_backward", TORCH_FN(mta_backward_impl));
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(liger, m) {
@@ -158,16 +166,7 @@ TORCH_LIBRARY_FRAGMENT(liger, m) {
 }
 
 TORCH_LIBRARY_IMPL(liger, Autograd, m) { m.impl("multi_token_attention", TORCH_FN(mta_autograd)); }
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  m.impl("multi_token_attention", TORCH_FN(mta_no_grad));
-  m.impl("multi_token_attention_forward", TORCH_FN(mta_forward_impl));
-  m.impl("multi_token_attention_backward", TORCH_FN(mta_backward_impl));
-}
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  m.impl("multi_token_attention", TORCH_FN(mta_no_grad));
-  m.impl("multi_token_attention_forward", TORCH_FN(mta_forward_impl));
-  m.impl("multi_token_attention_backward", TORCH_FN(mta_backward_impl));
-}
+LIGER_IMPL_CPU_AND_CUDA(impl_below_autograd)
 
 at::Tensor multi_token_attention(const at::Tensor& scores, const at::Tensor& weight,
                                  const c10::optional<at::Tensor>& bias, int64_t stride, int64_t padding,

@@ -14,6 +14,12 @@
   TORCH_LIBRARY_IMPL(liger, CPU, m) { m.impl(name, TORCH_FN(no_grad_kernel)); }             \
   TORCH_LIBRARY_IMPL(liger, CUDA, m) { m.impl(name, TORCH_FN(no_grad_kernel)); }
 
+// Kernels that are ATen compositions, the same on every device: `impl(m)` registers them in a
+// CPU and in a CUDA TORCH_LIBRARY_IMPL block.
+#define LIGER_IMPL_CPU_AND_CUDA(impl)            \
+  TORCH_LIBRARY_IMPL(liger, CPU, m) { impl(m); } \
+  TORCH_LIBRARY_IMPL(liger, CUDA, m) { impl(m); }
+
 namespace liger::detail {
 
 // One backend's kernels of `<name>_forward` and `<name>_backward`, in a TORCH_LIBRARY_IMPL block.

@@ -72,21 +72,8 @@ void rope_apply_cpu(const at::Tensor& q, at::Tensor& q_out, const at::Tensor& k,
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> rope_forward_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
-                                                    const at::Tensor& sin) {
-  return detail::rope_forward_with(rope_apply_cpu, q, k, cos, sin);
-}
-
-std::tuple<at::Tensor, at::Tensor> rope_backward_cpu(const c10::optional<at::Tensor>& grad_q,
-                                                     const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
-                                                     const at::Tensor& sin) {
-  return detail::rope_backward_with(rope_apply_cpu, grad_q, grad_k, cos, sin);
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(liger, CPU, m) {
-  detail::impl_forward_backward<rope_forward_cpu, rope_backward_cpu>(m, "rope");
-}
+TORCH_LIBRARY_IMPL(liger, CPU, m) { detail::impl_rope<rope_apply_cpu>(m); }
 
 }  // namespace liger

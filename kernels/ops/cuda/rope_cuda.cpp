@@ -53,21 +53,8 @@ void rope_apply_cuda(const at::Tensor& q, const at::Tensor& q_out, const at::Ten
   cuda::check_launch(cuda::rope_apply(a, at::cuda::getCurrentCUDAStream()), kOp);
 }
 
-std::tuple<at::Tensor, at::Tensor> rope_forward_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
-                                                    const at::Tensor& sin) {
-  return detail::rope_forward_with(rope_apply_cuda, q, k, cos, sin);
-}
-
-std::tuple<at::Tensor, at::Tensor> rope_backward_cuda(const c10::optional<at::Tensor>& grad_q,
-                                                     const c10::optional<at::Tensor>& grad_k, const at::Tensor& cos,
-                                                     const at::Tensor& sin) {
-  return detail::rope_backward_with(rope_apply_cuda, grad_q, grad_k, cos, sin);
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(liger, CUDA, m) {
-  detail::impl_forward_backward<rope_forward_cuda, rope_backward_cuda>(m, "rope");
-}
+TORCH_LIBRARY_IMPL(liger, CUDA, m) { detail::impl_rope<rope_apply_cuda>(m); }
 
 }  // namespace liger
