@@ -13,6 +13,7 @@
 
 #include "ligerbench/registry.h"
 #include "ligerbench/runner.h"
+#include "measure_options.h"
 #include "test_util.h"
 
 namespace {
@@ -67,18 +68,6 @@ v1::JobSpec job_of(const KernelSpec& k, const ConformanceCase& c) {
   return job;
 }
 
-// Enough to check accuracy and get a timing; speed is never judged here.
-MeasureOptions one_sample() {
-  MeasureOptions opt;
-  opt.warmup_runs = 0;
-  opt.warmup_s = 0;
-  opt.min_samples = 1;
-  opt.max_samples = 1;
-  opt.min_time_s = 0;
-  opt.timeout_s = 5;
-  return opt;
-}
-
 std::string failed_tensors(const v1::CaseResult& r) {
   std::string s;
   for (const auto& t : r.accuracy().tensors())
@@ -102,7 +91,8 @@ TEST_P(Conformance, LigerAndBaselineMatchTheReference) {
   const auto cases = select_cases(job_of(*k, c), {device}, "");
   ASSERT_EQ(cases.size(), 1u);
   const Case& one = cases.front();
-  const v1::CaseResult r = run_case(one, one_sample());
+  // One sample: enough to check accuracy and get a timing; speed is never judged here.
+  const v1::CaseResult r = run_case(one, ligerbench::testing::exact_samples(1));
   SCOPED_TRACE(r.spec().key());
   // Debian's CPU LibTorch lacks fp16 kernels for several LibTorch ops (layer_norm, softmax, the
   // GEMMs that the baselines and the liger MLPs call): a LibTorch limitation, reported as a skip,

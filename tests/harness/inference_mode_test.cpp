@@ -20,6 +20,7 @@
 #include "ligerbench/registry.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/suite.h"
+#include "measure_options.h"
 #include "test_util.h"
 
 namespace {
@@ -279,14 +280,7 @@ INSTANTIATE_TEST_SUITE_P(EveryLoss, InferenceModeLoss, ::testing::ValuesIn(loss_
 TEST(InferenceModeRegion, RunsTheCaseWithoutGradients) {
   const LossCase lc{"jsd", {{"BT", 8}, {"V", 64}}, true, "cpu"};
   const Case c = one_case(lc, Mode::kInference);
-  MeasureOptions opt;
-  opt.warmup_runs = 0;
-  opt.warmup_s = 0;
-  opt.min_samples = 2;
-  opt.max_samples = 2;
-  opt.min_time_s = 0;
-  opt.timeout_s = 5;
-  const v1::CaseResult r = run_case(c, opt);
+  const v1::CaseResult r = run_case(c, ligerbench::testing::exact_samples(2));
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r.spec().mode(), "inference");
   EXPECT_TRUE(r.accuracy().passed());

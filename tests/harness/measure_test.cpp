@@ -9,6 +9,7 @@
 #include "input_error.h"
 #include "ligerbench/measure.h"
 #include "ligerbench/suite.h"
+#include "measure_options.h"
 
 namespace {
 
@@ -16,16 +17,13 @@ using namespace ligerbench;
 using ligerbench::testing::error_of;
 using Clock = std::chrono::steady_clock;
 
+// At least 20 samples, then the CI rule or max_time_s stops the sampling, not the count.
 MeasureOptions ci_options() {
-  MeasureOptions opt;
+  MeasureOptions opt = ligerbench::testing::exact_samples(20);
   opt.warmup_runs = 1;
-  opt.warmup_s = 0;
-  opt.min_samples = 20;
   opt.max_samples = 100000;
-  opt.min_time_s = 0;
   opt.max_time_s = 2;
   opt.target_rel_ci = 0.01;
-  opt.timeout_s = 5;
   return opt;
 }
 

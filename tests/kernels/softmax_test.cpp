@@ -37,11 +37,7 @@ void check_shape(const std::string& device_str, at::ScalarType dtype, Shape shap
   ASSERT_NO_FATAL_FAILURE(expect_unary_op_matches(
       what, x, dy, [](const at::Tensor& t) { return liger::softmax(t); },
       [](const at::Tensor& t) { return spec_reference("softmax", {{"input", t}})[0]; }, &y));
-  if (shape.rows > 0) {
-    const at::Tensor row_sums = y.to(at::kDouble).sum(-1).cpu();
-    EXPECT_TRUE(at::allclose(row_sums, at::ones_like(row_sums), 0, dtype == at::kFloat ? 1e-5 : 2e-2))
-        << what << ": rows do not sum to 1\n" << row_sums;
-  }
+  if (shape.rows > 0) expect_sums_to_one(what, y, -1, 0, dtype == at::kFloat ? 1e-5 : 2e-2);
 }
 
 // (device, dtype); each case runs the whole shape list (one process per case under CTest).

@@ -94,4 +94,11 @@ inline void expect_unary_op_matches(const std::string& what, const at::Tensor& x
   *y_out = y.detach();
 }
 
+// Each slice of y along dim sums to 1 (a probability distribution: softmax, sparsemax) within
+// allclose's (rtol, atol), summed in float64.
+inline void expect_sums_to_one(const std::string& what, const at::Tensor& y, int64_t dim, double rtol, double atol) {
+  const at::Tensor sums = y.detach().cpu().to(at::kDouble).sum(dim);
+  EXPECT_TRUE(at::allclose(sums, at::ones_like(sums), rtol, atol)) << what << ": rows do not sum to 1\n" << sums;
+}
+
 }  // namespace ligerbench::testing
