@@ -2,13 +2,12 @@
 
 #include <ATen/ATen.h>
 
-#include "glu_mlp.h"
 #include "liger/geglu.h"
 
 namespace liger {
 
 void LigerGEGLUMLPImpl::reset() {
-  detail::register_glu_projections(*this, options.hidden_size(), options.intermediate_size());
+  register_projections();
 }
 
 at::Tensor LigerGEGLUMLPImpl::forward(const at::Tensor& x) {

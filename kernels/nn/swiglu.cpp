@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include "glu_mlp.h"
 #include "liger/swiglu.h"
 
 namespace liger {
@@ -10,7 +9,7 @@ namespace liger {
 void LigerSwiGLUMLPImpl::reset() {
   TORCH_CHECK(options.hidden_act() == "silu" || options.hidden_act() == "swish",
               "LigerSwiGLUMLP: activation function '", options.hidden_act(), "' not supported (use 'silu' or 'swish')");
-  detail::register_glu_projections(*this, options.hidden_size(), options.intermediate_size());
+  register_projections();
 }
 
 at::Tensor LigerSwiGLUMLPImpl::forward(const at::Tensor& x) {

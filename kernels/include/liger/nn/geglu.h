@@ -2,31 +2,18 @@
 // torch::nn module mirroring Liger's LigerGEGLUMLP: down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)),
 // with the GELU-multiply as one fused kernel (liger::geglu). As in Liger, GELU is always the tanh
 // approximation whatever hidden_act says (it is kept only for config compatibility).
-#include <torch/nn/modules/linear.h>
-
-#include <string>
-
-#include "liger/nn/module.h"
+#include "liger/nn/glu_mlp.h"
 
 namespace liger {
 
-struct LigerGEGLUMLPOptions {
-  LigerGEGLUMLPOptions(int64_t hidden_size, int64_t intermediate_size)
-      : hidden_size_(hidden_size), intermediate_size_(intermediate_size) {}
-  TORCH_ARG(int64_t, hidden_size);
-  TORCH_ARG(int64_t, intermediate_size);
-  TORCH_ARG(std::string, hidden_act) = "gelu_pytorch_tanh";  // not checked, not used (Liger's behaviour)
-};
+inline constexpr char kGEGLUHiddenAct[] = "gelu_pytorch_tanh";  // not checked, not used (Liger's behaviour)
+using LigerGEGLUMLPOptions = LigerGluMLPOptions<kGEGLUHiddenAct>;
 
-class LigerGEGLUMLPImpl : public LigerModule<LigerGEGLUMLPImpl, LigerGEGLUMLPOptions> {
+class LigerGEGLUMLPImpl : public LigerGluMLP<LigerGEGLUMLPImpl, LigerGEGLUMLPOptions> {
  public:
-  explicit LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options) : LigerModule(options) { reset(); }
+  explicit LigerGEGLUMLPImpl(const LigerGEGLUMLPOptions& options) : LigerGluMLP(options) { reset(); }
   void reset() override;
   at::Tensor forward(const at::Tensor& x);
-
-  torch::nn::Linear gate_proj{nullptr};
-  torch::nn::Linear up_proj{nullptr};
-  torch::nn::Linear down_proj{nullptr};
 };
 
 TORCH_MODULE(LigerGEGLUMLP);
