@@ -11,6 +11,7 @@
 
 #include "ligerbench/crash_trace.h"
 #include "ligerbench/device.h"
+#include "ligerbench/distributed.h"
 #include "ligerbench/runner.h"
 #include "ligerbench/server/debug_kernel.h"
 #include "ligerbench/server/worker.h"
@@ -63,6 +64,8 @@ v1::WorkerResponse node(const v1::NodeInfoRequest&) {
 
 int main(int argc, char** argv) {
   ligerbench::install_crash_trace();
+  // A rank of a distributed case (the server's launcher starts it; docs/DISTRIBUTED.md).
+  if (argc > 1 && std::strcmp(argv[1], "__rank") == 0) return ligerbench::rank_main(argc, argv);
   pid_t parent = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

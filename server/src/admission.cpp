@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "ligerbench/distributed.h"
 #include "ligerbench/key_filter.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
@@ -91,6 +92,15 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
                                             ", which has " + gib(static_cast<double>(mem->second)));
       }
     }
+  }
+  // Distributed sweeps (docs/DISTRIBUTED.md) expand apart: one case each runs on its ranks.
+  try {
+    const auto distributed = expand_distributed(spec, devices, 0, req.filter(), "spec");
+    if (distributed.size() > max_cases - static_cast<uint64_t>(total))
+      return invalid("spec.cases", "the job expands to more than max_cases_per_job (" + std::to_string(max_cases) + ") cases");
+    total += static_cast<int>(distributed.size());
+  } catch (const InputError& e) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
   }
   if (total == 0) return invalid("filter", "no case of the spec matches " + quote_input(req.filter()));
 

@@ -28,11 +28,16 @@ std::string seconds(double s) {
   return buf;
 }
 
-// The selected cases that have no result, into job.skipped_cases; returns how many.
-int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::set<int>& done) {
+// The selected cases that have no result, into job.skipped_cases; returns how many. The
+// distributed cases follow the ordinary ones in case order.
+int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::vector<DistributedCase>& distributed,
+                 const std::set<int>& done) {
   job.clear_skipped_cases();
-  for (int i = 0; i < static_cast<int>(cases.size()); ++i)
+  const int n = static_cast<int>(cases.size());
+  for (int i = 0; i < n; ++i)
     if (!done.count(i)) job.add_skipped_cases(cases[i].case_spec.key());
+  for (int i = 0; i < static_cast<int>(distributed.size()); ++i)
+    if (!done.count(n + i)) job.add_skipped_cases(distributed[i].identity.spec().key());
   return job.skipped_cases_size();
 }
 
@@ -56,8 +61,20 @@ double CaseLimits::for_options(const v1::MeasurementOptions& m) const {
 }
 
 Scheduler::Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node,
-                     CaseLimits case_limits)
-    : store_(store), events_(events), metrics_(metrics), pool_(pool), node_(std::move(node)), case_limits_(case_limits) {}
+                     CaseLimits case_limits, LaunchOptions launch)
+    : store_(store),
+      events_(events),
+      metrics_(metrics),
+      pool_(pool),
+      node_(std::move(node)),
+      case_limits_(case_limits),
+      launch_(std::move(launch)) {}
+
+v1::CaseResult Scheduler::run_distributed(RunningJob* rj, const DistributedCase& c) {
+  LaunchOptions o = launch_;
+  o.stop = [this, rj] { return rj->cancel.load() || stopping_.load(); };
+  return run_distributed_case(c, o);
+}
 
 Scheduler::~Scheduler() { stop(0); }
 
@@ -85,13 +102,16 @@ void Scheduler::finish_cancelled_after_restart(v1::Job job) {
   std::set<int> done;
   for (const auto& [i, r] : store_.results(job.id())) done.insert(i);
   std::vector<Case> cases;
+  std::vector<DistributedCase> distributed;
   try {
-    cases = select_cases(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()), job.filter());
+    const std::vector<std::string> devices(job.devices().begin(), job.devices().end());
+    cases = select_cases(job.spec(), devices, job.filter());
+    distributed = expand_distributed(job.spec(), devices, 0, job.filter(), "spec");
   } catch (const std::exception&) {
     // It could not run anyway; it ends without a list of what it skipped.
   }
   job.clear_spec();
-  const int skipped = list_skipped(job, cases, done);
+  const int skipped = list_skipped(job, cases, distributed, done);
   job.set_state(v1::JOB_STATE_CANCELLED);
   job.set_finished_at(now_rfc3339());
   job.set_message("cancelled by a client; the server stopped before the job did" + never_ran(skipped));
@@ -227,8 +247,10 @@ void Scheduler::run_job(RunningJob* rj) {
 bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   const std::vector<std::string> devices(job.devices().begin(), job.devices().end());
   std::vector<Case> cases;
+  std::vector<DistributedCase> distributed;  // after the ordinary cases in case order
   try {
     cases = select_cases(job.spec(), devices, job.filter());
+    distributed = expand_distributed(job.spec(), devices, 0, job.filter(), "spec");
   } catch (const std::exception& e) {
     job.clear_spec();
     job.set_state(v1::JOB_STATE_FAILED);
@@ -244,16 +266,18 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   const std::map<int, v1::CaseResult> stored = store_.results(job.id());
   std::set<int> done;
   PairDeriver pairs;
-  for (const auto& [i, r] : stored)
+  const int total = static_cast<int>(cases.size() + distributed.size());
+  for (const auto& [i, r] : stored) {
     if (i < static_cast<int>(cases.size())) {
       v1::CaseResult copy = r;
       pairs.apply(cases[i], copy);
-      done.insert(i);
     }
+    if (i < total) done.insert(i);
+  }
   job.set_state(v1::JOB_STATE_RUNNING);
   job.set_attempts(job.attempts() + 1);
   if (job.started_at().empty()) job.set_started_at(now_rfc3339());
-  job.set_total_cases(static_cast<int>(cases.size()));
+  job.set_total_cases(total);
   job.set_message(stored.empty() ? "" : "resumed; " + std::to_string(stored.size()) + " cases were already done");
   events_.publish(job, state_event(v1::JOB_STATE_RUNNING, job.message()));
 
@@ -337,6 +361,40 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
       break;
     }
   }
+  // The distributed cases, each on its rank processes (the launcher bounds every rank by its
+  // rank_timeout_s; a cancel or a shutdown kills them at once).
+  const bool ordinary_done = final_state == v1::JOB_STATE_FINISHED && static_cast<int>(done.size()) >= static_cast<int>(cases.size());
+  for (int j = 0; ordinary_done && j < static_cast<int>(distributed.size()); ++j) {
+    const int i = static_cast<int>(cases.size()) + j;
+    if (done.count(i)) continue;
+    if (rj->cancel) {
+      cancelled();
+      break;
+    }
+    if (stopping_) break;
+    if (Clock::now() >= deadline) {
+      final_state = v1::JOB_STATE_TIMED_OUT;
+      final_message = job_timeout;
+      break;
+    }
+    v1::CaseResult r = run_distributed(rj, distributed[j]);
+    if (stopping_ && !rj->cancel) break;  // shutdown: this case runs again after the restart
+    if (rj->cancel) r.set_error("cancelled by a client while this case ran; its ranks were killed" +
+                                (r.error().empty() ? std::string() : " (" + r.error() + ")"));
+    if (rj->cancel) r.set_ok(false);
+    done.insert(i);
+    job.set_done_cases(job.done_cases() + 1);
+    if (case_failed(r)) job.set_failed_cases(job.failed_cases() + 1);
+    metrics_.case_finished(r);
+    v1::JobEvent e;
+    *e.mutable_case_result() = std::move(r);
+    e.set_case_index(i);
+    events_.publish(job, std::move(e));
+    if (rj->cancel) {
+      cancelled();
+      break;
+    }
+  }
   if (stopping_ && !rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) {
     job.set_state(v1::JOB_STATE_QUEUED);
     job.set_message("re-queued: the server stopped; " + std::to_string(job.done_cases()) + " finished cases are kept");
@@ -344,7 +402,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     return false;
   }
   if (rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) cancelled();
-  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, cases, done));
+  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, cases, distributed, done));
   job.set_state(final_state);
   job.set_message(final_message);
   job.set_finished_at(now_rfc3339());

@@ -128,11 +128,12 @@ grpc::Status guarded(F&& body) {
 
 class Service final : public v1::BenchService::CallbackService {
  public:
-  Service(Store& store, Events& events, Scheduler& scheduler, AdmissionQueue& admission, const AdmissionLimits& limits,
-          const v1::NodeInfo& node, std::string token, int max_queued)
+  Service(Store& store, Events& events, Scheduler& scheduler, RankHost& rank_host, AdmissionQueue& admission,
+          const AdmissionLimits& limits, const v1::NodeInfo& node, std::string token, int max_queued)
       : store_(store),
         events_(events),
         scheduler_(scheduler),
+        rank_host_(rank_host),
         admission_(admission),
         limits_(limits),
         node_(node),
@@ -254,6 +255,16 @@ class Service final : public v1::BenchService::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* RunRanks(grpc::CallbackServerContext* ctx, const v1::RunRanksRequest* req,
+                                     v1::RunRanksResponse* resp) override {
+    if (auto s = authorize(ctx); !s.ok()) {
+      auto* r = ctx->DefaultReactor();
+      r->Finish(s);
+      return r;
+    }
+    return rank_host_.serve(ctx, req, resp);
+  }
+
   grpc::ServerUnaryReactor* GetNodeInfo(grpc::CallbackServerContext* ctx, const v1::GetNodeInfoRequest*,
                                         v1::GetNodeInfoResponse* resp) override {
     return reply(ctx, [&] {
@@ -306,6 +317,7 @@ class Service final : public v1::BenchService::CallbackService {
   Store& store_;
   Events& events_;
   Scheduler& scheduler_;
+  RankHost& rank_host_;
   AdmissionQueue& admission_;
   const AdmissionLimits& limits_;
   const v1::NodeInfo& node_;
@@ -379,11 +391,22 @@ Server::Server(v1::ServerConfig config) : config_(std::move(config)) {
 
   metrics_ = std::make_unique<Metrics>(config_.metrics_listen());
   events_ = std::make_unique<Events>(*store_);
-  scheduler_ = std::make_unique<Scheduler>(*store_, *events_, *metrics_, *pool_, node_,
-                                           CaseLimits{config_.max_case_timeout_s(), config_.case_timeout_margin_s()});
   if (!config_.auth_token_file().empty()) token_ = read_token(config_.auth_token_file());
+  // Distributed cases: the worker executable runs the ranks (`__rank`); peers are called with
+  // this server's token (every node of a cluster shares one), over TLS when peer_ca_file is set.
+  client::ClientOptions peers;
+  peers.token = token_;
+  peers.tls = !config_.peer_ca_file().empty();
+  peers.ca_file = config_.peer_ca_file();
+  LaunchOptions launch;
+  launch.exe = config_.worker_path();
+  launch.run_on_peer = peer_caller(peers);
+  rank_host_ = std::make_unique<RankHost>(config_.worker_path(), limits_.devices);
+  scheduler_ = std::make_unique<Scheduler>(*store_, *events_, *metrics_, *pool_, node_,
+                                           CaseLimits{config_.max_case_timeout_s(), config_.case_timeout_margin_s()},
+                                           std::move(launch));
   admission_ = std::make_unique<AdmissionQueue>(kAdmissionThreads, kAdmissionBacklog);
-  service_ = std::make_unique<Service>(*store_, *events_, *scheduler_, *admission_, limits_, node_, token_,
+  service_ = std::make_unique<Service>(*store_, *events_, *scheduler_, *rank_host_, *admission_, limits_, node_, token_,
                                        config_.max_queued_jobs());
 }
 

@@ -3,17 +3,20 @@
 // `distributed: collective` runs on world_size rank processes (`ligerbench __rank`), which meet
 // through a c10d TCPStore that the launcher hosts on loopback and talk through c10d's
 // ProcessGroupGloo (cpu) or ProcessGroupNCCL (cuda).
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "ligerbench/proto.h"
+#include "ligerbench/v1/rank_task.pb.h"
 #include "ligerbench/suite.h"
 
 namespace ligerbench {
 
-constexpr int kMaxCpuWorldSize = 8;
+constexpr int kMaxCpuWorldSize = 8;  // ranks of one case on one machine's cpu
+constexpr int kMaxPeerNodes = 15;     // distributed_options.nodes: peers beside the receiving server
 constexpr int kDefaultWorldSize = 2;
 constexpr double kDefaultRankTimeoutS = 60;
 // Distributed cases of one run: each starts world_size processes.
@@ -45,9 +48,33 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
                                                 int world_size_override, const std::string& filter,
                                                 const std::string& where);
 
-// Runs one case on its rank processes (`exe __rank ...`; empty exe: this executable). Never
-// throws: a rank that fails, dies or hangs fails the case, and the error names the rank.
-v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string& exe = "");
+// Multi-node: runs one peer node's ranks (`node` host:port, `tasks` in rank order) and returns
+// their outcomes in task order; throws, naming the node, when it cannot be reached or refuses
+// them. Called on a thread of its own. `abandon` turns true when the case has failed elsewhere:
+// the call should then stop the peer's ranks and return.
+using RunOnPeer = std::function<std::vector<v1::RankOutcome>(const std::string& node, const std::vector<v1::RankTask>& tasks,
+                                                             const std::atomic<bool>& abandon)>;
+
+struct LaunchOptions {
+  std::string exe;           // the rank executable (`exe __rank TASK RESULT`); empty: this one
+  std::function<bool()> stop;  // polled while ranks run; true kills them (a cancelled job)
+  RunOnPeer run_on_peer;     // needed by cases whose distributed_options name nodes (the server's)
+};
+
+// The node (host:port, "" for this one) of each rank of `c`: the world_size ranks split evenly,
+// ranks 0 .. k-1 here, then k per entry of distributed_options.nodes.
+std::vector<std::string> rank_nodes(const DistributedCase& c);
+
+// Runs one case on its rank processes. Never throws: a rank that fails, dies or hangs, or a peer
+// node that cannot be reached, fails the case, and the error names the rank (or node).
+v1::CaseResult run_distributed_case(const DistributedCase& c, const LaunchOptions& options = {});
+
+// Runs `tasks` (ranks of one case, which meet at the store the tasks name) as processes of this
+// machine, and waits for every one: once one has failed the others get a short grace, and none
+// outlives rank_timeout_s plus the start-up allowance, or stop() giving a reason (empty: go on). One outcome per
+// task, in order; a rank without a result says how it ended ("rank 1 of 4 was killed by ...").
+std::vector<v1::RankOutcome> run_local_ranks(const std::vector<v1::RankTask>& tasks, double rank_timeout_s,
+                                             const std::string& exe, const std::function<std::string()>& stop);
 
 // `ligerbench __rank TASK_FILE RESULT_FILE`: one rank of a case (the launcher starts it).
 int rank_main(int argc, char** argv);

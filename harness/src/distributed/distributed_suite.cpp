@@ -1,5 +1,6 @@
 // Validation and expansion of distributed sweeps (docs/DISTRIBUTED.md).
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <tuple>
 #include <sstream>
@@ -49,6 +50,31 @@ std::vector<int64_t> model_gradient_bytes(const v1::ModelGradientSizes& m, int64
   if (v > 0) sizes.push_back(v * h);                // embedding, head
   for (auto& s : sizes) s *= element_bytes;
   return sizes;
+}
+
+// A host:port (host a name or IPv4 address, no scheme, no spaces), port in [min_port, 65535].
+bool is_host_port(const std::string& s, int min_port) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || s.size() > 261) return false;
+  for (std::size_t i = 0; i < colon; ++i) {
+    const char ch = s[i];
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_')) return false;
+  }
+  const std::string port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
+  const int p = std::stoi(port);
+  return p >= min_port && p <= 65535;
+}
+
+void validate_nodes(const v1::DistributedOptions& o, const std::string& oat, std::vector<SpecProblem>& out) {
+  if (o.nodes_size() > kMaxPeerNodes)
+    out.push_back({oat + ".nodes", "at most " + std::to_string(kMaxPeerNodes) + " peer nodes, got " + std::to_string(o.nodes_size())});
+  for (int i = 0; i < o.nodes_size() && i < kMaxPeerNodes; ++i)
+    if (!is_host_port(o.nodes(i), 1))
+      out.push_back({oat + ".nodes[" + std::to_string(i) + "]",
+                     "'" + quote_truncated(o.nodes(i)) + "' is not host:port (a ligerbenchd's gRPC address, port 1..65535)"});
+  if (!o.rendezvous().empty() && !is_host_port(o.rendezvous(), 0))
+    out.push_back({oat + ".rendezvous", "'" + quote_truncated(o.rendezvous()) + "' is not host:port (port 0..65535; 0: a free one)"});
 }
 
 int64_t element_bytes(const std::string& dtype) { return dtype == "fp32" ? 4 : 2; }
@@ -148,6 +174,7 @@ bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& 
     got << o.rank_timeout_s();
     out_of_range(out, oat + ".rank_timeout_s", "(0, 3600]", got.str());
   }
+  validate_nodes(o, oat, out);
   check_int(out, oat + ".warmup", o.has_warmup(), o.warmup(), 0, 1000);
   check_int(out, oat + ".repetitions", o.has_repetitions(), o.repetitions(), 1, 10000);
   check_debug_rank(out, oat + ".perturb_rank", o.has_perturb_rank(), o.perturb_rank(), sweep.world_size());
@@ -204,7 +231,8 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
     const std::string t = d == "cpu" ? "cpu" : "cuda";
     if (std::find(types.begin(), types.end(), t) == types.end()) types.push_back(t);
   }
-  const GpuBackend* gpu = gpu_backend();
+  // Only a cuda device asks the GPU backend (the server process never touches a GPU).
+  const GpuBackend* gpu = std::find(types.begin(), types.end(), "cuda") != types.end() ? gpu_backend() : nullptr;
   std::vector<DistributedCase> cases;
   for (int si = 0; si < job.cases_size(); ++si) {
     const v1::CaseSweep& sweep = job.cases(si);
@@ -220,11 +248,20 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
       if (has && rank >= ws)
         throw InputError(where + ": key '" + at + ".distributed_options." + name + "': rank " + std::to_string(rank) +
                          " is not a rank of " + std::to_string(ws) + " ranks");
+    // Multi-node: the ranks split evenly over this node and the peers; each node's share is
+    // bounded as one node's world is (the peers check theirs against their own devices).
+    const int node_count = 1 + o.nodes_size();
+    if (ws % node_count != 0)
+      throw InputError(where + ": " + ws_source + ": " + std::to_string(ws) + " ranks do not split evenly over " +
+                       std::to_string(node_count) + " nodes (this one and key '" + at + ".distributed_options.nodes')");
     for (const auto& type : types) {
       const int limit = type == "cpu" ? kMaxCpuWorldSize : (gpu ? gpu->device_count() : 0);
-      if (ws < 1 || ws > limit)
-        throw InputError(where + ": " + ws_source + ": " + std::to_string(ws) + " ranks on " + type + ", but at most " +
-                         std::to_string(limit) + (type == "cpu" ? " ranks run on cpu" : " (one per visible GPU)"));
+      const int here = ws / node_count;
+      if (here < 1 || here > limit)
+        throw InputError(where + ": " + ws_source + ": " + std::to_string(here) + " ranks on " + type +
+                         (node_count > 1 ? " on each of " + std::to_string(node_count) + " nodes" : std::string()) +
+                         ", but at most " + std::to_string(limit) +
+                         (type == "cpu" ? " ranks run on cpu" : " (one per visible GPU)"));
       DistributedCase base;
       base.kind = sweep.distributed();
       base.device_type = type;
@@ -239,7 +276,8 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
         d->set_kind(c.kind);
         d->set_world_size(ws);
         d->set_backend(backend_of(type));
-        id.set_key(id.key() + "|" + type + "|world_size=" + std::to_string(ws));
+        id.set_key(id.key() + "|" + type + "|world_size=" + std::to_string(ws) +
+                   (node_count > 1 ? ",nodes=" + std::to_string(node_count) : std::string()));
         if (!keep.matches(id.key())) return;
         if (cases.size() >= kMaxDistributedCases)
           throw InputError(where + ": more than " + std::to_string(kMaxDistributedCases) + " distributed cases");

@@ -18,21 +18,27 @@
 
 namespace ligerbench::dist {
 
-c10::intrusive_ptr<c10d::Store> connect_store(int port, std::chrono::milliseconds timeout) {
+c10::intrusive_ptr<c10d::Store> connect_store(const std::string& host, int port, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = false;
   opts.waitWorkers = false;
   opts.timeout = timeout;
-  return c10::make_intrusive<c10d::TCPStore>("127.0.0.1", opts);
+  return c10::make_intrusive<c10d::TCPStore>(host, opts);
 }
 
 c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                                     const std::string& device, std::chrono::milliseconds timeout) {
+                                     const std::string& device, const std::string& store_host,
+                                     std::chrono::milliseconds timeout) {
   if (device == "cpu") {
 #ifdef LIGERBENCH_HAVE_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    // Gloo's pairs listen on the address of the name given: loopback while the rendezvous is
+    // (every rank on this machine, or peers on loopback), else this host's own address, which the
+    // other nodes reach.
+    const bool loopback = store_host.rfind("127.", 0) == 0 || store_host == "localhost";
+    opts->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                     : c10d::ProcessGroupGloo::createDefaultDevice());
     return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
 #else
     throw std::runtime_error("this build has no ProcessGroupGloo (LibTorch's Gloo headers were not found)");

@@ -21,13 +21,14 @@ using Group = c10d::Backend;
 using Group = c10d::ProcessGroup;
 #endif
 
-// A client of the launcher's TCPStore on 127.0.0.1:port.
-c10::intrusive_ptr<c10d::Store> connect_store(int port, std::chrono::milliseconds timeout);
+// A client of the launcher's TCPStore at host:port.
+c10::intrusive_ptr<c10d::Store> connect_store(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 // ProcessGroupGloo for "cpu", ProcessGroupNCCL for "cuda:N". Throws when this build has no such
-// backend (a LibTorch without Gloo headers, or without NCCL).
+// backend (a LibTorch without Gloo headers, or without NCCL). store_host picks Gloo's interface.
 c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world_size,
-                                     const std::string& device, std::chrono::milliseconds timeout);
+                                     const std::string& device, const std::string& store_host,
+                                     std::chrono::milliseconds timeout);
 
 // Waits for a collective and, on CUDA, for the device: the time a sample covers is the
 // collective's, not its launch's.

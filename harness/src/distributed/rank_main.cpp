@@ -84,15 +84,17 @@ int rank_main(int argc, char** argv) {
   record_failure(r, [&] {
     // Ranks share the machine's cores; the same count on every rank keeps their arithmetic alike.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    at::set_num_threads(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(task.world_size()))));
+    const int here = task.local_ranks() > 0 ? task.local_ranks() : task.world_size();
+    at::set_num_threads(static_cast<int>(std::max(1u, cores / static_cast<unsigned>(here))));
 #ifdef LIGERBENCH_TORCH_HAS_CUDA
     if (info.device_index() >= 0) c10::cuda::set_device(static_cast<c10::DeviceIndex>(info.device_index()));
 #endif
     const auto& o = task.sweep().distributed_options();
     const auto timeout = std::chrono::milliseconds(
         static_cast<int64_t>(1000 * (o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS)));
-    auto store = dist::connect_store(task.store_port(), timeout);
-    auto group = dist::make_group(store, task.rank(), task.world_size(), task.device(), timeout);
+    const std::string host = task.store_host().empty() ? "127.0.0.1" : task.store_host();
+    auto store = dist::connect_store(host, task.store_port(), timeout);
+    auto group = dist::make_group(store, task.rank(), task.world_size(), task.device(), host, timeout);
     auto debug_point = [&] {
       if (o.has_kill_rank() && o.kill_rank() == task.rank()) std::raise(SIGKILL);
       if (o.has_hang_rank() && o.hang_rank() == task.rank())

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ligerbench/case_spec.h"
+#include "ligerbench/distributed.h"
 #include "ligerbench/server/events.h"
 #include "ligerbench/server/metrics.h"
 #include "ligerbench/server/store.h"
@@ -38,8 +39,10 @@ v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m);
 
 class Scheduler {
  public:
+  // `launch` runs a job's distributed cases (docs/DISTRIBUTED.md): the rank executable and the
+  // call that hands peer nodes their ranks; the scheduler adds the stop (cancel, shutdown).
   Scheduler(Store& store, Events& events, Metrics& metrics, WorkerPool& pool, v1::NodeInfo node,
-            CaseLimits case_limits = {});
+            CaseLimits case_limits = {}, LaunchOptions launch = {});
   ~Scheduler();
 
   // Recovers the store (jobs left running by a killed server go back to the queue, keeping their
@@ -81,6 +84,8 @@ class Scheduler {
   void run_job(RunningJob* rj);
   // Runs the cases; returns false when the server is stopping (the job was re-queued).
   bool run_cases(RunningJob* rj, v1::Job& job, Worker& worker);
+  // One distributed case of a running job, on its rank processes (here and on peer nodes).
+  v1::CaseResult run_distributed(RunningJob* rj, const DistributedCase& c);
   // Ends a job that a client cancelled while it ran, when a restart finds it still unfinished.
   void finish_cancelled_after_restart(v1::Job job);
   void finish_running(RunningJob* rj);
@@ -91,6 +96,7 @@ class Scheduler {
   WorkerPool& pool_;
   const v1::NodeInfo node_;
   const CaseLimits case_limits_;
+  const LaunchOptions launch_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

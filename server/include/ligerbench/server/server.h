@@ -10,6 +10,7 @@
 #include "ligerbench/server/admission_queue.h"
 #include "ligerbench/server/events.h"
 #include "ligerbench/server/metrics.h"
+#include "ligerbench/server/peer_ranks.h"
 #include "ligerbench/server/scheduler.h"
 #include "ligerbench/server/store.h"
 #include "ligerbench/server/worker.h"
@@ -42,6 +43,7 @@ class Server {
   std::unique_ptr<Events> events_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<RankHost> rank_host_;  // serves RunRanks: peers' ranks of multi-node cases
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<AdmissionQueue> admission_;
   std::unique_ptr<v1::BenchService::CallbackService> service_;
