@@ -283,13 +283,21 @@ void check_backends(const std::vector<Case>& cases) {
   }
 }
 
-std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+std::vector<v1::CaseSpec> select_case_specs(const v1::JobSpec& job, const std::vector<std::string>& devices,
+                                            const std::string& filter) {
   const KeyFilter keep = compile_filter(filter);  // before expanding: a bad pattern costs nothing
-  std::vector<Case> all = expand_cases(job, devices);
+  std::vector<v1::CaseSpec> all = expand_case_specs(job, devices);
   if (filter.empty()) return all;
-  std::vector<Case> out;
+  std::vector<v1::CaseSpec> out;
   for (auto& c : all)
-    if (keep.matches(c.case_spec.key())) out.push_back(std::move(c));
+    if (keep.matches(c.key())) out.push_back(std::move(c));
+  return out;
+}
+
+std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+  std::vector<Case> out;
+  const uint64_t seed = job.measurement().seed();
+  for (const v1::CaseSpec& spec : select_case_specs(job, devices, filter)) out.push_back(resolve_case(spec, seed));
   return out;
 }
 

@@ -26,14 +26,14 @@ void Events::fill(const v1::Job& job, v1::JobEvent& e) {
   e.set_total_cases(job.total_cases());
 }
 
-void Events::create(const v1::Job& job, const std::string& message) {
+void Events::create(const v1::Job& job, const v1::CaseSpecList& cases, const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
   v1::JobEvent e;
   e.set_state_change(job.state());
   e.set_message(message);
   last_seq_[job.id()] = 0;
   fill(job, e);
-  store_.insert_job(job, e);
+  store_.insert_job(job, e, &cases);
 }
 
 void Events::publish(const v1::Job& job, v1::JobEvent e) {

@@ -28,11 +28,11 @@ std::string seconds(double s) {
   return buf;
 }
 
-// The selected cases that have no result, into job.skipped_cases; returns how many.
-int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::set<int>& done) {
+// The job's cases that have no result, into job.skipped_cases; returns how many.
+int list_skipped(v1::Job& job, const v1::CaseSpecList& cases, const std::set<int>& done) {
   job.clear_skipped_cases();
-  for (int i = 0; i < static_cast<int>(cases.size()); ++i)
-    if (!done.count(i)) job.add_skipped_cases(cases[i].case_spec.key());
+  for (int i = 0; i < cases.cases_size(); ++i)
+    if (!done.count(i)) job.add_skipped_cases(cases.cases(i).key());
   return job.skipped_cases_size();
 }
 
@@ -81,12 +81,25 @@ void Scheduler::start() {
   dispatcher_ = std::thread([this] { dispatch_loop(); });
 }
 
+v1::CaseSpecList Scheduler::cases_of(const v1::Job& job) {
+  if (auto stored = store_.job_cases(job.id())) return *std::move(stored);
+  // A job stored by a build before the store kept admission's expansion: expanded here, once,
+  // as that build's admission would have (same devices, same filter, so the same indices as its
+  // stored results), and kept, so that a later resume reads them too.
+  v1::CaseSpecList cases;
+  for (auto& c : select_case_specs(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()),
+                                   job.filter()))
+    *cases.add_cases() = std::move(c);
+  store_.keep_cases(job.id(), cases);
+  return cases;
+}
+
 void Scheduler::finish_cancelled_after_restart(v1::Job job) {
   std::set<int> done;
   for (const auto& [i, r] : store_.results(job.id())) done.insert(i);
-  std::vector<Case> cases;
+  v1::CaseSpecList cases;
   try {
-    cases = select_cases(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()), job.filter());
+    cases = cases_of(job);
   } catch (const std::exception&) {
     // It could not run anyway; it ends without a list of what it skipped.
   }
@@ -104,12 +117,12 @@ void Scheduler::enqueue_locked(const v1::Job& job) {
                           std::vector<std::string>(job.devices().begin(), job.devices().end()), Clock::now()});
 }
 
-void Scheduler::submit(v1::Job job) {
+void Scheduler::submit(v1::Job job, const v1::CaseSpecList& cases) {
   job.set_state(v1::JOB_STATE_QUEUED);
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int ahead = static_cast<int>(queue_.size() + running_.size());
-    events_.create(job, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
+    events_.create(job, cases, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
     enqueue_locked(job);
     metrics_.queue_depth(static_cast<int>(queue_.size()));
   }
@@ -225,10 +238,14 @@ void Scheduler::run_job(RunningJob* rj) {
 }
 
 bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
-  const std::vector<std::string> devices(job.devices().begin(), job.devices().end());
+  // The job's cases, in index order, resolved against this build's registry (a kernel gone
+  // since the job was admitted fails the job here, naming the case); no sweep is expanded.
+  v1::CaseSpecList specs;
   std::vector<Case> cases;
   try {
-    cases = select_cases(job.spec(), devices, job.filter());
+    specs = cases_of(job);
+    const uint64_t seed = job.spec().measurement().seed();
+    for (const v1::CaseSpec& spec : specs.cases()) cases.push_back(resolve_case(spec, seed));
   } catch (const std::exception& e) {
     job.clear_spec();
     job.set_state(v1::JOB_STATE_FAILED);
@@ -344,7 +361,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     return false;
   }
   if (rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) cancelled();
-  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, cases, done));
+  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, specs, done));
   job.set_state(final_state);
   job.set_message(final_message);
   job.set_finished_at(now_rfc3339());

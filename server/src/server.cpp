@@ -268,7 +268,8 @@ class Service final : public v1::BenchService::CallbackService {
  private:
   grpc::Status submit(const v1::SubmitJobRequest& req, v1::SubmitJobResponse* resp) {
     v1::Job job;
-    if (auto s = admit(req, limits_, &job); !s.ok()) return s;
+    v1::CaseSpecList cases;
+    if (auto s = admit(req, limits_, &job, &cases); !s.ok()) return s;
     if (scheduler_.queued() >= max_queued_)
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "the queue is full (" + std::to_string(max_queued_) + " jobs); try again later");
@@ -276,7 +277,7 @@ class Service final : public v1::BenchService::CallbackService {
     job.set_submitted_at(now_rfc3339());
     resp->set_job_id(job.id());
     resp->set_total_cases(job.total_cases());
-    scheduler_.submit(std::move(job));
+    scheduler_.submit(std::move(job), cases);
     return grpc::Status::OK;
   }
 

@@ -61,6 +61,9 @@ v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, 
 // Cases of the job whose key matches `filter` (an RE2 regex, unanchored; empty: all). Throws
 // InputError naming `filter` for a bad pattern, or a job over kMaxCasesPerJob.
 std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter);
+// The same cases unresolved: their CaseSpecs, in index order.
+std::vector<v1::CaseSpec> select_case_specs(const v1::JobSpec& job, const std::vector<std::string>& devices,
+                                            const std::string& filter);
 
 // Host, versions, devices and measured ceilings (copy bandwidth, bf16 matmul) of this node.
 v1::NodeInfo node_info(const std::vector<std::string>& devices);
