@@ -230,10 +230,13 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const std::string&
     const int visible = c.device_type == "cuda" && gpu ? std::max(1, gpu->device_count()) : 1;
     for (int r = 0; r < c.world_size; ++r) {
       v1::RankTask task;
-      *task.mutable_sweep() = c.sweep;
+      task.set_kind(c.kind);
+      *task.mutable_case_spec() = c.rank_case;
+      *task.mutable_options() = c.options;
       task.set_rank(r);
       task.set_world_size(c.world_size);
       task.set_device(c.device_type == "cpu" ? "cpu" : "cuda:" + std::to_string(r % visible));
+      task.mutable_case_spec()->set_device(task.device());
       task.set_store_port(store->getPort());
       task.set_seed(c.seed);
       task.set_collective(c.collective);
