@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "ligerbench/kernel_info.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
@@ -239,17 +240,7 @@ class Service final : public v1::BenchService::CallbackService {
   grpc::ServerUnaryReactor* ListKernels(grpc::CallbackServerContext* ctx, const v1::ListKernelsRequest*,
                                         v1::ListKernelsResponse* resp) override {
     return reply(ctx, [&] {
-      for (const auto& k : kernel_registry()) {
-        auto* ki = resp->add_kernels();
-        ki->set_name(k.name);
-        ki->set_category(k.category);
-        ki->set_description(k.description);
-        for (const auto& a : k.axes) ki->add_axes(a.name + "=" + std::to_string(a.default_value));
-        for (const auto& p : k.params) ki->add_params(p.name + "=" + p.default_value);
-        for (const auto& d : k.dtypes) ki->add_dtypes(d);
-        for (Mode m : k.modes) ki->add_modes(mode_name(m));
-        for (const auto& b : kernel_backends(k)) ki->add_backends(b);
-      }
+      *resp = list_kernels();
       return grpc::Status::OK;
     });
   }
