@@ -14,8 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include "ligerbench/input_error.h"
 #include "ligerbench/result_upgrade.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace ligerbench {
 namespace {

@@ -202,9 +202,4 @@ int line_of(const SourceLines& lines, std::string path) {
   return 0;
 }
 
-std::string quote_truncated(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
-}
-
 }  // namespace ligerbench

@@ -9,13 +9,13 @@
 #include <random>
 #include <stdexcept>
 
+#include "ligerbench/input_error.h"
 #include "ligerbench/kernel_info.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
 #include "ligerbench/server/messages.h"
 #include "ligerbench/server/reflection_guard.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::server {
 namespace {
