@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "args.h"
+#include "ligerbench/client/channel.h"
 #include "ligerbench/key_filter.h"
 #include "push_cmd.h"
 #include "ligerbench/report.h"
-#include "ligerbench/server/client.h"
 #include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
 

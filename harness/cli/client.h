@@ -8,7 +8,7 @@
 #include <string>
 
 #include "args.h"
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 
 namespace ligerbench::cli {
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
 #include "ligerbench/server/server.h"
