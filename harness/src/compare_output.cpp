@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ligerbench/compare.h"
+#include "ligerbench/timestamps.h"
 
 namespace ligerbench {
 namespace {
@@ -125,13 +126,11 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
+// JUnit's schema gives its timestamp no zone: the RFC 3339 time without its "Z" (UTC).
+std::string junit_timestamp() {
+  std::string t = now_rfc3339();
+  t.pop_back();
+  return t;
 }
 
 }  // namespace
@@ -203,7 +202,7 @@ std::string comparison_junit(const v1::ComparisonReport& r) {
                              "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\"";
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
      << "<testsuites name=\"ligerbench compare\" " << counts << " time=\"0\">\n"
-     << "  <testsuite name=\"ligerbench compare\" " << counts << " time=\"0\" timestamp=\"" << now_rfc3339()
+     << "  <testsuite name=\"ligerbench compare\" " << counts << " time=\"0\" timestamp=\"" << junit_timestamp()
      << "\" hostname=\"" << xml_escape(host) << "\">\n"
      << "    <properties>\n"
      << "      <property name=\"baseline\" value=\"" << xml_escape(r.baseline()) << "\"/>\n"

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "ligerbench/case_outcome.h"
 #include "ligerbench/input_error.h"
 #include "ligerbench/result_upgrade.h"
 
@@ -33,9 +34,10 @@ double worst_rel_l2(const v1::CaseResult& r) {
 }
 
 std::string verdict(const v1::CaseResult& r) {
-  if (!r.ok()) return "ERROR";
-  if (!r.accuracy().checked()) return "-";
-  return r.accuracy().passed() ? "pass" : "FAIL";
+  const std::string outcome = case_outcome(r);
+  if (outcome == "error") return "ERROR";
+  if (outcome == "failed") return "FAIL";
+  return r.accuracy().checked() ? "pass" : "-";
 }
 
 }  // namespace

@@ -17,18 +17,12 @@
 #include "ligerbench/oom_fallback.h"
 #include "ligerbench/record_failure.h"
 #include "ligerbench/registry.h"
+#include "ligerbench/timestamps.h"
 #include "ligerbench/tolerance.h"
 #include "ligerbench/version.h"
 
 namespace ligerbench {
 namespace {
-
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 const KernelFn& kernel_fn(const Case& c) { return c.provider == Provider::kLiger ? c.spec->liger : c.spec->baseline; }
 
@@ -385,8 +379,6 @@ void PairDeriver::apply(const Case& c, v1::CaseResult& r) {
   if (r.memory().measured() && it->second.memory().peak_bytes() > 0)
     r.set_memory_ratio(static_cast<double>(r.memory().peak_bytes()) / it->second.memory().peak_bytes());
 }
-
-bool case_failed(const v1::CaseResult& r) { return !r.ok() || (r.accuracy().checked() && !r.accuracy().passed()); }
 
 v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb) {
   v1::JobResult result;

@@ -106,7 +106,7 @@ void Scheduler::finish_cancelled_after_restart(v1::Job job) {
   job.clear_spec();
   const int skipped = list_skipped(job, cases, done);
   job.set_state(v1::JOB_STATE_CANCELLED);
-  job.set_finished_at(now_rfc3339());
+  job.set_finished_at(now_rfc3339_ms());
   job.set_message("cancelled by a client; the server stopped before the job did" + never_ran(skipped));
   events_.publish(job, state_event(v1::JOB_STATE_CANCELLED, job.message()));
   metrics_.job_entered(v1::JOB_STATE_CANCELLED);
@@ -138,7 +138,7 @@ Scheduler::CancelOutcome Scheduler::cancel(const std::string& id, v1::JobState* 
     metrics_.queue_depth(static_cast<int>(queue_.size()));
     v1::Job job = *store_.get_job(id, /*with_spec=*/false);
     job.set_state(v1::JOB_STATE_CANCELLED);
-    job.set_finished_at(now_rfc3339());
+    job.set_finished_at(now_rfc3339_ms());
     job.set_message("cancelled before it started");
     events_.publish(job, state_event(v1::JOB_STATE_CANCELLED, job.message()));
     metrics_.job_entered(v1::JOB_STATE_CANCELLED);
@@ -250,7 +250,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     job.clear_spec();
     job.set_state(v1::JOB_STATE_FAILED);
     job.set_message(std::string("cannot expand the job: ") + e.what());
-    job.set_finished_at(now_rfc3339());
+    job.set_finished_at(now_rfc3339_ms());
     events_.publish(job, state_event(job.state(), job.message()));
     return true;
   }
@@ -269,7 +269,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     }
   job.set_state(v1::JOB_STATE_RUNNING);
   job.set_attempts(job.attempts() + 1);
-  if (job.started_at().empty()) job.set_started_at(now_rfc3339());
+  if (job.started_at().empty()) job.set_started_at(now_rfc3339_ms());
   job.set_total_cases(static_cast<int>(cases.size()));
   job.set_message(stored.empty() ? "" : "resumed; " + std::to_string(stored.size()) + " cases were already done");
   events_.publish(job, state_event(v1::JOB_STATE_RUNNING, job.message()));
@@ -364,7 +364,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, specs, done));
   job.set_state(final_state);
   job.set_message(final_message);
-  job.set_finished_at(now_rfc3339());
+  job.set_finished_at(now_rfc3339_ms());
   events_.publish(job, state_event(final_state, final_message));
   return true;
 }

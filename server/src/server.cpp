@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "ligerbench/input_error.h"
+#include "ligerbench/job_state.h"
 #include "ligerbench/kernel_info.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
@@ -34,8 +35,6 @@ std::string new_job_id() {
   std::snprintf(buf, sizeof buf, "j-%016llx", static_cast<unsigned long long>(rng()));
   return buf;
 }
-
-bool is_final(v1::JobState s) { return s != v1::JOB_STATE_QUEUED && s != v1::JOB_STATE_RUNNING; }
 
 // Streams a job's events: the stored ones after the client's seq, then live ones, ending after
 // the final state. Events arrive from the bus under its lock; writes go out one at a time.
@@ -197,7 +196,7 @@ class Service final : public v1::BenchService::CallbackService {
           return not_found(req->job_id());
         case Scheduler::CancelOutcome::kAlreadyFinished:
           return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                              "job_id: job " + quote_input(req->job_id()) + " has already ended (" + state_name(state) + ")");
+                              "job_id: job " + quote_input(req->job_id()) + " has already ended (" + job_state_name(state) + ")");
         default:
           resp->set_state(state);
           return grpc::Status::OK;
@@ -265,7 +264,7 @@ class Service final : public v1::BenchService::CallbackService {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "the queue is full (" + std::to_string(max_queued_) + " jobs); try again later");
     job.set_id(new_job_id());
-    job.set_submitted_at(now_rfc3339());
+    job.set_submitted_at(now_rfc3339_ms());
     resp->set_job_id(job.id());
     resp->set_total_cases(job.total_cases());
     scheduler_.submit(std::move(job), cases);

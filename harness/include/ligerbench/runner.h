@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/case_outcome.h"
 #include "ligerbench/measure.h"
 #include "ligerbench/proto.h"
 #include "ligerbench/suite.h"
@@ -33,9 +34,6 @@ class PairDeriver {
  private:
   std::map<std::string, v1::CaseResult> baselines_;  // pair_key -> baseline result
 };
-
-// A case counts as failed when it errored or its accuracy check failed.
-bool case_failed(const v1::CaseResult& r);
 
 // A result that names its case (its CaseSpec) and holds nothing else yet.
 v1::CaseResult case_identity(const Case& c);

@@ -9,10 +9,9 @@
 #include <string>
 
 #include "ligerbench/server/store.h"
+#include "ligerbench/timestamps.h"
 
 namespace ligerbench::server {
-
-std::string now_rfc3339();
 
 class Events {
  public:
