@@ -17,10 +17,10 @@
 #include "ligerbench/client/channel.h"
 #include "ligerbench/job_state.h"
 #include "ligerbench/key_filter.h"
-#include "push_cmd.h"
 #include "ligerbench/report.h"
 #include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
+#include "push_cmd.h"
 
 namespace ligerbench::cli {
 
@@ -63,6 +63,16 @@ ClientOptions connection(const Args& a) {
     o.token = t;
   }
   return o;
+}
+
+v1::GetJobResponse fetch(v1::BenchService::Stub& stub, const ClientOptions& o, const std::string& id, bool results) {
+  auto ctx = client::make_context(o, 60);
+  v1::GetJobRequest req;
+  req.set_job_id(id);
+  req.set_include_results(results);
+  v1::GetJobResponse resp;
+  check(stub.GetJob(ctx.get(), req, &resp), "job " + id);
+  return resp;
 }
 
 namespace {
@@ -124,16 +134,6 @@ v1::JobState watch(v1::BenchService::Stub& stub, const ClientOptions& o, const s
     }
     check(s, "watching job " + id);
   }
-}
-
-v1::GetJobResponse fetch(v1::BenchService::Stub& stub, const ClientOptions& o, const std::string& id, bool results) {
-  auto ctx = client::make_context(o, 60);
-  v1::GetJobRequest req;
-  req.set_job_id(id);
-  req.set_include_results(results);
-  v1::GetJobResponse resp;
-  check(stub.GetJob(ctx.get(), req, &resp), "job " + id);
-  return resp;
 }
 
 // The result table (and the JSON file); exit 0 when the job finished with every case passing.
