@@ -10,10 +10,10 @@
 #include <thread>
 
 #include "ligerbench/crash_trace.h"
+#include "ligerbench/input_error.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/server.h"
 #include "ligerbench/version.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <system_error>
 #include <vector>
 
-#include "ligerbench/yaml_proto.h"
+#include "ligerbench/input_error.h"
 
 namespace ligerbench::cli {
 

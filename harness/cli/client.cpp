@@ -14,12 +14,13 @@
 #include <thread>
 
 #include "args.h"
+#include "ligerbench/client/channel.h"
+#include "ligerbench/job_state.h"
 #include "ligerbench/key_filter.h"
-#include "push_cmd.h"
 #include "ligerbench/report.h"
-#include "ligerbench/server/client.h"
 #include "ligerbench/suite.h"
 #include "ligerbench/yaml_proto.h"
+#include "push_cmd.h"
 
 namespace ligerbench::cli {
 
@@ -64,16 +65,17 @@ ClientOptions connection(const Args& a) {
   return o;
 }
 
-namespace {
-
-std::string state_label(v1::JobState s) {
-  std::string n = v1::JobState_Name(s);
-  if (n.rfind("JOB_STATE_", 0) == 0) n = n.substr(10);
-  for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return n;
+v1::GetJobResponse fetch(v1::BenchService::Stub& stub, const ClientOptions& o, const std::string& id, bool results) {
+  auto ctx = client::make_context(o, 60);
+  v1::GetJobRequest req;
+  req.set_job_id(id);
+  req.set_include_results(results);
+  v1::GetJobResponse resp;
+  check(stub.GetJob(ctx.get(), req, &resp), "job " + id);
+  return resp;
 }
 
-bool final_state(v1::JobState s) { return s != v1::JOB_STATE_QUEUED && s != v1::JOB_STATE_RUNNING; }
+namespace {
 
 // Progress on stderr: a redrawn bar on a terminal, one line per case otherwise.
 class Progress {
@@ -96,7 +98,7 @@ class Progress {
     } else if (e.has_state_change()) {
       if (drawn_) std::cerr << "\n";
       drawn_ = false;
-      std::cerr << "job " << e.job_id() << ": " << state_label(e.state_change())
+      std::cerr << "job " << e.job_id() << ": " << job_state_name(e.state_change())
                 << (e.message().empty() ? "" : " (" + e.message() + ")") << "\n";
     }
   }
@@ -124,7 +126,7 @@ v1::JobState watch(v1::BenchService::Stub& stub, const ClientOptions& o, const s
       progress.event(e);
     }
     const grpc::Status s = reader->Finish();
-    if (s.ok() && final_state(state)) return state;
+    if (s.ok() && is_final(state)) return state;
     if (s.ok() || s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::CANCELLED) {
       if (++failures > 60) check(s, "watching job " + id);
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -134,20 +136,10 @@ v1::JobState watch(v1::BenchService::Stub& stub, const ClientOptions& o, const s
   }
 }
 
-v1::GetJobResponse fetch(v1::BenchService::Stub& stub, const ClientOptions& o, const std::string& id, bool results) {
-  auto ctx = client::make_context(o, 60);
-  v1::GetJobRequest req;
-  req.set_job_id(id);
-  req.set_include_results(results);
-  v1::GetJobResponse resp;
-  check(stub.GetJob(ctx.get(), req, &resp), "job " + id);
-  return resp;
-}
-
 // The result table (and the JSON file); exit 0 when the job finished with every case passing.
 int show_results(const v1::GetJobResponse& r, const std::string& out) {
   print_table(std::cout, r.result());
-  std::cout << "job " << r.job().id() << ": " << state_label(r.job().state())
+  std::cout << "job " << r.job().id() << ": " << job_state_name(r.job().state())
             << (r.job().message().empty() ? "" : " (" + r.job().message() + ")") << "\n";
   if (!out.empty()) {
     write_json_file(r.result(), out);
@@ -170,10 +162,7 @@ std::string locate(const std::string& message, const std::string& file, const So
       out += (out.empty() ? "" : "\n") + file + ": " + part;
       continue;
     }
-    const std::string key = path.substr(5);
-    const int line = line_of(lines, key);
-    out += (out.empty() ? "" : "\n") + file + (line ? ":" + std::to_string(line) : "") + ": key '" + key +
-           "': " + part.substr(colon + 2);
+    out += (out.empty() ? "" : "\n") + locate_problem({path.substr(5), part.substr(colon + 2)}, file, lines);
   }
   return out;
 }
@@ -238,7 +227,7 @@ int cmd_jobs(const Args& a) {
   check(stub->ListJobs(ctx.get(), req, &resp), "jobs");
   std::printf("%-20s %-10s %-20s %-10s %-7s %s\n", "id", "state", "name", "cases", "failed", "submitted");
   for (const auto& j : resp.jobs())
-    std::printf("%-20s %-10s %-20s %-10s %-7d %s\n", j.id().c_str(), state_label(j.state()).c_str(),
+    std::printf("%-20s %-10s %-20s %-10s %-7d %s\n", j.id().c_str(), job_state_name(j.state()).c_str(),
                 j.spec().name().c_str(), (std::to_string(j.done_cases()) + "/" + std::to_string(j.total_cases())).c_str(),
                 j.failed_cases(), j.submitted_at().c_str());
   return 0;
@@ -250,7 +239,7 @@ int cmd_status(const Args& a) {
   auto stub = v1::BenchService::NewStub(client::make_channel(o));
   const auto r = fetch(*stub, o, a.positional[0], false);
   const auto& j = r.job();
-  std::cout << "job " << j.id() << " (" << j.spec().name() << "): " << state_label(j.state()) << "\n"
+  std::cout << "job " << j.id() << " (" << j.spec().name() << "): " << job_state_name(j.state()) << "\n"
             << "  cases " << j.done_cases() << "/" << j.total_cases() << ", failed " << j.failed_cases() << "\n"
             << "  devices";
   for (const auto& d : j.devices()) std::cout << " " << d;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "args.h"
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 
 namespace ligerbench::cli {
 
@@ -23,6 +23,10 @@ void check(const grpc::Status& s, const std::string& what);
 client::ClientOptions connection(const Args& a);
 // `extra` plus the connection options above.
 std::set<std::string> with(std::set<std::string> extra);
+
+// GetJob of `id` (with its results when `results`), through check().
+v1::GetJobResponse fetch(v1::BenchService::Stub& stub, const client::ClientOptions& o, const std::string& id,
+                         bool results);
 
 bool is_client_command(const std::string& cmd);
 // argv[1] is the command; returns the exit status.

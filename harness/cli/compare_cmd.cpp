@@ -55,18 +55,8 @@ double milliseconds(const Args& a, const std::string& option, double fallback) {
   return number_option(a, option, fallback, "", 1000, "milliseconds from 0 to 1000, such as 0.002");
 }
 
-v1::GetJobResponse get_job(v1::BenchService::Stub& stub, const client::ClientOptions& o, const std::string& id) {
-  auto ctx = client::make_context(o, 60);
-  v1::GetJobRequest req;
-  req.set_job_id(id);
-  req.set_include_results(true);
-  v1::GetJobResponse resp;
-  check(stub.GetJob(ctx.get(), req, &resp), "job " + id);
-  return resp;
-}
-
 Side from_job(v1::BenchService::Stub& stub, const client::ClientOptions& o, const std::string& id) {
-  auto resp = get_job(stub, o, id);
+  auto resp = fetch(stub, o, id, /*results=*/true);
   if (resp.job().state() != v1::JOB_STATE_FINISHED)
     throw InputError("job " + id + " on " + o.server + " is " + v1::JobState_Name(resp.job().state()) +
                      ": compare needs a finished job");

@@ -8,6 +8,7 @@
 
 #include "ligerbench/crash_trace.h"
 #include "ligerbench/distributed.h"
+#include "ligerbench/kernel_info.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/report.h"
 #include "ligerbench/runner.h"
@@ -53,33 +54,20 @@ exit status: 0 all cases ran and passed, 1 some case failed or errored (or the j
 )";
 
 int cmd_kernels(const Args& a) {
+  const v1::ListKernelsResponse kernels = list_kernels();  // the same message as the server's ListKernels
   if (a.flags.count("--json")) {
-    std::cout << "[";
-    bool first = true;
-    for (const auto& k : kernel_registry()) {
-      std::cout << (first ? "\n" : ",\n") << "  {\"name\": \"" << k.name << "\", \"category\": \"" << k.category
-                << "\", \"modes\": [";
-      for (std::size_t i = 0; i < k.modes.size(); ++i) std::cout << (i ? ", " : "") << "\"" << mode_name(k.modes[i]) << "\"";
-      std::cout << "], \"dtypes\": [";
-      for (std::size_t i = 0; i < k.dtypes.size(); ++i) std::cout << (i ? ", " : "") << "\"" << k.dtypes[i] << "\"";
-      std::cout << "], \"backends\": [";
-      const auto b = kernel_backends(k);
-      for (std::size_t i = 0; i < b.size(); ++i) std::cout << (i ? ", " : "") << "\"" << b[i] << "\"";
-      std::cout << "]}";
-      first = false;
-    }
-    std::cout << "\n]\n";
+    std::cout << to_json(kernels) << "\n";
     return 0;
   }
+  auto joined = [](const google::protobuf::RepeatedPtrField<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
   std::printf("%-28s %-12s %-24s %-16s %s\n", "kernel", "category", "modes", "backends", "dtypes");
-  for (const auto& k : kernel_registry()) {
-    std::string modes, backends, dtypes;
-    for (Mode m : k.modes) modes += (modes.empty() ? "" : ",") + std::string(mode_name(m));
-    for (const auto& b : kernel_backends(k)) backends += (backends.empty() ? "" : ",") + b;
-    for (const auto& d : k.dtypes) dtypes += (dtypes.empty() ? "" : ",") + d;
-    std::printf("%-28s %-12s %-24s %-16s %s\n", k.name.c_str(), k.category.c_str(), modes.c_str(), backends.c_str(),
-                dtypes.c_str());
-  }
+  for (const auto& k : kernels.kernels())
+    std::printf("%-28s %-12s %-24s %-16s %s\n", k.name().c_str(), k.category().c_str(), joined(k.modes()).c_str(),
+                joined(k.backends()).c_str(), joined(k.dtypes()).c_str());
   return 0;
 }
 

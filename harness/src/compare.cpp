@@ -9,7 +9,7 @@
 #include <set>
 
 #include "ligerbench/compare.h"
-#include "ligerbench/yaml_proto.h"
+#include "ligerbench/input_error.h"
 
 namespace ligerbench {
 namespace {

@@ -9,15 +9,11 @@
 #include <vector>
 
 #include "ligerbench/compare.h"
+#include "ligerbench/report.h"
+#include "ligerbench/timestamps.h"
 
 namespace ligerbench {
 namespace {
-
-std::string num(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string joined_reasons(const v1::CaseComparison& c) {
   std::string out;
@@ -25,18 +21,18 @@ std::string joined_reasons(const v1::CaseComparison& c) {
   return out;
 }
 
-std::string ratio_cell(const v1::CaseComparison& c) { return c.time().compared() ? num("%.3fx", c.time().ratio()) : "-"; }
+std::string ratio_cell(const v1::CaseComparison& c) { return c.time().compared() ? format_value("%.3fx", c.time().ratio()) : "-"; }
 
 std::string interval_cell(const v1::CaseComparison& c) {
-  return c.time().compared() ? num("%.3f", c.time().ci_low()) + "-" + num("%.3f", c.time().ci_high()) : "-";
+  return c.time().compared() ? format_value("%.3f", c.time().ci_low()) + "-" + format_value("%.3f", c.time().ci_high()) : "-";
 }
 
-std::string ms_cell(double ms, bool present) { return present && ms > 0 ? num("%.4f", ms) : "-"; }
+std::string ms_cell(double ms, bool present) { return present && ms > 0 ? format_value("%.4f", ms) : "-"; }
 
-std::string p_cell(const v1::CaseComparison& c) { return c.time().compared() ? num("%.2g", c.time().mann_whitney_p()) : "-"; }
+std::string p_cell(const v1::CaseComparison& c) { return c.time().compared() ? format_value("%.2g", c.time().mann_whitney_p()) : "-"; }
 
 std::string memory_cell(const v1::CaseComparison& c) {
-  return c.memory_ratio() > 0 ? num("%.3fx", c.memory_ratio()) : "-";
+  return c.memory_ratio() > 0 ? format_value("%.3fx", c.memory_ratio()) : "-";
 }
 
 // The cells every output shows, in one order.
@@ -60,7 +56,7 @@ std::vector<std::string> cells(const v1::CaseComparison& c) {
 
 std::vector<std::string> header(const v1::ComparisonReport& r) {
   return {"verdict", "kernel", "shape", "dtype", "mode", "provider", "device", "base ms", "cur ms", "ratio",
-          num("%.0f%% CI", 100 * r.settings().confidence()), "p", "memory", "why"};
+          format_value("%.0f%% CI", 100 * r.settings().confidence()), "p", "memory", "why"};
 }
 
 std::string counts_line(const v1::ComparisonReport& r) {
@@ -73,10 +69,10 @@ std::string counts_line(const v1::ComparisonReport& r) {
 
 std::string settings_line(const v1::ComparisonReport& r) {
   const auto& s = r.settings();
-  return "threshold " + num("%.3g%%", 100 * s.threshold()) + " (time; " + num("%.3g%%", 100 * s.throttled_threshold()) +
-         " clock-limited; changes under " + num("%.3g", 1000 * s.time_floor_ms()) + " us do not count), " +
-         num("%.3g%%", 100 * s.memory_threshold()) + " (peak memory); " + num("%.0f%%", 100 * s.confidence()) + " bootstrap interval of the ratio of medians, " +
-         "Mann-Whitney p < " + num("%.3g", s.alpha());
+  return "threshold " + format_value("%.3g%%", 100 * s.threshold()) + " (time; " + format_value("%.3g%%", 100 * s.throttled_threshold()) +
+         " clock-limited; changes under " + format_value("%.3g", 1000 * s.time_floor_ms()) + " us do not count), " +
+         format_value("%.3g%%", 100 * s.memory_threshold()) + " (peak memory); " + format_value("%.0f%%", 100 * s.confidence()) + " bootstrap interval of the ratio of medians, " +
+         "Mann-Whitney p < " + format_value("%.3g", s.alpha());
 }
 
 // Markdown table cells: a pipe ends a cell, HTML would be rendered inside <details>.
@@ -125,13 +121,11 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
+// JUnit's schema gives its timestamp no zone: the RFC 3339 time without its "Z" (UTC).
+std::string junit_timestamp() {
+  std::string t = now_rfc3339();
+  t.pop_back();
+  return t;
 }
 
 }  // namespace
@@ -203,7 +197,7 @@ std::string comparison_junit(const v1::ComparisonReport& r) {
                              "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\"";
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
      << "<testsuites name=\"ligerbench compare\" " << counts << " time=\"0\">\n"
-     << "  <testsuite name=\"ligerbench compare\" " << counts << " time=\"0\" timestamp=\"" << now_rfc3339()
+     << "  <testsuite name=\"ligerbench compare\" " << counts << " time=\"0\" timestamp=\"" << junit_timestamp()
      << "\" hostname=\"" << xml_escape(host) << "\">\n"
      << "    <properties>\n"
      << "      <property name=\"baseline\" value=\"" << xml_escape(r.baseline()) << "\"/>\n"
@@ -216,7 +210,7 @@ std::string comparison_junit(const v1::ComparisonReport& r) {
   for (const auto& c : r.cases()) {
     const double seconds = c.time().current_median_ms() > 0 ? c.time().current_median_ms() * 1e-3 : 0;
     os << "    <testcase classname=\"ligerbench." << xml_escape(c.kernel() + "." + c.provider()) << "\" name=\""
-       << xml_escape(c.key()) << "\" time=\"" << num("%.6f", seconds) << "\"";
+       << xml_escape(c.key()) << "\" time=\"" << format_value("%.6f", seconds) << "\"";
     const std::string why = xml_escape(verdict_name(c.verdict()) + ": " + joined_reasons(c));
     if (c.verdict() == v1::VERDICT_REGRESSION) {
       os << ">\n      <failure message=\"" << why << "\" type=\"regression\">";

@@ -2,7 +2,7 @@
 
 #include <re2/re2.h>
 
-#include "ligerbench/yaml_proto.h"
+#include "ligerbench/input_error.h"
 
 namespace ligerbench {
 

@@ -65,6 +65,15 @@ int next_batch(const std::vector<double>& samples, const MeasureOptions& opt, do
 
 }  // namespace
 
+MeasureOptions sample_budget(int warmup_runs, int min_samples, int max_samples, double timeout_s) {
+  MeasureOptions opt;
+  opt.warmup_runs = warmup_runs;
+  opt.min_samples = min_samples;
+  opt.max_samples = max_samples;
+  opt.timeout_s = timeout_s;
+  return opt;
+}
+
 MeasureOptions resolve_options(const v1::MeasurementOptions& m) {
   MeasureOptions o;
   if (m.has_warmup_runs()) o.warmup_runs = m.warmup_runs();

@@ -14,17 +14,19 @@
 #include <set>
 #include <sstream>
 
+#include "ligerbench/case_outcome.h"
+#include "ligerbench/input_error.h"
 #include "ligerbench/result_upgrade.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace ligerbench {
-namespace {
 
-std::string fmt(const char* f, double v) {
+std::string format_value(const char* printf_format, double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
+  std::snprintf(buf, sizeof buf, printf_format, v);
   return buf;
 }
+
+namespace {
 
 double worst_rel_l2(const v1::CaseResult& r) {
   double w = 0;
@@ -32,10 +34,12 @@ double worst_rel_l2(const v1::CaseResult& r) {
   return w;
 }
 
+// The case's outcome in the table: "-" for a case that passed without an accuracy check.
 std::string verdict(const v1::CaseResult& r) {
-  if (!r.ok()) return "ERROR";
-  if (!r.accuracy().checked()) return "-";
-  return r.accuracy().passed() ? "pass" : "FAIL";
+  const std::string outcome = case_outcome(r);
+  if (outcome == "error") return "ERROR";
+  if (outcome == "failed") return "FAIL";
+  return r.accuracy().checked() ? "pass" : "-";
 }
 
 }  // namespace
@@ -130,14 +134,14 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
                  c.mode(),
                  c.timing_kind().empty() ? "cold" : c.timing_kind(),  // distributed and pre-timing cases have none
                  c.provider(),
-                 ok ? fmt("%.4f", r.timing().median_ms()) + (r.throttled() ? "!" : "") : "-",
-                 ok ? fmt("%.4f", r.timing().p20_ms()) + "-" + fmt("%.4f", r.timing().p80_ms()) : "-",
-                 r.speedup() > 0 ? fmt("%.2fx", r.speedup()) : (r.note().empty() ? "" : "n/a*"),
-                 r.memory().measured() ? fmt("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
-                 ok && r.throughput().gb_per_s() > 0 ? fmt("%.0f", r.throughput().gb_per_s()) : "-",
-                 r.throughput().bandwidth_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().bandwidth_fraction()) : "-",
-                 r.throughput().size_matched_fraction() > 0 ? fmt("%.0f%%", 100 * r.throughput().size_matched_fraction()) : "-",
-                 r.accuracy().checked() ? fmt("%.2e", worst_rel_l2(r)) : "-",
+                 ok ? format_value("%.4f", r.timing().median_ms()) + (r.throttled() ? "!" : "") : "-",
+                 ok ? format_value("%.4f", r.timing().p20_ms()) + "-" + format_value("%.4f", r.timing().p80_ms()) : "-",
+                 r.speedup() > 0 ? format_value("%.2fx", r.speedup()) : (r.note().empty() ? "" : "n/a*"),
+                 r.memory().measured() ? format_value("%.1f", r.memory().peak_bytes() / 1048576.0) : "-",
+                 ok && r.throughput().gb_per_s() > 0 ? format_value("%.0f", r.throughput().gb_per_s()) : "-",
+                 r.throughput().bandwidth_fraction() > 0 ? format_value("%.0f%%", 100 * r.throughput().bandwidth_fraction()) : "-",
+                 r.throughput().size_matched_fraction() > 0 ? format_value("%.0f%%", 100 * r.throughput().size_matched_fraction()) : "-",
+                 r.accuracy().checked() ? format_value("%.2e", worst_rel_l2(r)) : "-",
                  verdict(r)};
     rows.push_back(row);
   }
@@ -161,8 +165,8 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
     if (!r.ok()) os << "error: " << r.spec().key() << ": " << r.error() << "\n";
   os << result.cases_size() << " cases, " << result.failed_cases() << " failed";
   if (result.node().copy_bandwidth_gb_per_s() > 0)
-    os << "; ceilings: copy " << fmt("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
-       << fmt("%.0f", result.node().matmul_tflop_per_s()) << " TFLOP/s";
+    os << "; ceilings: copy " << format_value("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
+       << format_value("%.0f", result.node().matmul_tflop_per_s()) << " TFLOP/s";
   if (!result.node().nvml().empty() && result.node().nvml() != "ok") os << "; " << result.node().nvml();
   os << "\n";
 }
@@ -175,7 +179,7 @@ std::string progress_line(int index, int total, const v1::CaseResult& r) {
   if (!r.ok())
     os << "ERROR " << r.error().substr(0, 200);
   else
-    os << fmt("%.4f ms", r.timing().median_ms()) << (r.speedup() > 0 ? fmt(" (%.2fx)", r.speedup()) : "") << " "
+    os << format_value("%.4f ms", r.timing().median_ms()) << (r.speedup() > 0 ? format_value(" (%.2fx)", r.speedup()) : "") << " "
        << verdict(r);
   return os.str();
 }

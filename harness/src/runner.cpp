@@ -17,18 +17,12 @@
 #include "ligerbench/oom_fallback.h"
 #include "ligerbench/record_failure.h"
 #include "ligerbench/registry.h"
+#include "ligerbench/timestamps.h"
 #include "ligerbench/tolerance.h"
 #include "ligerbench/version.h"
 
 namespace ligerbench {
 namespace {
-
-std::string now_rfc3339() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 const KernelFn& kernel_fn(const Case& c) { return c.provider == Provider::kLiger ? c.spec->liger : c.spec->baseline; }
 
@@ -283,13 +277,21 @@ void check_backends(const std::vector<Case>& cases) {
   }
 }
 
-std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+std::vector<v1::CaseSpec> select_case_specs(const v1::JobSpec& job, const std::vector<std::string>& devices,
+                                            const std::string& filter) {
   const KeyFilter keep = compile_filter(filter);  // before expanding: a bad pattern costs nothing
-  std::vector<Case> all = expand_cases(job, devices);
+  std::vector<v1::CaseSpec> all = expand_case_specs(job, devices);
   if (filter.empty()) return all;
-  std::vector<Case> out;
+  std::vector<v1::CaseSpec> out;
   for (auto& c : all)
-    if (keep.matches(c.case_spec.key())) out.push_back(std::move(c));
+    if (keep.matches(c.key())) out.push_back(std::move(c));
+  return out;
+}
+
+std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter) {
+  std::vector<Case> out;
+  const uint64_t seed = job.measurement().seed();
+  for (const v1::CaseSpec& spec : select_case_specs(job, devices, filter)) out.push_back(resolve_case(spec, seed));
   return out;
 }
 
@@ -377,8 +379,6 @@ void PairDeriver::apply(const Case& c, v1::CaseResult& r) {
   if (r.memory().measured() && it->second.memory().peak_bytes() > 0)
     r.set_memory_ratio(static_cast<double>(r.memory().peak_bytes()) / it->second.memory().peak_bytes());
 }
-
-bool case_failed(const v1::CaseResult& r) { return !r.ok() || (r.accuracy().checked() && !r.accuracy().passed()); }
 
 v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, const RunCallbacks& cb) {
   v1::JobResult result;

@@ -129,15 +129,20 @@ uint64_t saturating_add(uint64_t a, uint64_t b) {
   return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
+}  // namespace
+
+std::string locate_problem(const SpecProblem& p, const std::string& file_name, const SourceLines& lines) {
+  const int line = line_of(lines, p.path);  // map keys like shape.T record their own line
+  return file_name + (line ? ":" + std::to_string(line) : "") + ": key '" + p.path + "': " + p.message;
+}
+
+namespace {
+
 std::string format_problems(const std::vector<SpecProblem>& problems, const std::string& file_name,
                             const SourceLines& lines) {
   std::ostringstream os;
-  for (std::size_t i = 0; i < problems.size() && i < kMaxReportedProblems; ++i) {
-    const auto& p = problems[i];
-    const int line = line_of(lines, p.path);  // map keys like shape.T record their own line
-    os << (i ? "\n" : "") << file_name << (line ? ":" + std::to_string(line) : "") << ": key '" << p.path
-       << "': " << p.message;
-  }
+  for (std::size_t i = 0; i < problems.size() && i < kMaxReportedProblems; ++i)
+    os << (i ? "\n" : "") << locate_problem(problems[i], file_name, lines);
   if (problems.size() > kMaxReportedProblems)
     os << "\n" << file_name << ": ... and " << problems.size() - kMaxReportedProblems << " more problems";
   return os.str();

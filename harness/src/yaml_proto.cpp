@@ -9,6 +9,7 @@ namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
+using google::protobuf::Reflection;
 
 struct Walker {
   std::string file;
@@ -129,54 +130,43 @@ struct Walker {
       scalar(node, msg, f, path, true);
   }
 
+  template <typename T>
+  using Setter = void (Reflection::*)(Message*, const FieldDescriptor*, T) const;
+
+  // One scalar of type T, read as `expected`: set, or (a repeated field's element) added.
+  template <typename T>
+  void put(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path, bool add,
+           const char* expected, Setter<T> set, Setter<T> append) const {
+    const T v = as<T>(node, path, expected);
+    (msg->GetReflection()->*(add ? append : set))(msg, f, v);
+  }
+
   void scalar(const YAML::Node& node, Message* msg, const FieldDescriptor* f, const std::string& path,
               bool add) const {
-    const auto* r = msg->GetReflection();
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: {
-        auto v = as<int32_t>(node, path, "an integer");
-        add ? r->AddInt32(msg, f, v) : r->SetInt32(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        auto v = as<int64_t>(node, path, "an integer");
-        add ? r->AddInt64(msg, f, v) : r->SetInt64(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        auto v = as<uint32_t>(node, path, "a non-negative integer");
-        add ? r->AddUInt32(msg, f, v) : r->SetUInt32(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        auto v = as<uint64_t>(node, path, "a non-negative integer");
-        add ? r->AddUInt64(msg, f, v) : r->SetUInt64(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_DOUBLE: {
-        auto v = as<double>(node, path, "a number");
-        add ? r->AddDouble(msg, f, v) : r->SetDouble(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_FLOAT: {
-        auto v = as<float>(node, path, "a number");
-        add ? r->AddFloat(msg, f, v) : r->SetFloat(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_BOOL: {
-        auto v = as<bool>(node, path, "true or false");
-        add ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_STRING: {
-        auto v = as<std::string>(node, path, "a string");
-        add ? r->AddString(msg, f, v) : r->SetString(msg, f, v);
-        break;
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return put<int32_t>(node, msg, f, path, add, "an integer", &Reflection::SetInt32, &Reflection::AddInt32);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return put<int64_t>(node, msg, f, path, add, "an integer", &Reflection::SetInt64, &Reflection::AddInt64);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return put<uint32_t>(node, msg, f, path, add, "a non-negative integer", &Reflection::SetUInt32,
+                             &Reflection::AddUInt32);
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return put<uint64_t>(node, msg, f, path, add, "a non-negative integer", &Reflection::SetUInt64,
+                             &Reflection::AddUInt64);
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        return put<double>(node, msg, f, path, add, "a number", &Reflection::SetDouble, &Reflection::AddDouble);
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        return put<float>(node, msg, f, path, add, "a number", &Reflection::SetFloat, &Reflection::AddFloat);
+      case FieldDescriptor::CPPTYPE_BOOL:
+        return put<bool>(node, msg, f, path, add, "true or false", &Reflection::SetBool, &Reflection::AddBool);
+      case FieldDescriptor::CPPTYPE_STRING:
+        return put<std::string>(node, msg, f, path, add, "a string", &Reflection::SetString, &Reflection::AddString);
       case FieldDescriptor::CPPTYPE_ENUM: {
         auto name = as<std::string>(node, path, "an enum name");
         const auto* ev = f->enum_type()->FindValueByName(name);
         if (ev == nullptr) fail(node, path, "unknown value '" + quote_truncated(name) + "'");
+        const auto* r = msg->GetReflection();
         add ? r->AddEnum(msg, f, ev) : r->SetEnum(msg, f, ev);
         break;
       }
@@ -200,11 +190,6 @@ int line_of(const SourceLines& lines, std::string path) {
     path = cut == std::string::npos ? "" : path.substr(0, cut);
   }
   return 0;
-}
-
-std::string quote_truncated(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
 }
 
 }  // namespace ligerbench

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "args.h"  // the CLI's option parser (harness/cli)
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 #include "ligerbench/suite.h"
 
 namespace {

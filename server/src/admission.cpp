@@ -27,7 +27,8 @@ std::string gib(double bytes) {
 
 }  // namespace
 
-grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job) {
+grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job,
+                   v1::CaseSpecList* cases) {
   const v1::JobSpec& spec = req.spec();
   // Every sweep is at least one case: a spec with more sweeps than the job may have cases is
   // refused before any per-sweep work.
@@ -62,7 +63,9 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
   const KeyFilter keep(req.filter());
   if (!keep.ok()) return invalid("filter", "'" + quote_truncated(req.filter()) + "': " + keep.error());
 
-  // Sweep by sweep, so a problem names its sweep.
+  // Sweep by sweep, so a problem names its sweep; the kept cases, in order, are the job's (the
+  // same order as expanding the whole job: expand_case_specs goes sweep by sweep too).
+  v1::CaseSpecList kept;
   int total = 0;
   const uint64_t max_cases = std::min<uint64_t>(static_cast<uint64_t>(std::max(0, limits.max_cases_per_job)), kMaxCasesPerJob);
   for (int i = 0; i < spec.cases_size(); ++i) {
@@ -80,6 +83,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
     for (const Case& c : expand_cases(one, devices)) {
       if (!keep.matches(c.case_spec.key())) continue;
       ++total;
+      *kept.add_cases() = c.case_spec;
       const auto backends = kernel_backends(*c.spec);
       const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
       if (std::find(backends.begin(), backends.end(), want) == backends.end())
@@ -110,6 +114,7 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
   for (const auto& d : devices) job->add_devices(d);
   job->set_timeout_s(req.timeout_s() > 0 ? req.timeout_s() : limits.default_timeout_s);
   job->set_total_cases(total);
+  *cases = std::move(kept);
   return grpc::Status::OK;
 }
 

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "ligerbench/case_outcome.h"
+#include "ligerbench/job_state.h"
 #include "ligerbench/server/civetweb_probe.h"
 #include "ligerbench/server/thread_stack_floor.h"
 
@@ -20,13 +22,6 @@ prometheus::Histogram::BucketBoundaries seconds_buckets() {
 }
 
 }  // namespace
-
-std::string state_name(v1::JobState s) {
-  std::string n = v1::JobState_Name(s);
-  if (n.rfind("JOB_STATE_", 0) == 0) n = n.substr(10);
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  return n;
-}
 
 Metrics::Metrics(const std::string& listen)
     : registry_(std::make_shared<prometheus::Registry>()),
@@ -72,12 +67,11 @@ int Metrics::port() const {
 }
 
 void Metrics::case_finished(const v1::CaseResult& r) {
-  std::string outcome = !r.ok() ? "error" : (r.accuracy().checked() && !r.accuracy().passed()) ? "failed" : "passed";
-  cases_.Add({{"outcome", outcome}}).Increment();
+  cases_.Add({{"outcome", case_outcome(r)}}).Increment();
   case_gauges_.set(r);
 }
 
-void Metrics::job_entered(v1::JobState state) { jobs_.Add({{"state", state_name(state)}}).Increment(); }
+void Metrics::job_entered(v1::JobState state) { jobs_.Add({{"state", job_state_name(state)}}).Increment(); }
 
 void Metrics::job_started(double queue_wait_s) {
   job_entered(v1::JOB_STATE_RUNNING);

@@ -1,6 +1,7 @@
 #include "ligerbench/server/peer_ranks.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <chrono>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "ligerbench/case_spec.h"
 #include "ligerbench/suite.h"
 
 namespace ligerbench::server {
@@ -36,8 +38,14 @@ bool is_host(const std::string& h) {
 }
 
 double rank_timeout_of(const v1::RankTask& t) {
-  const auto& o = t.sweep().distributed_options();
+  const auto& o = t.options();
   return o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  return buf;
 }
 
 std::string describe(const grpc::Status& s) {
@@ -53,8 +61,11 @@ std::string describe(const grpc::Status& s) {
 
 }  // namespace
 
-RankHost::RankHost(std::string rank_exe, std::vector<std::string> devices)
-    : rank_exe_(std::move(rank_exe)), devices_(std::move(devices)) {}
+RankHost::RankHost(std::string rank_exe, std::vector<std::string> devices, std::map<std::string, int64_t> device_memory)
+    : rank_exe_(std::move(rank_exe)), devices_(std::move(devices)), device_memory_(std::move(device_memory)) {
+  for (const auto& d : devices_)
+    if (d != "cpu") gpus_.push_back(d);
+}
 
 RankHost::~RankHost() {
   std::unique_lock<std::mutex> lock(mu_);
@@ -66,13 +77,12 @@ std::string RankHost::check(const v1::RunRanksRequest& req) const {
   if (req.tasks_size() == 0) return "tasks: none given";
   const v1::RankTask& first = req.tasks(0);
   const bool cpu = first.device() == "cpu";
-  const int gpus = static_cast<int>(std::count_if(devices_.begin(), devices_.end(), [](const std::string& d) { return d != "cpu"; }));
-  const int limit = cpu ? kMaxCpuWorldSize : gpus;
+  const int limit = cpu ? kMaxCpuWorldSize : static_cast<int>(gpus_.size());
   if (cpu && std::find(devices_.begin(), devices_.end(), "cpu") == devices_.end()) return "tasks: this node does not serve cpu";
   if (req.tasks_size() > limit)
     return "tasks: " + std::to_string(req.tasks_size()) + " ranks, but this node runs at most " + std::to_string(limit) +
            (cpu ? " on cpu" : " (one per GPU it serves)");
-  constexpr int kMaxWorld = kMaxCpuWorldSize * (1 + kMaxPeerNodes);
+  constexpr int kMaxWorld = 64;  // a suite's world_size bound
   std::set<int> ranks;
   for (int i = 0; i < req.tasks_size(); ++i) {
     const v1::RankTask& t = req.tasks(i);
@@ -88,17 +98,41 @@ std::string RankHost::check(const v1::RunRanksRequest& req) const {
              "' is not host:port";
     if (t.local_ranks() != req.tasks_size()) return at + ".local_ranks: must be the number of tasks sent (" +
                                                      std::to_string(req.tasks_size()) + ")";
-    if (t.sweep().distributed().empty()) return at + ".sweep: not a distributed case";
+    if (t.kind() != "consistency" && t.kind() != "collective" && t.kind() != "training_step")
+      return at + ".kind: '" + quote_truncated(t.kind()) + "' is not consistency, collective or training_step";
     if (t.bytes() < 0 || t.bytes() > (int64_t{1} << 32)) return at + ".bytes: must be in [0, 2^32]";
-    if (!(rank_timeout_of(t) > 0 && rank_timeout_of(t) <= 3600)) return at + ": rank_timeout_s must be in (0, 3600]";
-    // The sweep as a suite would hold it: the launcher's one point names its mode and provider.
+    // The case as a suite would hold it, checked as admission checks one: the kernel, its shape
+    // and params (bounded), the dtype, the distributed options (model size, sizes, ranks).
     v1::JobSpec one;
     v1::CaseSweep* sweep = one.add_cases();
-    *sweep = t.sweep();
-    sweep->clear_modes();
-    sweep->clear_providers();
+    sweep->set_distributed(t.kind());
+    sweep->set_world_size(t.world_size());
+    *sweep->mutable_distributed_options() = t.options();
+    const v1::CaseSpec& cs = t.case_spec();
+    if (!cs.dtype().empty()) sweep->add_dtypes(cs.dtype());
+    if (t.kind() == "consistency") {
+      sweep->set_kernel(cs.kernel());
+      for (const auto& a : cs.shape()) (*sweep->mutable_shape())[a.name()].add_values(a.value());
+      for (const auto& [k, v] : cs.params()) (*sweep->mutable_params())[k] = v;
+    }
     if (const auto problems = validate_job(one); !problems.empty())
-      return at + ".sweep." + problems[0].path + ": " + problems[0].message;
+      return at + ": " + problems[0].path + ": " + problems[0].message;
+    // As admission does: a kernel case whose inputs would not fit this node's device is refused.
+    if (t.kind() == "consistency") {
+      v1::CaseSpec on_device = cs;
+      on_device.set_device(cpu ? "cpu" : gpus_.at(0));
+      Case c;
+      try {
+        c = resolve_case(on_device, t.seed());
+      } catch (const std::exception& e) {
+        return at + ".case_spec: " + e.what();
+      }
+      const auto mem = device_memory_.find(on_device.device());
+      if (c.spec->memory_estimate && mem != device_memory_.end() && mem->second > 0 &&
+          c.spec->memory_estimate(c.config) > static_cast<double>(mem->second))
+        return at + ".case_spec: case " + cs.key() + " needs about " + gib(c.spec->memory_estimate(c.config)) + " on " +
+               on_device.device() + ", which has " + gib(static_cast<double>(mem->second));
+    }
   }
   return "";
 }
@@ -123,11 +157,11 @@ grpc::ServerUnaryReactor* RankHost::serve(grpc::CallbackServerContext*, const v1
   }
   // This node's GPUs in turn: the caller numbered its tasks' devices for its own node.
   std::vector<v1::RankTask> tasks(req->tasks().begin(), req->tasks().end());
-  std::vector<std::string> gpus;
-  for (const auto& d : devices_)
-    if (d != "cpu") gpus.push_back(d);
   for (std::size_t i = 0; i < tasks.size(); ++i)
-    if (tasks[i].device() != "cpu") tasks[i].set_device(gpus[i % gpus.size()]);
+    if (tasks[i].device() != "cpu") {
+      tasks[i].set_device(gpus_[i % gpus_.size()]);
+      tasks[i].mutable_case_spec()->set_device(tasks[i].device());
+    }
   std::thread([this, reactor, resp, tasks = std::move(tasks), cancelled] {
     grpc::Status status;
     try {

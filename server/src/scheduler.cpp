@@ -28,14 +28,14 @@ std::string seconds(double s) {
   return buf;
 }
 
-// The selected cases that have no result, into job.skipped_cases; returns how many. The
+// The job's cases that have no result, into job.skipped_cases; returns how many. The
 // distributed cases follow the ordinary ones in case order.
-int list_skipped(v1::Job& job, const std::vector<Case>& cases, const std::vector<DistributedCase>& distributed,
+int list_skipped(v1::Job& job, const v1::CaseSpecList& cases, const std::vector<DistributedCase>& distributed,
                  const std::set<int>& done) {
   job.clear_skipped_cases();
-  const int n = static_cast<int>(cases.size());
+  const int n = cases.cases_size();
   for (int i = 0; i < n; ++i)
-    if (!done.count(i)) job.add_skipped_cases(cases[i].case_spec.key());
+    if (!done.count(i)) job.add_skipped_cases(cases.cases(i).key());
   for (int i = 0; i < static_cast<int>(distributed.size()); ++i)
     if (!done.count(n + i)) job.add_skipped_cases(distributed[i].identity.spec().key());
   return job.skipped_cases_size();
@@ -98,22 +98,42 @@ void Scheduler::start() {
   dispatcher_ = std::thread([this] { dispatch_loop(); });
 }
 
+v1::CaseSpecList Scheduler::cases_of(const v1::Job& job) {
+  if (auto stored = store_.job_cases(job.id())) return *std::move(stored);
+  // A job stored by a build before the store kept admission's expansion: expanded here, once,
+  // as that build's admission would have (same devices, same filter, so the same indices as its
+  // stored results), and kept, so that a later resume reads them too.
+  v1::CaseSpecList cases;
+  for (auto& c : select_case_specs(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()),
+                                   job.filter()))
+    *cases.add_cases() = std::move(c);
+  store_.keep_cases(job.id(), cases);
+  return cases;
+}
+
+// Distributed sweeps are no CaseSpecs (a case is its ranks' tasks): admission expanded them to
+// check and count them, and they are expanded again here, from the stored spec, with the same
+// devices and filter, so their indices (after the ordinary cases) stay the same.
+std::vector<DistributedCase> Scheduler::distributed_of(const v1::Job& job) {
+  return expand_distributed(job.spec(), std::vector<std::string>(job.devices().begin(), job.devices().end()), 0,
+                            job.filter(), "spec");
+}
+
 void Scheduler::finish_cancelled_after_restart(v1::Job job) {
   std::set<int> done;
   for (const auto& [i, r] : store_.results(job.id())) done.insert(i);
-  std::vector<Case> cases;
+  v1::CaseSpecList cases;
   std::vector<DistributedCase> distributed;
   try {
-    const std::vector<std::string> devices(job.devices().begin(), job.devices().end());
-    cases = select_cases(job.spec(), devices, job.filter());
-    distributed = expand_distributed(job.spec(), devices, 0, job.filter(), "spec");
+    cases = cases_of(job);
+    distributed = distributed_of(job);
   } catch (const std::exception&) {
     // It could not run anyway; it ends without a list of what it skipped.
   }
   job.clear_spec();
   const int skipped = list_skipped(job, cases, distributed, done);
   job.set_state(v1::JOB_STATE_CANCELLED);
-  job.set_finished_at(now_rfc3339());
+  job.set_finished_at(now_rfc3339_ms());
   job.set_message("cancelled by a client; the server stopped before the job did" + never_ran(skipped));
   events_.publish(job, state_event(v1::JOB_STATE_CANCELLED, job.message()));
   metrics_.job_entered(v1::JOB_STATE_CANCELLED);
@@ -124,12 +144,12 @@ void Scheduler::enqueue_locked(const v1::Job& job) {
                           std::vector<std::string>(job.devices().begin(), job.devices().end()), Clock::now()});
 }
 
-void Scheduler::submit(v1::Job job) {
+void Scheduler::submit(v1::Job job, const v1::CaseSpecList& cases) {
   job.set_state(v1::JOB_STATE_QUEUED);
   {
     std::lock_guard<std::mutex> lock(mu_);
     const int ahead = static_cast<int>(queue_.size() + running_.size());
-    events_.create(job, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
+    events_.create(job, cases, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
     enqueue_locked(job);
     metrics_.queue_depth(static_cast<int>(queue_.size()));
   }
@@ -145,7 +165,7 @@ Scheduler::CancelOutcome Scheduler::cancel(const std::string& id, v1::JobState* 
     metrics_.queue_depth(static_cast<int>(queue_.size()));
     v1::Job job = *store_.get_job(id, /*with_spec=*/false);
     job.set_state(v1::JOB_STATE_CANCELLED);
-    job.set_finished_at(now_rfc3339());
+    job.set_finished_at(now_rfc3339_ms());
     job.set_message("cancelled before it started");
     events_.publish(job, state_event(v1::JOB_STATE_CANCELLED, job.message()));
     metrics_.job_entered(v1::JOB_STATE_CANCELLED);
@@ -245,17 +265,21 @@ void Scheduler::run_job(RunningJob* rj) {
 }
 
 bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
-  const std::vector<std::string> devices(job.devices().begin(), job.devices().end());
+  // The job's cases, in index order, resolved against this build's registry (a kernel gone
+  // since the job was admitted fails the job here, naming the case); no sweep is expanded.
+  v1::CaseSpecList specs;
   std::vector<Case> cases;
   std::vector<DistributedCase> distributed;  // after the ordinary cases in case order
   try {
-    cases = select_cases(job.spec(), devices, job.filter());
-    distributed = expand_distributed(job.spec(), devices, 0, job.filter(), "spec");
+    specs = cases_of(job);
+    const uint64_t seed = job.spec().measurement().seed();
+    for (const v1::CaseSpec& spec : specs.cases()) cases.push_back(resolve_case(spec, seed));
+    distributed = distributed_of(job);
   } catch (const std::exception& e) {
     job.clear_spec();
     job.set_state(v1::JOB_STATE_FAILED);
     job.set_message(std::string("cannot expand the job: ") + e.what());
-    job.set_finished_at(now_rfc3339());
+    job.set_finished_at(now_rfc3339_ms());
     events_.publish(job, state_event(job.state(), job.message()));
     return true;
   }
@@ -276,7 +300,7 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
   }
   job.set_state(v1::JOB_STATE_RUNNING);
   job.set_attempts(job.attempts() + 1);
-  if (job.started_at().empty()) job.set_started_at(now_rfc3339());
+  if (job.started_at().empty()) job.set_started_at(now_rfc3339_ms());
   job.set_total_cases(total);
   job.set_message(stored.empty() ? "" : "resumed; " + std::to_string(stored.size()) + " cases were already done");
   events_.publish(job, state_event(v1::JOB_STATE_RUNNING, job.message()));
@@ -296,23 +320,44 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     final_state = v1::JOB_STATE_CANCELLED;
     final_message = "cancelled by a client after " + std::to_string(job.done_cases()) + " cases";
   };
-  for (int i = 0; i < static_cast<int>(cases.size()); ++i) {
-    if (done.count(i)) continue;
+  // Before each case: false when the job stops here (cancelled, the server stopping, timed out).
+  auto may_start = [&] {
     if (rj->cancel) {
       cancelled();
-      break;
+      return false;
     }
-    if (stopping_) break;
+    if (stopping_) return false;
     if (Clock::now() >= deadline) {
       final_state = v1::JOB_STATE_TIMED_OUT;
       final_message = job_timeout;
-      break;
+      return false;
     }
+    return true;
+  };
+  auto record = [&](int i, v1::CaseResult r) {
+    done.insert(i);
+    job.set_done_cases(job.done_cases() + 1);
+    if (case_failed(r)) job.set_failed_cases(job.failed_cases() + 1);
+    metrics_.case_finished(r);
+    v1::JobEvent e;
+    *e.mutable_case_result() = std::move(r);
+    e.set_case_index(i);
+    events_.publish(job, std::move(e));
+  };
+  bool go_on = true;
+  // go_on: false once the job stops early; the distributed cases do not start then.
+  for (int i = 0; go_on && i < static_cast<int>(cases.size()); ++i) {
+    if (done.count(i)) continue;
+    if (!(go_on = may_start())) break;
     const Case& c = cases[i];
     Worker::Outcome out = worker.call(case_request(c, measurement), deadline, limit);
-    if (!out.ok && out.killed && !rj->cancel) break;  // shutdown: this case runs again after the restart
-    if (!out.ok && out.killed && !out.started) {      // cancelled before the case began
+    if (!out.ok && out.killed && !rj->cancel) {  // shutdown: this case runs again after the restart
+      go_on = false;
+      break;
+    }
+    if (!out.ok && out.killed && !out.started) {  // cancelled before the case began
       cancelled();
+      go_on = false;
       break;
     }
     v1::CaseResult r;
@@ -343,53 +388,30 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
       }
     }
     pairs.apply(c, r);
-    done.insert(i);
-    job.set_done_cases(job.done_cases() + 1);
-    if (case_failed(r)) job.set_failed_cases(job.failed_cases() + 1);
-    metrics_.case_finished(r);
-    v1::JobEvent e;
-    *e.mutable_case_result() = std::move(r);
-    e.set_case_index(i);
-    events_.publish(job, std::move(e));
+    record(i, std::move(r));
     if (out.killed) {
       cancelled();
-      break;
-    }
-    if (out.timed_out && !out.case_limit) {
+      go_on = false;
+    } else if (out.timed_out && !out.case_limit) {
       final_state = v1::JOB_STATE_TIMED_OUT;
       final_message = job_timeout;
-      break;
+      go_on = false;
     }
   }
   // The distributed cases, each on its rank processes (the launcher bounds every rank by its
   // rank_timeout_s; a cancel or a shutdown kills them at once).
-  const bool ordinary_done = final_state == v1::JOB_STATE_FINISHED && static_cast<int>(done.size()) >= static_cast<int>(cases.size());
-  for (int j = 0; ordinary_done && j < static_cast<int>(distributed.size()); ++j) {
+  for (int j = 0; go_on && j < static_cast<int>(distributed.size()); ++j) {
     const int i = static_cast<int>(cases.size()) + j;
     if (done.count(i)) continue;
-    if (rj->cancel) {
-      cancelled();
-      break;
-    }
-    if (stopping_) break;
-    if (Clock::now() >= deadline) {
-      final_state = v1::JOB_STATE_TIMED_OUT;
-      final_message = job_timeout;
-      break;
-    }
+    if (!may_start()) break;
     v1::CaseResult r = run_distributed(rj, distributed[j]);
     if (stopping_ && !rj->cancel) break;  // shutdown: this case runs again after the restart
-    if (rj->cancel) r.set_error("cancelled by a client while this case ran; its ranks were killed" +
-                                (r.error().empty() ? std::string() : " (" + r.error() + ")"));
-    if (rj->cancel) r.set_ok(false);
-    done.insert(i);
-    job.set_done_cases(job.done_cases() + 1);
-    if (case_failed(r)) job.set_failed_cases(job.failed_cases() + 1);
-    metrics_.case_finished(r);
-    v1::JobEvent e;
-    *e.mutable_case_result() = std::move(r);
-    e.set_case_index(i);
-    events_.publish(job, std::move(e));
+    if (rj->cancel) {
+      r.set_ok(false);
+      r.set_error("cancelled by a client while this case ran; its ranks were killed" +
+                  (r.error().empty() ? std::string() : " (" + r.error() + ")"));
+    }
+    record(i, std::move(r));
     if (rj->cancel) {
       cancelled();
       break;
@@ -402,10 +424,10 @@ bool Scheduler::run_cases(RunningJob* rj, v1::Job& job, Worker& worker) {
     return false;
   }
   if (rj->cancel && final_state == v1::JOB_STATE_FINISHED && job.done_cases() < job.total_cases()) cancelled();
-  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, cases, distributed, done));
+  if (final_state != v1::JOB_STATE_FINISHED) final_message += never_ran(list_skipped(job, specs, distributed, done));
   job.set_state(final_state);
   job.set_message(final_message);
-  job.set_finished_at(now_rfc3339());
+  job.set_finished_at(now_rfc3339_ms());
   events_.publish(job, state_event(final_state, final_message));
   return true;
 }

@@ -9,12 +9,14 @@
 #include <random>
 #include <stdexcept>
 
+#include "ligerbench/input_error.h"
+#include "ligerbench/job_state.h"
+#include "ligerbench/kernel_info.h"
 #include "ligerbench/registry.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
 #include "ligerbench/server/messages.h"
 #include "ligerbench/server/reflection_guard.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace ligerbench::server {
 namespace {
@@ -33,8 +35,6 @@ std::string new_job_id() {
   std::snprintf(buf, sizeof buf, "j-%016llx", static_cast<unsigned long long>(rng()));
   return buf;
 }
-
-bool is_final(v1::JobState s) { return s != v1::JOB_STATE_QUEUED && s != v1::JOB_STATE_RUNNING; }
 
 // Streams a job's events: the stored ones after the client's seq, then live ones, ending after
 // the final state. Events arrive from the bus under its lock; writes go out one at a time.
@@ -197,7 +197,7 @@ class Service final : public v1::BenchService::CallbackService {
           return not_found(req->job_id());
         case Scheduler::CancelOutcome::kAlreadyFinished:
           return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                              "job_id: job " + quote_input(req->job_id()) + " has already ended (" + state_name(state) + ")");
+                              "job_id: job " + quote_input(req->job_id()) + " has already ended (" + job_state_name(state) + ")");
         default:
           resp->set_state(state);
           return grpc::Status::OK;
@@ -240,17 +240,7 @@ class Service final : public v1::BenchService::CallbackService {
   grpc::ServerUnaryReactor* ListKernels(grpc::CallbackServerContext* ctx, const v1::ListKernelsRequest*,
                                         v1::ListKernelsResponse* resp) override {
     return reply(ctx, [&] {
-      for (const auto& k : kernel_registry()) {
-        auto* ki = resp->add_kernels();
-        ki->set_name(k.name);
-        ki->set_category(k.category);
-        ki->set_description(k.description);
-        for (const auto& a : k.axes) ki->add_axes(a.name + "=" + std::to_string(a.default_value));
-        for (const auto& p : k.params) ki->add_params(p.name + "=" + p.default_value);
-        for (const auto& d : k.dtypes) ki->add_dtypes(d);
-        for (Mode m : k.modes) ki->add_modes(mode_name(m));
-        for (const auto& b : kernel_backends(k)) ki->add_backends(b);
-      }
+      *resp = list_kernels();
       return grpc::Status::OK;
     });
   }
@@ -279,15 +269,16 @@ class Service final : public v1::BenchService::CallbackService {
  private:
   grpc::Status submit(const v1::SubmitJobRequest& req, v1::SubmitJobResponse* resp) {
     v1::Job job;
-    if (auto s = admit(req, limits_, &job); !s.ok()) return s;
+    v1::CaseSpecList cases;
+    if (auto s = admit(req, limits_, &job, &cases); !s.ok()) return s;
     if (scheduler_.queued() >= max_queued_)
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "the queue is full (" + std::to_string(max_queued_) + " jobs); try again later");
     job.set_id(new_job_id());
-    job.set_submitted_at(now_rfc3339());
+    job.set_submitted_at(now_rfc3339_ms());
     resp->set_job_id(job.id());
     resp->set_total_cases(job.total_cases());
-    scheduler_.submit(std::move(job));
+    scheduler_.submit(std::move(job), cases);
     return grpc::Status::OK;
   }
 
@@ -401,7 +392,7 @@ Server::Server(v1::ServerConfig config) : config_(std::move(config)) {
   LaunchOptions launch;
   launch.exe = config_.worker_path();
   launch.run_on_peer = peer_caller(peers);
-  rank_host_ = std::make_unique<RankHost>(config_.worker_path(), limits_.devices);
+  rank_host_ = std::make_unique<RankHost>(config_.worker_path(), limits_.devices, limits_.device_memory);
   scheduler_ = std::make_unique<Scheduler>(*store_, *events_, *metrics_, *pool_, node_,
                                            CaseLimits{config_.max_case_timeout_s(), config_.case_timeout_margin_s()},
                                            std::move(launch));

@@ -106,8 +106,9 @@ Store::Store(const std::string& path) {
            priority INTEGER NOT NULL,
            job BLOB NOT NULL,
            spec BLOB,
+           cases BLOB,
            cancel_requested INTEGER NOT NULL DEFAULT 0))");
-  migrate_spec_column();
+  migrate_columns();
   exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
   exec(R"(CREATE TABLE IF NOT EXISTS events (
            job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -141,6 +142,18 @@ void Store::exec(const char* sql) {
   }
 }
 
+template <typename F>
+void Store::transaction(F&& body) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    body();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
 // The job row without its spec, which has a column of its own written once.
 std::string Store::job_bytes(const v1::Job& job) {
   if (!job.has_spec()) return job.SerializeAsString();
@@ -150,15 +163,16 @@ std::string Store::job_bytes(const v1::Job& job) {
   return header.SerializeAsString();
 }
 
-void Store::write_job_row(const v1::Job& job, bool insert) {
+void Store::write_job_row(const v1::Job& job, bool insert, const v1::CaseSpecList* cases) {
   if (insert) {
-    Stmt(db_, "INSERT INTO jobs(id, state, priority, job, spec) VALUES (?, ?, ?, ?, ?)")
-        .text(1, job.id())
+    Stmt s(db_, "INSERT INTO jobs(id, state, priority, job, spec, cases) VALUES (?, ?, ?, ?, ?, ?)");
+    s.text(1, job.id())
         .integer(2, job.state())
         .integer(3, job.spec().priority())
         .blob(4, job_bytes(job))
-        .blob(5, job.spec().SerializeAsString())
-        .step();
+        .blob(5, job.spec().SerializeAsString());
+    if (cases != nullptr) s.blob(6, cases->SerializeAsString());  // unbound: NULL
+    s.step();
   } else {
     Stmt(db_, "UPDATE jobs SET state = ?, job = ? WHERE id = ?")
         .integer(1, job.state())
@@ -169,20 +183,22 @@ void Store::write_job_row(const v1::Job& job, bool insert) {
 }
 
 // Databases from before the spec column kept the spec inside the job blob: move it out once.
-void Store::migrate_spec_column() {
-  bool has_spec = false, has_cancel = false;
+// Databases from before the cases column get it empty (NULL): their jobs are expanded on resume.
+void Store::migrate_columns() {
+  bool has_spec = false, has_cases = false, has_cancel = false;
   {
     Stmt info(db_, "PRAGMA table_info(jobs)");
     while (info.step()) {
       const std::string col = info.col_text(1);
       has_spec = has_spec || col == "spec";
+      has_cases = has_cases || col == "cases";
       has_cancel = has_cancel || col == "cancel_requested";
     }
   }
   if (!has_spec) exec("ALTER TABLE jobs ADD COLUMN spec BLOB");
+  if (!has_cases) exec("ALTER TABLE jobs ADD COLUMN cases BLOB");
   if (!has_cancel) exec("ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0");
-  exec("BEGIN IMMEDIATE");
-  try {
+  transaction([&] {
     std::vector<std::pair<std::string, v1::Job>> old;
     {
       Stmt s(db_, "SELECT id, job FROM jobs WHERE spec IS NULL");
@@ -194,11 +210,7 @@ void Store::migrate_spec_column() {
           .blob(2, job.spec().SerializeAsString())
           .text(3, id)
           .step();
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Store::write_event_row(const v1::JobEvent& e) {
@@ -227,48 +239,53 @@ void Store::write_event_row(const v1::JobEvent& e) {
   }
 }
 
-void Store::insert_job(const v1::Job& job, const v1::JobEvent& event) {
+void Store::insert_job(const v1::Job& job, const v1::JobEvent& event, const v1::CaseSpecList* cases) {
   std::lock_guard<std::mutex> lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
-    write_job_row(job, true);
+  transaction([&] {
+    write_job_row(job, true, cases);
     write_event_row(event);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 void Store::append_event(const v1::Job& job, const v1::JobEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  exec("BEGIN IMMEDIATE");
-  try {
-    write_job_row(job, false);
+  transaction([&] {
+    write_job_row(job, false, nullptr);
     write_event_row(event);
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
+}
+
+template <typename T, typename Read>
+std::optional<T> Store::job_row(const char* sql, const std::string& id, Read read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, sql);
+  s.text(1, id);
+  if (!s.step()) return std::nullopt;
+  return read(s);
 }
 
 std::optional<v1::Job> Store::get_job(const std::string& id, bool with_spec) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, with_spec ? "SELECT job, spec FROM jobs WHERE id = ?" : "SELECT job FROM jobs WHERE id = ?");
-  s.text(1, id);
-  if (!s.step()) return std::nullopt;
-  v1::Job job = parse<v1::Job>(s.col_blob(0));
-  if (with_spec) *job.mutable_spec() = parse<v1::JobSpec>(s.col_blob(1));
-  return job;
+  return job_row<v1::Job>(with_spec ? "SELECT job, spec FROM jobs WHERE id = ?" : "SELECT job FROM jobs WHERE id = ?", id,
+                          [&](Stmt& s) {
+                            v1::Job job = parse<v1::Job>(s.col_blob(0));
+                            if (with_spec) *job.mutable_spec() = parse<v1::JobSpec>(s.col_blob(1));
+                            return job;
+                          });
 }
 
 std::optional<v1::JobState> Store::job_state(const std::string& id) {
+  return job_row<v1::JobState>("SELECT state FROM jobs WHERE id = ?", id,
+                               [](Stmt& s) { return static_cast<v1::JobState>(s.col_int(0)); });
+}
+
+std::optional<v1::CaseSpecList> Store::job_cases(const std::string& id) {
+  return job_row<v1::CaseSpecList>("SELECT cases FROM jobs WHERE id = ? AND cases IS NOT NULL", id,
+                                   [](Stmt& s) { return parse<v1::CaseSpecList>(s.col_blob(0)); });
+}
+
+void Store::keep_cases(const std::string& id, const v1::CaseSpecList& cases) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT state FROM jobs WHERE id = ?");
-  s.text(1, id);
-  if (!s.step()) return std::nullopt;
-  return static_cast<v1::JobState>(s.col_int(0));
+  Stmt(db_, "UPDATE jobs SET cases = ? WHERE id = ? AND cases IS NULL").blob(1, cases.SerializeAsString()).text(2, id).step();
 }
 
 void Store::request_cancel(const std::string& id) {
@@ -277,10 +294,8 @@ void Store::request_cancel(const std::string& id) {
 }
 
 bool Store::cancel_requested(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT cancel_requested FROM jobs WHERE id = ?");
-  s.text(1, id);
-  return s.step() && s.col_int(0) != 0;
+  return job_row<bool>("SELECT cancel_requested FROM jobs WHERE id = ?", id, [](Stmt& s) { return s.col_int(0) != 0; })
+      .value_or(false);
 }
 
 std::vector<v1::JobEvent> Store::events_after(const std::string& id, int64_t after_seq) {

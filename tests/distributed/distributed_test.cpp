@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <sstream>
@@ -36,6 +37,12 @@ struct CliRun {
   v1::JobResult result;
   double seconds = 0;
   int leftover_rank_folders = -1;  // ligerbench-ranks-* folders left in the run's TMPDIR
+
+  // Expects every one of `wants` somewhere in the output.
+  void expect_output_has(std::initializer_list<std::string> wants) const {
+    for (const std::string& want : wants)
+      EXPECT_TRUE(output.find(want) != std::string::npos) << "missing: " << want << "\n" << output;
+  }
 
   // The one case whose key starts with `prefix`.
   const v1::CaseResult& find(const std::string& prefix) const {
@@ -214,14 +221,12 @@ TEST(DistributedInput, BadDistributedKeysNameFileAndKey) {
 )",
                           "");
   EXPECT_EQ(x.exit_code, 2);
-  for (const std::string want :
-       {"bad_keys.yaml:2: key 'cases[0].world_size': must be in [0, 64], got 100",
-        "key 'cases[1].distributed_options.kill_rank': rank 2 is not a rank of the case (world_size 2)",
-        "key 'cases[1].distributed_options.collectives[0]': unknown collective 'broadcast'",
-        "key 'cases[1].distributed_options.sizes_bytes[0]': must be in [4, 4294967296], got 2",
-        "key 'cases[2].distributed': unknown distributed kind 'sideways'",
-        "key 'cases[3].world_size': world_size and distributed_options need distributed: consistency, collective or training_step"})
-    EXPECT_TRUE(x.output.find(want) != std::string::npos) << "missing: " << want << "\n" << x.output;
+  x.expect_output_has({"bad_keys.yaml:2: key 'cases[0].world_size': must be in [0, 64], got 100",
+                       "key 'cases[1].distributed_options.kill_rank': rank 2 is not a rank of the case (world_size 2)",
+                       "key 'cases[1].distributed_options.collectives[0]': unknown collective 'broadcast'",
+                       "key 'cases[1].distributed_options.sizes_bytes[0]': must be in [4, 4294967296], got 2",
+                       "key 'cases[2].distributed': unknown distributed kind 'sideways'",
+                       "key 'cases[3].world_size': world_size and distributed_options need distributed: consistency, collective or training_step"});
 }
 
 // The data-parallel training step (docs/DISTRIBUTED.md): 2 Gloo ranks, a tiny model, small
@@ -306,15 +311,13 @@ TEST(TrainingStep, BadOptionsNameFileAndKey) {
 )",
                           "");
   EXPECT_EQ(x.exit_code, 2);
-  for (const std::string want :
-       {"bad_training.yaml:2: key 'cases[0].distributed_options.model.heads': hidden 30 must be heads (4) x an even head size",
-        "key 'cases[1].distributed_options.model': this model needs about ",
-        "key 'cases[2].dtypes[0]': a training_step runs in fp32 or bf16, not 'fp16'",
-        "key 'cases[2].distributed_options.warmup_steps': must be in [0, steps) = [0, 3), got 3",
-        "key 'cases[2].distributed_options.lr': must be in (0, 1], got 0",
-        "key 'cases[3].distributed_options': model, steps, warmup_steps, lr, loss_tolerance, bucket_mb and skip_reduce_rank "
-        "belong to distributed: training_step"})
-    EXPECT_TRUE(x.output.find(want) != std::string::npos) << "missing: " << want << "\n" << x.output;
+  x.expect_output_has({"bad_training.yaml:2: key 'cases[0].distributed_options.model.heads': hidden 30 must be heads (4) x an even head size",
+                       "key 'cases[1].distributed_options.model': this model needs about ",
+                       "key 'cases[2].dtypes[0]': a training_step runs in fp32 or bf16, not 'fp16'",
+                       "key 'cases[2].distributed_options.warmup_steps': must be in [0, steps) = [0, 3), got 3",
+                       "key 'cases[2].distributed_options.lr': must be in (0, 1], got 0",
+                       "key 'cases[3].distributed_options': model, steps, warmup_steps, lr, loss_tolerance, bucket_mb and skip_reduce_rank "
+                       "belong to distributed: training_step"});
 }
 
 }  // namespace

@@ -33,26 +33,30 @@ TEST(AdmissionLimits, BacktrackingFilterAnswersAtOnce) {
   auto req = small_request();
   req.set_filter("(.*)*Q");
   v1::Job job;
+  v1::CaseSpecList cases;
   const auto t0 = Clock::now();
-  const auto s = server::admit(req, cpu_limits(), &job);
+  const auto s = server::admit(req, cpu_limits(), &job, &cases);
   EXPECT_LT(seconds_since(t0), 1.0);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("filter: no case of the spec matches", 0), 0u) << s.error_message();
 
   req.set_filter("T=16");  // RE2 search, as before: a substring selects
-  ASSERT_TRUE(server::admit(req, cpu_limits(), &job).ok());
+  ASSERT_TRUE(server::admit(req, cpu_limits(), &job, &cases).ok());
   EXPECT_EQ(job.total_cases(), 6);  // 1 shape x 3 modes x 2 providers
+  ASSERT_EQ(cases.cases_size(), 6) << "the job's cases come with it, filtered";
+  for (const auto& c : cases.cases()) EXPECT_NE(c.key().find("T=16"), std::string::npos) << c.key();
 }
 
 TEST(AdmissionLimits, BadAndOverlongFiltersNameTheField) {
   auto req = small_request();
   v1::Job job;
+  v1::CaseSpecList cases;
   req.set_filter("(");
-  auto s = server::admit(req, cpu_limits(), &job);
+  auto s = server::admit(req, cpu_limits(), &job, &cases);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("filter: '(': not a valid RE2 regular expression", 0), 0u) << s.error_message();
   req.set_filter(std::string(100000, 'a'));
-  s = server::admit(req, cpu_limits(), &job);
+  s = server::admit(req, cpu_limits(), &job, &cases);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("longer than 1024 characters"), std::string::npos) << s.error_message().substr(0, 300);
   EXPECT_LT(s.error_message().size(), 300u) << "the pattern is quoted truncated";
@@ -67,8 +71,9 @@ TEST(AdmissionLimits, TwoTo64CasesAreRefusedWithoutExpanding) {
     for (int i = 0; i < 65536; ++i) values.add_values(2);
   }
   v1::Job job;
+  v1::CaseSpecList cases;
   const auto t0 = Clock::now();
-  const auto s = server::admit(req, cpu_limits(), &job);
+  const auto s = server::admit(req, cpu_limits(), &job, &cases);
   EXPECT_LT(seconds_since(t0), 5.0);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
@@ -89,7 +94,8 @@ TEST(AdmissionLimits, ALimitAboveTheHardMaximumIsClamped) {
   auto limits = cpu_limits();
   limits.max_cases_per_job = 10000000;
   v1::Job job;
-  const auto s = server::admit(req, limits, &job);
+  v1::CaseSpecList cases;
+  const auto s = server::admit(req, limits, &job, &cases);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
             "spec.cases[0]: the job expands to more than max_cases_per_job (1000000) cases (this sweep: 1200000)");

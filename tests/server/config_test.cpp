@@ -3,8 +3,8 @@
 
 #include <cmath>
 
+#include "ligerbench/input_error.h"
 #include "ligerbench/server/config.h"
-#include "ligerbench/yaml_proto.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 
 namespace ligerbench::testing {
 

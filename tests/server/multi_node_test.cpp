@@ -170,9 +170,18 @@ cases:
 TEST(MultiNode, RunRanksRefusesBadRequests) {
   TempDir dir;
   auto b = start_node(dir, "b", kToken);
+  // A rank's task as the launcher writes it, from a real expansion.
+  const auto expanded = expand_distributed(spec_of(R"(
+name: peer-task
+cases:
+  - {kernel: rms_norm, distributed: consistency, world_size: 2, shape: {T: 5, H: 16}, dtypes: [fp32]}
+)"),
+                                           {"cpu"}, 0, "", "peer-task.yaml");
+  ASSERT_EQ(expanded.size(), 1u);
   v1::RankTask t;
-  t.mutable_sweep()->set_kernel("rms_norm");
-  t.mutable_sweep()->set_distributed("consistency");
+  t.set_kind(expanded[0].kind);
+  *t.mutable_case_spec() = expanded[0].rank_case;
+  t.mutable_case_spec()->set_device("cpu");
   t.set_world_size(2);
   t.set_rank(1);
   t.set_device("cpu");
@@ -195,8 +204,14 @@ TEST(MultiNode, RunRanksRefusesBadRequests) {
       {[](v1::RankTask& x) { x.set_rank(2); }, "tasks[0].rank: 2 is not a distinct rank of 2"},
       {[](v1::RankTask& x) { x.set_store_host("bad host"); }, "is not host:port"},
       {[](v1::RankTask& x) { x.set_local_ranks(5); }, "tasks[0].local_ranks"},
-      {[](v1::RankTask& x) { x.mutable_sweep()->set_kernel("no_such_kernel"); }, "tasks[0].sweep."},
-      {[](v1::RankTask& x) { x.mutable_sweep()->mutable_distributed_options()->set_rank_timeout_s(1e9); }, "rank_timeout_s"},
+      {[](v1::RankTask& x) { x.mutable_case_spec()->set_kernel("no_such_kernel"); }, "no_such_kernel"},
+      {[](v1::RankTask& x) { x.set_kind("bogus"); }, "tasks[0].kind: 'bogus'"},
+      {[](v1::RankTask& x) { x.mutable_options()->set_rank_timeout_s(1e9); }, "rank_timeout_s"},
+      {[](v1::RankTask& x) {
+         for (auto& a : *x.mutable_case_spec()->mutable_shape())
+           if (a.name() == "T") a.set_value(int64_t{1} << 40);
+       },
+       "needs about"},
   };
   for (const auto& [edit, expected] : bad) {
     v1::RunRanksRequest req;

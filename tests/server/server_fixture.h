@@ -19,7 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
+#include "ligerbench/job_state.h"
 #include "ligerbench/server/config.h"
 #include "ligerbench/server/debug_kernel.h"
 #include "ligerbench/server/server.h"
@@ -91,8 +92,6 @@ cases:
   - {kernel: debug_fault, shape: {N: [)" + ns + R"(]}, params: {mode: sleep, sleep_ms: ")" + std::to_string(sleep_ms) + R"("}}
 )");
 }
-
-inline bool is_final(v1::JobState s) { return s != v1::JOB_STATE_QUEUED && s != v1::JOB_STATE_RUNNING; }
 
 class Client {
  public:

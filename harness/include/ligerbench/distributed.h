@@ -29,8 +29,11 @@ bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& 
 
 // One distributed case: a single point of its sweep, on one device type, with its ranks.
 struct DistributedCase {
-  v1::CaseSweep sweep;        // one shape value per axis, one dtype (consistency); the options
-  std::string kind;           // consistency, collective
+  // What each rank runs (RankTask.case_spec; the launcher sets each rank's device): consistency:
+  // the kernel case, expanded here once; collective, training_step: the identity's spec.
+  v1::CaseSpec rank_case;
+  v1::DistributedOptions options;  // the sweep's
+  std::string kind;           // consistency, collective, training_step
   std::string device_type;    // cpu, cuda
   int world_size = kDefaultWorldSize;
   double rank_timeout_s = kDefaultRankTimeoutS;

@@ -35,6 +35,10 @@ double hold_ms_for(double host_ms);
 // Samples a result keeps (the last ones); Timing.n counts all.
 constexpr int kKeptSamples = 1000;
 
+// The defaults but for a timing's budget: `warmup_runs` calls, then min_samples to max_samples
+// samples, within timeout_s. For short timings of our own (a rank's matmul ceiling) and tests.
+MeasureOptions sample_budget(int warmup_runs, int min_samples, int max_samples, double timeout_s);
+
 // Options of a job with the defaults filled in.
 MeasureOptions resolve_options(const v1::MeasurementOptions& m);
 

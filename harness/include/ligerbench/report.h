@@ -22,6 +22,8 @@ v1::JobResult read_result_file(const std::string& path);
 // One line per case: kernel, shape, dtype, mode, provider, median, p20-p80, speedup, peak memory,
 // GB/s, % of the node's copy bandwidth, % of a copy of the same bytes, worst rel_l2, pass.
 void print_table(std::ostream& os, const v1::JobResult& result);
+// One number through a printf format ("%.3fx"): a cell of the result and comparison tables.
+std::string format_value(const char* printf_format, double v);
 std::string progress_line(int index, int total, const v1::CaseResult& r);
 
 }  // namespace ligerbench

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/case_outcome.h"
 #include "ligerbench/measure.h"
 #include "ligerbench/proto.h"
 #include "ligerbench/suite.h"
@@ -34,9 +35,6 @@ class PairDeriver {
   std::map<std::string, v1::CaseResult> baselines_;  // pair_key -> baseline result
 };
 
-// A case counts as failed when it errored or its accuracy check failed.
-bool case_failed(const v1::CaseResult& r);
-
 // A result that names its case (its CaseSpec) and holds nothing else yet.
 v1::CaseResult case_identity(const Case& c);
 
@@ -61,6 +59,9 @@ v1::JobResult run_cases(const v1::JobSpec& job, const std::vector<Case>& cases, 
 // Cases of the job whose key matches `filter` (an RE2 regex, unanchored; empty: all). Throws
 // InputError naming `filter` for a bad pattern, or a job over kMaxCasesPerJob.
 std::vector<Case> select_cases(const v1::JobSpec& job, const std::vector<std::string>& devices, const std::string& filter);
+// The same cases unresolved: their CaseSpecs, in index order.
+std::vector<v1::CaseSpec> select_case_specs(const v1::JobSpec& job, const std::vector<std::string>& devices,
+                                            const std::string& filter);
 
 // Host, versions, devices and measured ceilings (copy bandwidth, bf16 matmul) of this node.
 v1::NodeInfo node_info(const std::vector<std::string>& devices);

@@ -33,6 +33,10 @@ constexpr uint64_t kMaxCasesPerJob = 1000000;
 // measurement options. Empty when valid. Used by the CLI and by the server's SubmitJob.
 std::vector<SpecProblem> validate_job(const v1::JobSpec& job);
 
+// "suite.yaml:4: key 'cases[0].kernel': unknown ...": the problem at the line of its path (or of
+// the nearest enclosing path that has one) in the file it was parsed from.
+std::string locate_problem(const SpecProblem& p, const std::string& file_name, const SourceLines& lines);
+
 // Parses and validates a suite file. Throws InputError naming the file, line and key. The YAML
 // is bounded first (size, depth, aliases: parse_yaml).
 v1::JobSpec load_suite(const std::string& path);

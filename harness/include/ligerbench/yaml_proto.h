@@ -5,16 +5,11 @@
 
 #include <cstddef>
 #include <map>
-#include <stdexcept>
 #include <string>
 
-namespace ligerbench {
+#include "ligerbench/input_error.h"
 
-// An error in a user's file: names the file, the line and the key.
-class InputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace ligerbench {
 
 // Where each field of a parsed document came from: "cases[0].dtypes[1]" -> line (1-based).
 using SourceLines = std::map<std::string, int>;
@@ -46,8 +41,5 @@ void yaml_to_message(const YAML::Node& node, google::protobuf::Message* msg, con
 // The line of `path` or of its nearest enclosing path that has one ("cases[0].shape.T[3]" ->
 // "cases[0].shape.T" -> ...); 0 when none has.
 int line_of(const SourceLines& lines, std::string path);
-
-// User input quoted in a message: at most `max` characters, then "... (N characters)".
-std::string quote_truncated(const std::string& s, std::size_t max = 80);
 
 }  // namespace ligerbench

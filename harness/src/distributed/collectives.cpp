@@ -76,10 +76,10 @@ Collective make_collective(const v1::RankTask& task, Group& group, at::ScalarTyp
 }  // namespace
 
 v1::CaseResult run_collective(const v1::RankTask& task, Group& group, const std::function<void()>& debug_point) {
-  const auto dtype = parse_dtype(task.sweep().dtypes_size() ? task.sweep().dtypes(0) : "fp32");
+  const auto dtype = parse_dtype(task.case_spec().dtype());
   if (!dtype) throw std::runtime_error("collective: bad dtype");
   const at::Device device(task.device());
-  const auto& o = task.sweep().distributed_options();
+  const auto& o = task.options();
   const int warmup = o.has_warmup() ? o.warmup() : kDefaultWarmup;
   const int reps = o.has_repetitions() ? o.repetitions() : kDefaultRepetitions;
   Collective c = make_collective(task, group, *dtype, device);

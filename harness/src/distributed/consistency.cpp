@@ -55,19 +55,9 @@ std::string describe_difference(int rank, const std::string& name, const at::Ten
 }  // namespace
 
 v1::CaseResult run_consistency(const v1::RankTask& task, Group& group, const std::function<void()>& debug_point) {
-  v1::JobSpec job;
-  v1::CaseSweep* sweep = job.add_cases();
-  *sweep = task.sweep();
-  sweep->clear_distributed();
-  sweep->clear_world_size();
-  sweep->clear_distributed_options();
-  sweep->add_providers("liger");
-  job.mutable_measurement()->set_seed(task.seed());
-  const std::vector<Case> cases = expand_cases(job, {task.device()});
-  if (cases.size() != 1) throw std::runtime_error("a consistency task expands to " + std::to_string(cases.size()) + " cases");
-  const Case& c = cases[0];
-
-  const auto& o = task.sweep().distributed_options();
+  // The launcher expanded the case; its device is this rank's.
+  const Case c = resolve_case(task.case_spec(), task.seed());
+  const auto& o = task.options();
   AccuracyHooks hooks;
   std::vector<std::pair<std::string, at::Tensor>> produced;
   hooks.produced = &produced;

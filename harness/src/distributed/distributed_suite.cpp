@@ -268,6 +268,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
       base.world_size = ws;
       base.rank_timeout_s = o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
       base.seed = job.measurement().seed();
+      base.options = o;
       auto add = [&](DistributedCase c) {
         v1::CaseSpec& id = *c.identity.mutable_spec();
         id.set_device(type);
@@ -279,6 +280,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
         id.set_key(id.key() + "|" + type + "|world_size=" + std::to_string(ws) +
                    (node_count > 1 ? ",nodes=" + std::to_string(node_count) : std::string()));
         if (!keep.matches(id.key())) return;
+        if (c.kind != "consistency") c.rank_case = id;  // its ranks read the dtype from it
         if (cases.size() >= kMaxDistributedCases)
           throw InputError(where + ": more than " + std::to_string(kMaxDistributedCases) + " distributed cases");
         cases.push_back(std::move(c));
@@ -294,15 +296,10 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
         s->clear_distributed_options();
         s->add_modes(full ? "full" : "forward");
         s->add_providers("liger");
-        for (const Case& p : expand_cases(points, {"cpu"})) {
+        // On the device type's first device; each rank runs it on its own.
+        for (const Case& p : expand_cases(points, {type == "cpu" ? "cpu" : "cuda:0"})) {
           DistributedCase c = base;
-          c.sweep = sweep;
-          c.sweep.clear_shape();
-          c.sweep.clear_dtypes();
-          c.sweep.add_dtypes(dtype_name(p.config.dtype));
-          c.sweep.clear_modes();
-          c.sweep.add_modes(mode_name(p.mode));
-          for (const auto& [axis, value] : p.config.shape) (*c.sweep.mutable_shape())[axis].add_values(value);
+          c.rank_case = p.case_spec;
           c.identity = case_identity(p);
           v1::CaseSpec& r = *c.identity.mutable_spec();
           r.set_mode("consistency");
@@ -321,9 +318,6 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
         for (const auto& [name, value] : axes) label += (label.empty() ? "" : ",") + name + "=" + std::to_string(value);
         for (const auto& dt : dtypes) {
           DistributedCase c = base;
-          c.sweep = sweep;
-          c.sweep.clear_dtypes();
-          c.sweep.add_dtypes(dt);
           v1::CaseSpec& r = *c.identity.mutable_spec();
           r.set_kernel("training_step");
           r.set_provider("liger");  // the row's figures are the liger build's; speedup is against the baseline build
@@ -349,9 +343,6 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
           for (const auto& op : ops)
             for (int64_t bytes : sizes) {
               DistributedCase c = base;
-              c.sweep = sweep;
-              c.sweep.clear_dtypes();
-              c.sweep.add_dtypes(dt);
               c.collective = op;
               c.bytes = bytes;
               v1::CaseSpec& r = *c.identity.mutable_spec();

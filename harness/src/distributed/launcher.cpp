@@ -165,7 +165,7 @@ std::optional<v1::CaseResult> read_result(const fs::path& p) {
 
 // host:port of the case's rendezvous (default 127.0.0.1:0).
 std::pair<std::string, int> rendezvous_of(const DistributedCase& c) {
-  const std::string& r = c.sweep.distributed_options().rendezvous();
+  const std::string& r = c.options.rendezvous();
   if (r.empty()) return {"127.0.0.1", 0};
   const auto colon = r.rfind(':');
   return {r.substr(0, colon), std::stoi(r.substr(colon + 1))};  // validated: host:port, port 0..65535
@@ -282,7 +282,7 @@ std::vector<v1::RankOutcome> run_local_ranks(const std::vector<v1::RankTask>& ta
 }
 
 std::vector<std::string> rank_nodes(const DistributedCase& c) {
-  const auto& peers = c.sweep.distributed_options().nodes();
+  const auto& peers = c.options.nodes();
   const int per_node = c.world_size / (1 + peers.size());  // validated: world_size divides evenly
   std::vector<std::string> nodes(c.world_size);
   for (int r = 0; r < c.world_size; ++r) nodes[r] = r < per_node ? "" : peers[r / per_node - 1];
@@ -293,7 +293,7 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const LaunchOption
   v1::CaseResult out = c.identity;
   record_failure(out, [&] {
     const std::vector<std::string> nodes = rank_nodes(c);
-    const bool multi_node = c.sweep.distributed_options().nodes_size() > 0;
+    const bool multi_node = c.options.nodes_size() > 0;
     if (multi_node && !options.run_on_peer)
       throw std::runtime_error("distributed_options.nodes needs the server path: submit the job to a ligerbenchd, which hands "
                                "the peers their ranks (ligerbench run starts ranks on this machine only)");
@@ -320,10 +320,13 @@ v1::CaseResult run_distributed_case(const DistributedCase& c, const LaunchOption
       const auto& mates = ranks_of_node[nodes[r]];
       const int local = static_cast<int>(std::find(mates.begin(), mates.end(), r) - mates.begin());
       v1::RankTask& task = tasks[r];
-      *task.mutable_sweep() = c.sweep;
+      task.set_kind(c.kind);
+      *task.mutable_case_spec() = c.rank_case;
+      *task.mutable_options() = c.options;
       task.set_rank(r);
       task.set_world_size(c.world_size);
       task.set_device(c.device_type == "cpu" ? "cpu" : "cuda:" + std::to_string(local % visible));
+      task.mutable_case_spec()->set_device(task.device());
       task.set_store_host(host);
       task.set_store_port(store->getPort());
       task.set_local_ranks(static_cast<int>(mates.size()));

@@ -89,7 +89,7 @@ int rank_main(int argc, char** argv) {
 #ifdef LIGERBENCH_TORCH_HAS_CUDA
     if (info.device_index() >= 0) c10::cuda::set_device(static_cast<c10::DeviceIndex>(info.device_index()));
 #endif
-    const auto& o = task.sweep().distributed_options();
+    const auto& o = task.options();
     const auto timeout = std::chrono::milliseconds(
         static_cast<int64_t>(1000 * (o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS)));
     const std::string host = task.store_host().empty() ? "127.0.0.1" : task.store_host();
@@ -100,7 +100,7 @@ int rank_main(int argc, char** argv) {
       if (o.has_hang_rank() && o.hang_rank() == task.rank())
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     };
-    const std::string& kind = task.sweep().distributed();
+    const std::string& kind = task.kind();
     r = kind == "consistency"     ? dist::run_consistency(task, *group, debug_point)
         : kind == "training_step" ? dist::run_training_step(task, *group, debug_point)
                                   : dist::run_collective(task, *group, debug_point);

@@ -46,10 +46,10 @@ struct Settings {
 double default_loss_tolerance(at::ScalarType t) { return t == at::kFloat ? 1e-4 : 1e-2; }
 
 Settings settings_of(const v1::RankTask& task) {
-  const auto& o = task.sweep().distributed_options();
+  const auto& o = task.options();
   Settings s;
   s.model = with_defaults(o.model());
-  const auto dtype = parse_dtype(task.sweep().dtypes_size() ? task.sweep().dtypes(0) : "fp32");
+  const auto dtype = parse_dtype(task.case_spec().dtype());
   if (!dtype) throw std::runtime_error("training_step: bad dtype");
   s.dtype = *dtype;
   s.device = at::Device(task.device());
@@ -76,11 +76,7 @@ std::pair<double, std::string> matmul_ceiling(const at::Device& device, at::Scal
   const auto o = at::TensorOptions().device(device).dtype(dtype);
   const at::Tensor a = at::randn({n, n}, o), b = at::randn({n, n}, o);
   at::Tensor out = at::empty({n, n}, o);
-  MeasureOptions opt;
-  opt.warmup_runs = 2;
-  opt.min_samples = 5;
-  opt.max_samples = 50;
-  opt.timeout_s = 1;
+  MeasureOptions opt = sample_budget(/*warmup_runs=*/2, /*min_samples=*/5, /*max_samples=*/50, /*timeout_s=*/1);
   opt.target_rel_ci = 0.05;
   const double ms = time_region([&] { at::mm_out(out, a, b); }, device, opt).median_ms();
   std::ostringstream how;

@@ -20,7 +20,9 @@ struct AdmissionLimits {
   double max_job_timeout_s = 7 * 24 * 3600;         // a request's timeout_s: 0 .. this
 };
 
-// OK and a complete Job (id unset, state unset) or INVALID_ARGUMENT naming the field.
-grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job);
+// OK and a complete Job (id unset, state unset) with its cases (the one expansion of the job:
+// its CaseSpecs after the filter, in index order), or INVALID_ARGUMENT naming the field.
+grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job,
+                   v1::CaseSpecList* cases);
 
 }  // namespace ligerbench::server

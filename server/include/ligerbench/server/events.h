@@ -9,10 +9,9 @@
 #include <string>
 
 #include "ligerbench/server/store.h"
+#include "ligerbench/timestamps.h"
 
 namespace ligerbench::server {
-
-std::string now_rfc3339();
 
 class Events {
  public:
@@ -20,8 +19,8 @@ class Events {
 
   explicit Events(Store& store) : store_(store) {}
 
-  // Creates the job in the store with its first event (state QUEUED).
-  void create(const v1::Job& job, const std::string& message);
+  // Creates the job in the store with its first event (state QUEUED) and its cases.
+  void create(const v1::Job& job, const v1::CaseSpecList& cases, const std::string& message);
   // Stores `job` (already updated) with the next event of it; `event` carries the payload
   // (state_change or case_result); seq, job_id, time, state and the counts are filled in here.
   void publish(const v1::Job& job, v1::JobEvent event);

@@ -45,7 +45,5 @@ class Metrics {
   prometheus::Counter& worker_restarts_;
 };
 
-// "queued", "running", "finished", ... (the enum name without its prefix, lower case).
-std::string state_name(v1::JobState s);
 
 }  // namespace ligerbench::server

@@ -10,19 +10,21 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 
 #include "ligerbench/distributed.h"
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 #include "ligerbench/v1/service.grpc.pb.h"
 
 namespace ligerbench::server {
 
 class RankHost {
  public:
-  // rank_exe: the executable that runs `__rank` (ligerbench-worker); devices: this server's pool.
-  RankHost(std::string rank_exe, std::vector<std::string> devices);
+  // rank_exe: the executable that runs `__rank` (ligerbench-worker); devices: this server's pool,
+  // with each device's memory (as admission bounds a case's inputs by it).
+  RankHost(std::string rank_exe, std::vector<std::string> devices, std::map<std::string, int64_t> device_memory);
   // Stops the ranks still running (their callers see CANCELLED) and waits for them.
   ~RankHost();
 
@@ -37,6 +39,8 @@ class RankHost {
 
   const std::string rank_exe_;
   const std::vector<std::string> devices_;
+  const std::map<std::string, int64_t> device_memory_;
+  std::vector<std::string> gpus_;  // devices_ but cpu
   std::mutex mu_;
   std::condition_variable cv_;
   bool busy_ = false;

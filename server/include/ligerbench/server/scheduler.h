@@ -32,9 +32,9 @@ struct CaseLimits {
   double for_options(const v1::MeasurementOptions& m) const;
 };
 
-// What the worker receives for one case: its CaseSpec as the scheduler's expansion
-// (select_cases) named it, and the job's measurement options. The worker resolves the spec; it
-// expands no sweep.
+// What the worker receives for one case: its CaseSpec as admission's expansion named it (kept
+// with the job in the store), and the job's measurement options. The worker resolves the spec;
+// it expands no sweep.
 v1::WorkerRequest case_request(const Case& c, const v1::MeasurementOptions& m);
 
 class Scheduler {
@@ -52,8 +52,8 @@ class Scheduler {
   // grace_s, workers still running a case are killed (that case is not recorded).
   void stop(double grace_s);
 
-  // Stores a validated job (state QUEUED) and queues it.
-  void submit(v1::Job job);
+  // Stores a validated job (state QUEUED) with its cases (admit's) and queues it.
+  void submit(v1::Job job, const v1::CaseSpecList& cases);
 
   enum class CancelOutcome { kNotFound, kAlreadyFinished, kCancelled, kCancelling };
   CancelOutcome cancel(const std::string& job_id, v1::JobState* state);
@@ -86,6 +86,10 @@ class Scheduler {
   bool run_cases(RunningJob* rj, v1::Job& job, Worker& worker);
   // One distributed case of a running job, on its rank processes (here and on peer nodes).
   v1::CaseResult run_distributed(RunningJob* rj, const DistributedCase& c);
+  // The job's cases in index order, as the store keeps them (admission's expansion).
+  v1::CaseSpecList cases_of(const v1::Job& job);
+  // Its distributed cases, which follow them (expand_distributed over the stored spec).
+  std::vector<DistributedCase> distributed_of(const v1::Job& job);
   // Ends a job that a client cancelled while it ran, when a restart finds it still unfinished.
   void finish_cancelled_after_restart(v1::Job job);
   void finish_running(RunningJob* rj);

@@ -1,4 +1,4 @@
-#include "ligerbench/server/client.h"
+#include "ligerbench/client/channel.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>

@@ -1,6 +1,7 @@
 #pragma once
 // Client side of BenchService: a channel with TLS (and optional client certificate) and the
-// bearer token, used by the CLI, the load benchmark and the tests.
+// bearer token, used by the CLI, the load benchmark and the tests. It sits beside the generated
+// stubs (ligerbench_grpc) and needs nothing else, so the CLI reaches no code of the server's.
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
