@@ -29,7 +29,8 @@ using cli::parse_args;
 constexpr const char* kUsage = R"(usage:
   ligerbench kernels [--json]
   ligerbench run SUITE.yaml [--device cpu|cuda|cuda:N] [--out results.json] [--filter REGEX] [--max-cases N]
-                 [--world-size N] [--quiet] [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
+                 [--world-size N] [--quiet] [--remeasure-ceilings]
+                 [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
   ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--throttled-threshold 10%]
                  [--time-floor-ms 0.002] [--strict-env]
                  [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
@@ -76,6 +77,8 @@ constexpr long long kRunDefaultMaxCases = 100000;
 
 int cmd_run(const Args& a) {
   if (a.positional.size() != 1) throw InputError("run needs exactly one suite file");
+  // Read by device_ceilings (ceilings.h) here and in the rank processes this run starts.
+  if (a.flags.count("--remeasure-ceilings")) setenv("LIGERBENCH_REMEASURE_CEILINGS", "1", 1);
   const std::string suite = a.positional[0];
   const long long max_cases =
       cli::int_flag(a, "--max-cases", kRunDefaultMaxCases, 1, static_cast<long long>(kMaxCasesPerJob));
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
     if (cmd == "run")
       return cmd_run(parse_args(argc, argv, 2,
                                 cli::with_push_options({"--device", "--out", "--filter", "--max-cases", "--world-size"}),
-                                {"--quiet"}));
+                                {"--quiet", "--remeasure-ceilings"}));
     if (cmd == "compare") return cli::cmd_compare(argc, argv);
     if (cli::is_client_command(cmd)) return cli::run_client_command(cmd, argc, argv);
     if (cmd == "report") return cli::run_report_command(argc, argv);

@@ -164,7 +164,12 @@ void print_table(std::ostream& os, const v1::JobResult& result) {
   for (const auto& r : result.cases())
     if (!r.ok()) os << "error: " << r.spec().key() << ": " << r.error() << "\n";
   os << result.cases_size() << " cases, " << result.failed_cases() << " failed";
-  if (result.node().copy_bandwidth_gb_per_s() > 0)
+  for (const auto& c : result.node().ceilings())
+    if (c.copy_gb_per_s() > 0)
+      os << "; " << c.device() << " ceilings: copy " << format_value("%.0f", c.copy_gb_per_s()) << " GB/s, " << c.matmul_dtype()
+         << " matmul " << format_value(c.matmul_tflop_per_s() >= 10 ? "%.0f" : "%.3g", c.matmul_tflop_per_s()) << " TFLOP/s"
+         << (c.from_cache() ? " (cached " + c.measured_at() + ")" : std::string());
+  if (result.node().ceilings_size() == 0 && result.node().copy_bandwidth_gb_per_s() > 0)  // a result file from before
     os << "; ceilings: copy " << format_value("%.0f", result.node().copy_bandwidth_gb_per_s()) << " GB/s, bf16 matmul "
        << format_value("%.0f", result.node().matmul_tflop_per_s()) << " TFLOP/s";
   if (!result.node().nvml().empty() && result.node().nvml() != "ok") os << "; " << result.node().nvml();

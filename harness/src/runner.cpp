@@ -11,6 +11,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "ligerbench/ceilings.h"
 #include "ligerbench/device.h"
 #include "ligerbench/gpu_state.h"
 #include "ligerbench/key_filter.h"
@@ -206,28 +207,6 @@ std::unique_ptr<Region> make_region(const Case& c) {
   return r;
 }
 
-std::pair<double, double> ceilings(const at::Device& device) {
-  static std::mutex mu;
-  static std::map<int, std::pair<double, double>> cache;
-  if (!device.is_cuda() || gpu_backend() == nullptr) return {0, 0};
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(device.index()); it != cache.end()) return it->second;
-  MeasureOptions opt;
-  opt.min_samples = 20;
-  opt.timeout_s = 2;
-  const auto o = at::TensorOptions().device(device).dtype(at::kBFloat16);
-  at::Tensor src = at::empty({int64_t{1} << 29}, o), dst = at::empty_like(src);  // 1 GiB each
-  const double copy_ms = time_region([&] { dst.copy_(src); }, device, opt).median_ms();
-  const double copy_gbs = 2.0 * src.nbytes() / (copy_ms * 1e-3) / 1e9;
-  src = dst = at::Tensor();
-  const int64_t n = 8192;
-  at::Tensor a = at::randn({n, n}, o), b = at::randn({n, n}, o), out = at::empty({n, n}, o);
-  const double mm_ms = time_region([&] { at::mm_out(out, a, b); }, device, opt).median_ms();
-  const double tflops = 2.0 * n * n * n / (mm_ms * 1e-3) / 1e12;
-  cache[device.index()] = {copy_gbs, tflops};
-  return cache[device.index()];
-}
-
 // GB/s of a copy that reads and writes `bytes` in total, measured like the case (hot or cold, the
 // same flush; a graph case's copy is timed hot).
 double size_matched_copy(const at::Device& device, double bytes, const MeasureOptions& case_opt) {
@@ -353,9 +332,9 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& job_opt) {
         tp->set_gb_per_s(cost.bytes / s / 1e9);
         tp->set_tflop_per_s(cost.flops / s / 1e12);
       }
-      const auto [bw, tf] = ceilings(c.config.device);
-      if (bw > 0) tp->set_bandwidth_fraction(tp->gb_per_s() / bw);
-      if (tf > 0) tp->set_compute_fraction(tp->tflop_per_s() / tf);
+      const v1::DeviceCeilings top = known_ceilings(c.config.device);
+      if (top.copy_gb_per_s() > 0) tp->set_bandwidth_fraction(tp->gb_per_s() / top.copy_gb_per_s());
+      if (top.matmul_tflop_per_s() > 0) tp->set_compute_fraction(tp->tflop_per_s() / top.matmul_tflop_per_s());
       const double matched = size_matched_copy(c.config.device, cost.bytes, opt);
       tp->set_size_matched_copy_gb_per_s(matched);
       if (matched > 0) tp->set_size_matched_fraction(tp->gb_per_s() / matched);
@@ -420,10 +399,11 @@ v1::NodeInfo node_info(const std::vector<std::string>& devices) {
     n.add_devices(dev.is_cuda() && gpu ? d + " " + gpu->device_name(dev.index()) : d);
     if (dev.is_cuda() && gpu && n.nvml().empty())
       record_gpu_identity(nvml_state_source(), gpu->pci_bus_id(dev.index()), dev.index(), n);
+    const v1::DeviceCeilings& top = device_ceilings(dev);
+    *n.add_ceilings() = top;
     if (dev.is_cuda() && n.copy_bandwidth_gb_per_s() == 0) {
-      const auto [bw, tf] = ceilings(dev);
-      n.set_copy_bandwidth_gb_per_s(bw);
-      n.set_matmul_tflop_per_s(tf);
+      n.set_copy_bandwidth_gb_per_s(top.copy_gb_per_s());
+      n.set_matmul_tflop_per_s(top.matmul_tflop_per_s());
     }
   }
   return n;
