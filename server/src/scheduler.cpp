@@ -146,10 +146,16 @@ void Scheduler::enqueue_locked(const v1::Job& job) {
 
 void Scheduler::submit(v1::Job job, const v1::CaseSpecList& cases) {
   job.set_state(v1::JOB_STATE_QUEUED);
+  int ahead = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const int ahead = static_cast<int>(queue_.size() + running_.size());
-    events_.create(job, cases, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
+    ahead = static_cast<int>(queue_.size() + running_.size());
+  }
+  // Stored outside the lock: a large job's spec and cases are megabytes, and GetNodeInfo, cancels
+  // and the dispatcher need not wait for them. Nothing knows the job before it is queued below.
+  events_.create(job, cases, ahead == 0 ? "" : std::to_string(ahead) + (ahead == 1 ? " job" : " jobs") + " ahead of it");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     enqueue_locked(job);
     metrics_.queue_depth(static_cast<int>(queue_.size()));
   }
