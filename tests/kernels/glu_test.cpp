@@ -4,7 +4,6 @@
 // intermediates only, never a caller's tensors); the MLP modules against HF's LlamaMLP; errors.
 #include <torch/csrc/autograd/autograd.h>
 
-#include <cmath>
 #include <tuple>
 
 #include "expect_error.h"
