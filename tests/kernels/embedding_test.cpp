@@ -10,6 +10,7 @@
 
 #include "finite_diff.h"
 #include "liger/nn/embedding.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -42,17 +43,13 @@ at::Tensor make_indices(const EmbCase& c, const at::Device& dev) {
   return idx.to(dev);
 }
 
-// (out, dW) in float64: rows gathered, padding positions forced to 0.
+// (out, dW) in float64, the embedding spec's reference: rows gathered, padding positions forced to 0.
 std::pair<at::Tensor, at::Tensor> reference(const at::Tensor& w, const at::Tensor& idx, const at::Tensor& dout,
                                             c10::optional<int64_t> pad) {
-  at::Tensor w64 = w.detach().cpu().to(at::kDouble).requires_grad_(true);
-  const at::Tensor i = idx.cpu();
-  std::vector<int64_t> shape(i.sizes().begin(), i.sizes().end());
-  shape.push_back(w.size(1));
-  at::Tensor out = w64.index_select(0, i.reshape({-1})).view(shape);
-  if (pad) out = out.masked_fill((i == normalized(*pad, w.size(0))).unsqueeze(-1), 0);
-  const at::Tensor dw = torch::autograd::grad({out}, {w64}, {dout.cpu().to(at::kDouble)})[0];
-  return {out.detach(), dw};
+  // Normalized here: the spec resolves a negative padding_idx against its case's V axis.
+  const std::string padding = pad ? std::to_string(normalized(*pad, w.size(0))) : "none";
+  const auto r = spec_reference_and_grads("embedding", {{"weight", w}, {"indices", idx}}, {dout}, {{"padding_idx", padding}});
+  return {r[0], r[1]};
 }
 
 using Param = std::tuple<std::string, at::ScalarType, EmbCase>;
@@ -116,7 +113,7 @@ TEST_P(EmbeddingOnDevice, RepeatedIndexAccumulatesInFp32) {
   const at::Tensor idx = at::full({4096}, 3, o.dtype(at::kLong));
   const at::Tensor dout = (1 + at::rand({4096, 32}, o)).to(at::kBFloat16);  // positive: no cancellation
   const at::Tensor dw = torch::autograd::grad({liger::embedding(w, idx)}, {w}, {dout})[0];
-  const at::Tensor exact = dout.cpu().to(at::kDouble).sum(0);
+  const at::Tensor exact = reference(w, idx, dout, c10::nullopt).second[3];  // the sum of dout's rows
   const at::Tensor rel = (dw[3].cpu().to(at::kDouble) - exact).abs() / exact;
   EXPECT_LE(rel.max().item<double>(), 1.0 / 256) << device_str;
   EXPECT_EQ(dw.cpu().index_select(0, at::tensor({0, 1, 2, 4, 5, 6, 7, 8, 9})).abs().max().item<float>(), 0.f)

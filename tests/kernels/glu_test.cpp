@@ -4,7 +4,6 @@
 // intermediates only, never a caller's tensors); the MLP modules against HF's LlamaMLP; errors.
 #include <torch/csrc/autograd/autograd.h>
 
-#include <cmath>
 #include <tuple>
 
 #include "expect_error.h"
@@ -13,6 +12,7 @@
 #include "liger/nn/geglu.h"
 #include "liger/nn/swiglu.h"
 #include "liger/swiglu.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -38,26 +38,25 @@ at::Tensor call(Act act, const at::Tensor& a, const at::Tensor& b, const GluCase
                              : liger::geglu(a, b, in_place);
 }
 
-// The exact math (float64): silu(a gm) b dm, or gelu_tanh(a) b.
+std::string act_name(Act act) { return act == Act::kSwiGLU ? "swiglu" : "geglu"; }
+
+// The exact math (float64), the spec's activation-scope reference act(a) * b with SwiGLU's
+// multipliers around it: silu(a gm) b dm, or gelu_tanh(a) b.
 at::Tensor exact(Act act, const at::Tensor& a, const at::Tensor& b, const GluCase& gc) {
-  if (act == Act::kSwiGLU) {
-    const at::Tensor z = a * gc.gate_multiplier;
-    return z * at::sigmoid(z) * b * gc.down_multiplier;
-  }
-  return 0.5 * a * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a.pow(3)))) * b;
+  const at::Tensor ab = spec_reference(act_name(act), {{"a", a * gc.gate_multiplier}, {"b", b}},
+                                       {{"scope", "activation"}})[0];
+  return gc.down_multiplier == 1.0 ? ab : ab * gc.down_multiplier;
 }
 
 // (c, da, db) in float64 for upstream gradient dc.
 std::vector<at::Tensor> reference(Act act, const at::Tensor& a, const at::Tensor& b, const at::Tensor& dc,
                                   const GluCase& gc) {
-  at::Tensor a64 = a.detach().cpu().to(at::kDouble).requires_grad_(true);
-  at::Tensor b64 = b.detach().cpu().to(at::kDouble).requires_grad_(true);
+  at::Tensor a64 = f64(a).requires_grad_(true);
+  at::Tensor b64 = f64(b).requires_grad_(true);
   at::Tensor c = exact(act, a64, b64, gc);
-  auto g = torch::autograd::grad({c}, {a64, b64}, {dc.cpu().to(at::kDouble)});
+  auto g = torch::autograd::grad({c}, {a64, b64}, {f64(dc)});
   return {c.detach(), g[0], g[1]};
 }
-
-std::string act_name(Act act) { return act == Act::kSwiGLU ? "swiglu" : "geglu"; }
 
 using Param = std::tuple<std::string, at::ScalarType, Act, GluCase>;
 class GluTest : public ::testing::TestWithParam<Param> {};
@@ -110,6 +109,11 @@ INSTANTIATE_TEST_SUITE_P(Multipliers, GluTest,
 
 at::Tensor round_to(const at::Tensor& x, at::ScalarType t) { return x.to(t).to(at::kDouble); }
 
+// The activation alone (float64): the spec's reference with b = 1, silu(a gm) or gelu_tanh(a).
+at::Tensor activation(Act act, const at::Tensor& a64, double gate_multiplier = 1.0) {
+  return exact(act, a64, at::ones_like(a64), GluCase{{}, gate_multiplier});
+}
+
 // Tests that run once per device (the CUDA instance skips loudly without a GPU).
 class GluOnDevice : public ::testing::TestWithParam<std::string> {};
 INSTANTIATE_TEST_SUITE_P(Devices, GluOnDevice, ::testing::Values("cpu", "cuda"), string_param_name);
@@ -131,21 +135,21 @@ TEST_P(GluOnDevice, RoundingPointsAreLigers) {
       return (x.cpu().to(at::kDouble) != y).to(at::kDouble).mean().item<double>();
     };
     const double gm = 0.75, dm = 1.5;
-    const at::Tensor z = a64 * gm;
-    const at::Tensor sw = round_to(round_to(round_to(z * at::sigmoid(z), dtype) * b64, dtype) * dm, dtype);
+    const at::Tensor sw =
+        round_to(round_to(round_to(activation(Act::kSwiGLU, a64, gm), dtype) * b64, dtype) * dm, dtype);
     EXPECT_LE(mismatch(liger::swiglu_forward(a, b, gm, dm), sw), 0.002) << device_str << " " << dtype;
     // GELU's left tail, 0.5 a (1 + tanh u) with tanh u near -1, cancels in fp32 (as in Liger):
     // kept out of this bitwise comparison.
     const at::Tensor ag = a.to(at::kFloat).clamp(-2, 4).to(dtype), ag64 = ag.cpu().to(at::kDouble);
-    const at::Tensor gelu = 0.5 * ag64 * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (ag64 + 0.044715 * ag64.pow(3))));
+    const at::Tensor ag_leaf = ag.cpu().to(at::kDouble).requires_grad_(true);
+    const at::Tensor gelu_graph = activation(Act::kGeGLU, ag_leaf), gelu = gelu_graph.detach();
     EXPECT_LE(mismatch(liger::geglu_forward(ag, b), round_to(round_to(gelu, dtype) * b64, dtype)), 0.002);
     auto [da, db] = liger::geglu_backward(dc, ag, b, false);
     EXPECT_LE(mismatch(db, round_to(dc64 * round_to(gelu, dtype), dtype)), 0.002) << "geglu db";
     // da: dc * b rounded to the storage dtype before the derivative, as Liger's kernel and the
     // PyTorch MLP (mul's backward, then gelu's) round it; unrounded, about a third would differ.
-    const at::Tensor t = at::tanh(std::sqrt(2.0 / M_PI) * (ag64 + 0.044715 * ag64.pow(3)));
-    const at::Tensor dgelu =
-        0.5 * (1 + t) + 0.5 * ag64 * (1 - t * t) * (std::sqrt(2.0 / M_PI) * (1 + 3 * 0.044715 * ag64 * ag64));
+    // gelu'(a) by autograd through the spec's gelu.
+    const at::Tensor dgelu = torch::autograd::grad({gelu_graph}, {ag_leaf}, {at::ones_like(gelu)})[0];
     EXPECT_LE(mismatch(da, round_to(round_to(dc64 * b64, dtype) * dgelu, dtype)), 0.002) << "geglu da";
   }
 }
@@ -272,7 +276,7 @@ TEST(Glu, FiniteDifferencesInFloat64) {
   }
 }
 
-// HF's LlamaMLP in float64 with the module's weights: down(act(gate(x)) * up(x)).
+// HF's LlamaMLP in float64 with the module's weights: down(act(gate(x)) * up(x)), the spec's.
 template <typename Module>
 void check_mlp(Module& mlp, Act act, const std::string& device_str, at::ScalarType dtype) {
   const at::Device dev = to_device(device_str);
@@ -284,13 +288,14 @@ void check_mlp(Module& mlp, Act act, const std::string& device_str, at::ScalarTy
   const at::Tensor dy = at::randn_like(y);
   std::vector<at::Tensor> params = {x, mlp->gate_proj->weight, mlp->up_proj->weight, mlp->down_proj->weight};
   auto g = torch::autograd::grad({y}, params, {dy});
-  std::vector<at::Tensor> p64;
-  for (const auto& p : params) p64.push_back(p.detach().cpu().to(at::kDouble).requires_grad_(true));
-  const at::Tensor y64 = at::linear(exact(act, at::linear(p64[0], p64[1]), at::linear(p64[0], p64[2]), GluCase{}), p64[3]);
-  auto g64 = torch::autograd::grad({y64}, p64, {dy.cpu().to(at::kDouble)});
-  expect_close("y", y, y64, dtype);
+  // The spec's mlp-scope reference: y, then dx and the three weight gradients.
+  const auto ref = spec_reference_and_grads(act_name(act),
+                                            {{"input", params[0]}, {"gate_proj.weight", params[1]},
+                                             {"up_proj.weight", params[2]}, {"down_proj.weight", params[3]}},
+                                            {dy}, {{"scope", "mlp"}});
+  expect_close("y", y, ref[0], dtype);
   const char* names[] = {"dx", "d gate_proj", "d up_proj", "d down_proj"};
-  for (int i = 0; i < 4; ++i) expect_close(names[i], g[i], g64[i], dtype);
+  for (int i = 0; i < 4; ++i) expect_close(names[i], g[i], ref[1 + i], dtype);
 }
 
 TEST_P(GluOnDevice, MlpModulesMatchLlamaMlp) {
@@ -328,7 +333,8 @@ TEST(Glu, ModulesMirrorLiger) {
   liger::LigerGEGLUMLP geglu(liger::LigerGEGLUMLPOptions(16, 40).hidden_act("relu"));
   EXPECT_EQ(geglu->named_parameters().size(), 3u);
   at::Tensor x = at::randn({3, 16});
-  const at::Tensor expected = geglu->down_proj(exact(Act::kGeGLU, geglu->gate_proj(x), geglu->up_proj(x), GluCase{}));
+  const at::Tensor expected =
+      geglu->down_proj(exact(Act::kGeGLU, f64(geglu->gate_proj(x)), f64(geglu->up_proj(x)), GluCase{}).to(at::kFloat));
   EXPECT_TRUE(at::allclose(geglu->forward(x), expected, 1e-5, 1e-6));
 }
 

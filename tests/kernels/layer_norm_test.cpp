@@ -11,18 +11,13 @@
 #include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/layer_norm.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace ligerbench::testing;
-
-at::Tensor reference_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
-  const at::Tensor mean = x.mean(-1, true);
-  const at::Tensor var = (x - mean).pow(2).mean(-1, true);
-  return (x - mean) * at::rsqrt(var + eps) * w + b;
-}
 
 struct Shape {
   int64_t rows;
@@ -50,18 +45,17 @@ void check_case(const std::string& device_str, at::ScalarType dtype, Shape shape
   if (bias_grad) inputs.push_back(b);
   const auto grads = torch::autograd::grad({y}, inputs, {dy});
 
-  std::vector<at::Tensor> ref_inputs;
-  for (const auto& t : {x, w, b}) ref_inputs.push_back(t.detach().cpu().to(at::kDouble).requires_grad_(true));
-  const at::Tensor y64 = reference_forward(ref_inputs[0], ref_inputs[1], ref_inputs[2], eps);
-  const auto ref_grads = torch::autograd::grad({y64}, ref_inputs, {dy.cpu().to(at::kDouble)});
+  // The layer_norm spec's float64 reference: y, then dX, dW, dB.
+  const auto ref = spec_reference_and_grads("layer_norm", {{"input", x}, {"weight", w}, {"bias", b}}, {dy},
+                                            {{"eps", param_value(eps)}});
 
-  expect_close(what + " y", y, y64.detach(), dtype);
-  expect_close(what + " dx", grads[0], ref_grads[0], dtype);
+  expect_close(what + " y", y, ref[0], dtype);
+  expect_close(what + " dx", grads[0], ref[1], dtype);
   EXPECT_EQ(grads[1].scalar_type(), pdt) << what;
-  expect_close(what + " dw", grads[1], ref_grads[1], dtype);
+  expect_close(what + " dw", grads[1], ref[2], dtype);
   if (bias_grad) {
     EXPECT_EQ(grads[2].scalar_type(), pdt) << what;
-    expect_close(what + " db", grads[2], ref_grads[2], dtype);
+    expect_close(what + " db", grads[2], ref[3], dtype);
   }
 }
 
@@ -104,6 +98,7 @@ TEST(LayerNorm, MatchesTorchLayerNorm) {
   EXPECT_TRUE(at::allclose(liger::layer_norm(x, w, b, 1e-6), at::layer_norm(x, {128}, w, b, 1e-6), 1e-5, 1e-5));
 }
 
+// The saved mean and rstd are no output of the spec (its reference gives y only): checked here.
 TEST(LayerNorm, StatisticsAreFp32) {
   for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16, at::kDouble}) {
     const at::Tensor x = at::randn({2, 3, 40}).to(dtype);

@@ -11,6 +11,7 @@
 
 #include "expect_error.h"
 #include "ligerbench/registry.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -18,17 +19,16 @@ namespace {
 
 using namespace ligerbench::testing;
 
-// W (K, N) from the format's definition: field i of byte b[r, n] is W[r + i*R, n] + 1.
-at::Tensor decode_by_definition(const at::Tensor& packed) {
-  const at::Tensor b = packed.cpu().to(at::kLong);
-  const int64_t R = b.size(0), N = b.size(1);
-  at::Tensor w = at::empty({4 * R, N}, at::kLong);
-  for (int64_t i = 0; i < 4; ++i) w.narrow(0, i * R, R).copy_(b.div(1 << (2 * i), "floor").remainder(4) - 1);
-  return w;
+// a @ W exactly, W (K, N) decoded from `packed` by the format's definition (field i of byte
+// b[r, n] is W[r + i*R, n] + 1): the matmul_int2xint8 spec's reference, float64 and exact for these
+// integer sums, as int64.
+at::Tensor int64_reference(const at::Tensor& a, const at::Tensor& packed) {
+  return spec_reference("matmul_int2xint8", {{"a", a.cpu()}, {"b_packed", packed.cpu()}})[0].to(at::kLong);
 }
 
-at::Tensor int64_reference(const at::Tensor& a, const at::Tensor& packed) {
-  return at::matmul(a.cpu().to(at::kLong), decode_by_definition(packed));
+// W itself: the reference with identity activations, I @ W.
+at::Tensor decode_by_definition(const at::Tensor& packed) {
+  return int64_reference(at::eye(4 * packed.size(0), at::kChar), packed);
 }
 
 class Int2MatmulTest : public ::testing::TestWithParam<std::string> {};

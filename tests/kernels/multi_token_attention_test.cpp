@@ -16,6 +16,7 @@
 #include "finite_diff.h"
 #include "liger/nn/multi_token_attention.h"
 #include "ligerbench/registry.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -27,15 +28,12 @@ struct Conv {
   int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
 };
 
-// Sparsemax of the last dim by sorting (the definition Liger's torch reference uses).
-at::Tensor sort_sparsemax(const at::Tensor& x) {
-  const at::Tensor sorted = std::get<0>(at::sort(x, -1, /*descending=*/true));
-  const at::Tensor k = at::arange(1, x.size(-1) + 1, x.options().requires_grad(false));
-  const at::Tensor support = (1 + k * sorted) > at::cumsum(sorted, -1);
-  const at::Tensor tau = ((sorted * support).sum(-1, true) - 1) / support.sum(-1, true);
-  return at::relu(x - tau);
-}
+// Sparsemax of the last dim by sorting (the definition Liger's torch reference uses): the sparsemax
+// spec's reference.
+at::Tensor sort_sparsemax(const at::Tensor& x) { return spec_reference("sparsemax", {{"input", x}}, {{"dim", "-1"}})[0]; }
 
+// The multi_token_attention spec's composition with the conv options its reference lacks (stride,
+// dilation, groups, any padding: not harness parameters there), so kept here:
 // mask_0(conv2d(softmax(mask_-1e9(scores)))), the output mask on the conv output's own grid.
 at::Tensor composition(const at::Tensor& scores, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                        const Conv& cv, bool sparse) {

@@ -9,6 +9,7 @@
 #include "expect_error.h"
 #include "finite_diff.h"
 #include "liger/nn/rms_norm.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -26,16 +27,12 @@ using Param = std::tuple<std::string, at::ScalarType, std::string, double, Shape
 
 class RmsNormTest : public ::testing::TestWithParam<Param> {};
 
+// The rms_norm spec's float64 reference: (y, dX, dW), dW undefined without a weight.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& dy,
                                                          double eps, double offset) {
-  at::Tensor x64 = x.detach().cpu().to(at::kDouble).requires_grad_(true);
-  at::Tensor w64 = w.defined() ? w.detach().cpu().to(at::kDouble).requires_grad_(true) : at::Tensor();
-  at::Tensor y = x64 * at::rsqrt(x64.pow(2).mean(-1, true) + eps);
-  if (w64.defined()) y = y * (offset + w64);
-  std::vector<at::Tensor> inputs = {x64};
-  if (w64.defined()) inputs.push_back(w64);
-  auto grads = torch::autograd::grad({y}, inputs, {dy.detach().cpu().to(at::kDouble)});
-  return {y.detach(), grads[0], w64.defined() ? grads[1] : at::Tensor()};
+  const auto r = spec_reference_and_grads("rms_norm", {{"input", x}, {"weight", w}}, {dy},
+                                          {{"eps", param_value(eps)}, {"offset", param_value(offset)}});
+  return {r[0], r[1], r[2]};
 }
 
 TEST_P(RmsNormTest, MatchesFloat64Reference) {
@@ -177,7 +174,8 @@ TEST(RmsNorm, ModuleMirrorsLigerDefaults) {
   EXPECT_TRUE(at::equal(gemma->weight, at::zeros({64})));
   at::Tensor x = at::randn({2, 3, 64});
   at::Tensor y = gemma(x);
-  at::Tensor expected = x * at::rsqrt(x.pow(2).mean(-1, true) + 1e-6);
+  const at::Tensor expected =
+      spec_reference("rms_norm", {{"input", f64(x)}, {"weight", f64(gemma->weight)}}, {{"offset", "1"}})[0].to(at::kFloat);
   EXPECT_TRUE(at::allclose(y, expected, 1e-5, 1e-5));
   liger::LigerRMSNorm plain(liger::LigerRMSNormOptions(64).elementwise_affine(false));
   EXPECT_FALSE(plain->weight.defined());

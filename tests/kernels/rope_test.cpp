@@ -10,6 +10,7 @@
 
 #include "expect_error.h"
 #include "finite_diff.h"
+#include "spec_reference.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -56,20 +57,12 @@ at::Tensor make_heads(int64_t B, int64_t H, int64_t T, int64_t D, Layout layout,
   return x.detach().requires_grad_(true);
 }
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// HF's apply_rotary_pos_emb in float64, with autograd's gradients for the given upstream grads.
+// HF's apply_rotary_pos_emb in float64 (the rope spec's reference), with autograd's gradients for
+// the given upstream grads: {q_rot, k_rot, dq, dk}.
 std::vector<at::Tensor> reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
                                   const at::Tensor& sin, const at::Tensor& gq, const at::Tensor& gk) {
-  at::Tensor q64 = q.detach().cpu().to(at::kDouble).requires_grad_(true);
-  at::Tensor k64 = k.detach().cpu().to(at::kDouble).requires_grad_(true);
-  const at::Tensor c = cos.detach().cpu().to(at::kDouble).unsqueeze(1), s = sin.detach().cpu().to(at::kDouble).unsqueeze(1);
-  at::Tensor qr = q64 * c + rotate_half(q64) * s, kr = k64 * c + rotate_half(k64) * s;
-  auto g = torch::autograd::grad({qr, kr}, {q64, k64}, {gq.cpu().to(at::kDouble), gk.cpu().to(at::kDouble)});
-  return {qr.detach(), kr.detach(), g[0], g[1]};
+  const auto r = spec_reference_and_grads("rope", {{"q", q}, {"k", k}, {"cos", cos}, {"sin", sin}}, {gq, gk});
+  return {r[0], r[1], r[2], r[3]};
 }
 
 using Param = std::tuple<std::string, at::ScalarType, RopeCase>;

@@ -4,6 +4,7 @@
 // same formula instead of keeping copies of their own that could drift from it.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <iomanip>
 #include <map>
@@ -64,6 +65,32 @@ inline std::vector<at::Tensor> spec_reference(const std::string& kernel, const N
   c.dtype = at::kDouble;
   c.params = spec_params(spec, params);
   return spec.reference(in, c);
+}
+
+// `kernel`'s reference differentiated as a kernel test differentiates Liger: float64 CPU copies
+// of `inputs` (any device and dtype; undefined ones left out), each requiring grad, and autograd
+// with upstream gradients `douts` (one per output, converted likewise). Returns the outputs
+// (detached) followed by the gradient of each input in `inputs`' order (undefined where the input
+// is, where it is not floating point (indices: passed on as they are), or where none flows to it).
+inline std::vector<at::Tensor> spec_reference_and_grads(const std::string& kernel, const NamedInputs& inputs,
+                                                        const std::vector<at::Tensor>& douts,
+                                                        const std::map<std::string, std::string>& params = {}) {
+  NamedInputs in64;
+  std::vector<at::Tensor> leaves;
+  for (const auto& [name, t] : inputs) {
+    const bool differentiable = t.defined() && at::isFloatingType(t.scalar_type());
+    in64.emplace_back(name, differentiable ? f64(t).requires_grad_(true) : t.defined() ? t.cpu() : at::Tensor());
+    if (differentiable) leaves.push_back(in64.back().second);
+  }
+  const std::vector<at::Tensor> outs = spec_reference(kernel, in64, params);
+  std::vector<at::Tensor> g64, result;
+  for (const at::Tensor& d : douts) g64.push_back(f64(d));
+  const auto grads = torch::autograd::grad(outs, leaves, g64, /*retain_graph=*/c10::nullopt, /*create_graph=*/false,
+                                           /*allow_unused=*/true);
+  for (const at::Tensor& o : outs) result.push_back(o.detach());
+  size_t next = 0;
+  for (const auto& [name, t] : in64) result.push_back(t.defined() && t.requires_grad() ? grads[next++] : at::Tensor());
+  return result;
 }
 
 }  // namespace ligerbench::testing
