@@ -28,6 +28,7 @@ bool held_down(const v1::GpuSample& s) { return s.available() && (s.throttle_rea
 }  // namespace
 
 void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r) {
+  if (src.unavailable().empty()) r.set_device_uuid(src.identity(pci_bus_id, index).uuid);
   *r.mutable_gpu_before() = sampled(src, pci_bus_id, index);
   r.set_throttled(held_down(r.gpu_before()));
 }

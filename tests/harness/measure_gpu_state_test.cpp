@@ -46,6 +46,7 @@ TEST(GpuState, ThrottleFlagFollowsTheSampledReasons) {
   calm.reasons = {kIdle, 0};
   auto r = sampled_case(calm);
   EXPECT_FALSE(r.throttled()) << "an idle GPU is not throttled";
+  EXPECT_EQ(r.device_uuid(), "GPU-1234") << "the result names the physical GPU";
   EXPECT_TRUE(r.gpu_before().available());
   EXPECT_EQ(r.gpu_before().throttle_names(0), "gpu_idle");
 
@@ -65,6 +66,7 @@ TEST(GpuState, ThrottleFlagFollowsTheSampledReasons) {
   r = sampled_case(absent);
   EXPECT_FALSE(r.throttled());
   EXPECT_FALSE(r.gpu_before().available());
+  EXPECT_EQ(r.device_uuid(), "") << "without NVML no UUID is made up";
 }
 
 TEST(GpuState, TableMarksAThrottledCase) {

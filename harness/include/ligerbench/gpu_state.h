@@ -37,7 +37,8 @@ constexpr uint64_t kClocksHeldDown = 0x4 /*sw_power_cap*/ | 0x8 /*hw_slowdown*/ 
 std::vector<std::string> throttle_names(uint64_t reasons);
 
 // Samples the case's GPU before (call before the case) and after (call after): stores the samples
-// in r and sets r.throttled when either sample's reasons hold the clocks down.
+// (and, before, the GPU's UUID) in r and sets r.throttled when either sample's reasons hold the
+// clocks down.
 void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r);
 void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r);
 
