@@ -14,12 +14,14 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "ligerbench/device.h"
 #include "ligerbench/gpu_state.h"
 #include "ligerbench/measure.h"
+#include "ligerbench/report.h"
 #include "ligerbench/timestamps.h"
 #include "ligerbench/version.h"
 
@@ -93,25 +95,6 @@ bool make_parents(const std::string& file) {
   return true;
 }
 
-// Written whole to a temporary file and renamed: another process reads the old cache or the new.
-bool write_cache(const std::string& path, const v1::CeilingsCache& cache) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(cache, &json, o).ok() || !make_parents(path)) return false;
-  const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!(f << json << "\n")) return false;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string ceilings_cache_file() {
@@ -149,8 +132,19 @@ v1::DeviceCeilings cached_ceilings(const std::string& key, const std::string& de
   for (const auto& e : cache.entries())
     if (e.key() != key) *next.add_entries() = e;
   *next.add_entries() = fresh;
-  if (!write_cache(cache_file, next))
-    std::cerr << "ligerbench: cannot write the ceilings cache " << cache_file << " (" << std::strerror(errno)
+  // write_json_file renames a temporary file into place: a concurrent reader sees the old file or the new.
+  std::string why;
+  if (!make_parents(cache_file)) {
+    why = std::strerror(errno);
+  } else {
+    try {
+      write_json_file(next, cache_file);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  if (!why.empty())
+    std::cerr << "ligerbench: cannot write the ceilings cache " << cache_file << " (" << why
               << "); the ceilings are measured again by the next process\n";
   return fresh;
 }
@@ -159,6 +153,7 @@ namespace {
 
 std::mutex mu;
 std::map<std::string, v1::DeviceCeilings> known;  // by device, for this process
+std::set<std::string> not_cached;                  // devices known_ceilings looked up in vain
 
 }  // namespace
 
@@ -175,23 +170,23 @@ const v1::DeviceCeilings& device_ceilings(const at::Device& device) {
 }
 
 v1::DeviceCeilings known_ceilings(const at::Device& device) {
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto it = known.find(device.str()); it != known.end()) return it->second;
-  }
+  // Called for every case: the file and the device's identity are read once a process.
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string name = device.str();
+  if (auto it = known.find(name); it != known.end()) return it->second;
   v1::DeviceCeilings none;
-  none.set_device(device.str());
-  if (device.is_cuda() && gpu_backend() == nullptr) return none;
+  none.set_device(name);
+  if (not_cached.count(name) || (device.is_cuda() && gpu_backend() == nullptr)) return none;
+  not_cached.insert(name);
   v1::CeilingsCache cache;
   if (remeasure_ceilings_requested() || !read_cache(ceilings_cache_file(), &cache)) return none;
   const std::string key = identity_of(device);
   for (const auto& e : cache.entries())
     if (e.key() == key) {
       v1::DeviceCeilings hit = e;
-      hit.set_device(device.str());
+      hit.set_device(name);
       hit.set_from_cache(true);
-      std::lock_guard<std::mutex> lock(mu);
-      return known[device.str()] = hit;
+      return known[name] = hit;
     }
   return none;
 }

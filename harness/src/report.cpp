@@ -63,8 +63,9 @@ void from_json(const std::string& json, google::protobuf::Message* msg, const st
 }
 
 void write_json_file(const google::protobuf::Message& msg, const std::string& path) {
-  // Write to a temporary file and rename, so a crash never leaves a half-written result.
-  const std::string tmp = path + ".tmp";
+  // Write to a temporary file and rename, so a crash never leaves a half-written result; the
+  // name is this process's, so two processes writing one file (the ceilings cache) never mix.
+  const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw InputError(path + ": cannot open for writing");
@@ -79,7 +80,7 @@ void check_writable(const std::string& path, const std::string& flag) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw InputError(at + "is a directory");
   // The probe is the file write_json_file writes first, so the check is the write itself.
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(at + "cannot write there (" + std::strerror(errno) + ")");
   ::close(fd);

@@ -27,6 +27,15 @@ std::string gib(double bytes) {
 
 }  // namespace
 
+std::string exceeds_device_memory(const Case& c, const std::map<std::string, int64_t>& device_memory) {
+  if (!c.spec->memory_estimate) return "";
+  const double need = c.spec->memory_estimate(c.config);
+  const auto mem = device_memory.find(c.config.device.str());
+  if (mem == device_memory.end() || mem->second <= 0 || need <= static_cast<double>(mem->second)) return "";
+  return "case " + c.case_spec.key() + " needs about " + gib(need) + " on " + c.config.device.str() + ", which has " +
+         gib(static_cast<double>(mem->second));
+}
+
 grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limits, v1::Job* job,
                    v1::CaseSpecList* cases) {
   const v1::JobSpec& spec = req.spec();
@@ -88,13 +97,8 @@ grpc::Status admit(const v1::SubmitJobRequest& req, const AdmissionLimits& limit
       const std::string want = c.config.device.is_cuda() ? "cuda" : "cpu";
       if (std::find(backends.begin(), backends.end(), want) == backends.end())
         return invalid(at + ".kernel", "kernel '" + c.spec->name + "' has no " + want + " implementation in this build");
-      if (c.spec->memory_estimate) {
-        const double need = c.spec->memory_estimate(c.config);
-        auto mem = limits.device_memory.find(c.config.device.str());
-        if (mem != limits.device_memory.end() && mem->second > 0 && need > static_cast<double>(mem->second))
-          return invalid(at + ".shape", "case " + c.case_spec.key() + " needs about " + gib(need) + " on " + c.config.device.str() +
-                                            ", which has " + gib(static_cast<double>(mem->second)));
-      }
+      if (const std::string too_big = exceeds_device_memory(c, limits.device_memory); !too_big.empty())
+        return invalid(at + ".shape", too_big);
     }
   }
   // Distributed sweeps (docs/DISTRIBUTED.md) expand apart: one case each runs on its ranks.

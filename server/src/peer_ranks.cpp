@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ligerbench/case_spec.h"
+#include "ligerbench/server/admission.h"
 #include "ligerbench/suite.h"
 
 namespace ligerbench::server {
@@ -31,22 +32,7 @@ class RunRanksReactor final : public grpc::ServerUnaryReactor {
   std::shared_ptr<std::atomic<bool>> cancelled_;
 };
 
-bool is_host(const std::string& h) {
-  return !h.empty() && h.size() <= 255 && std::all_of(h.begin(), h.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-  });
-}
-
-double rank_timeout_of(const v1::RankTask& t) {
-  const auto& o = t.options();
-  return o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
-}
-
-std::string gib(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
-  return buf;
-}
+double rank_timeout_of(const v1::RankTask& t) { return ligerbench::rank_timeout_of(t.options()); }
 
 std::string describe(const grpc::Status& s) {
   switch (s.error_code()) {
@@ -93,7 +79,7 @@ std::string RankHost::check(const v1::RunRanksRequest& req) const {
       return at + ".rank: " + std::to_string(t.rank()) + " is not a distinct rank of " + std::to_string(t.world_size());
     if ((t.device() == "cpu") != cpu || (!cpu && t.device().rfind("cuda", 0) != 0))
       return at + ".device: '" + quote_truncated(t.device()) + "': every task runs on cpu, or every one on cuda";
-    if (!is_host(t.store_host()) || t.store_port() < 1 || t.store_port() > 65535)
+    if (!is_host_port(t.store_host() + ":" + std::to_string(t.store_port()), 1))
       return at + ": the rendezvous '" + quote_truncated(t.store_host()) + ":" + std::to_string(t.store_port()) +
              "' is not host:port";
     if (t.local_ranks() != req.tasks_size()) return at + ".local_ranks: must be the number of tasks sent (" +
@@ -127,11 +113,8 @@ std::string RankHost::check(const v1::RunRanksRequest& req) const {
       } catch (const std::exception& e) {
         return at + ".case_spec: " + e.what();
       }
-      const auto mem = device_memory_.find(on_device.device());
-      if (c.spec->memory_estimate && mem != device_memory_.end() && mem->second > 0 &&
-          c.spec->memory_estimate(c.config) > static_cast<double>(mem->second))
-        return at + ".case_spec: case " + cs.key() + " needs about " + gib(c.spec->memory_estimate(c.config)) + " on " +
-               on_device.device() + ", which has " + gib(static_cast<double>(mem->second));
+      if (const std::string too_big = exceeds_device_memory(c, device_memory_); !too_big.empty())
+        return at + ".case_spec: " + too_big;
     }
   }
   return "";

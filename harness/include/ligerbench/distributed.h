@@ -22,6 +22,13 @@ constexpr double kDefaultRankTimeoutS = 60;
 // Distributed cases of one run: each starts world_size processes.
 constexpr std::size_t kMaxDistributedCases = 1000;
 
+// "host:port" (host a name or IPv4 address, no scheme or spaces; port in [min_port, 65535]): the
+// form of distributed_options.nodes and rendezvous, and of a rank task's store address.
+bool is_host_port(const std::string& s, int min_port);
+
+// The options' rank_timeout_s, or kDefaultRankTimeoutS when unset.
+double rank_timeout_of(const v1::DistributedOptions& o);
+
 // suite.cpp's hook: checks the distributed fields of a sweep (kind, world_size, options) and
 // returns whether the sweep's kernel fields are to be checked as usual (ordinary and
 // consistency sweeps), false for a collective sweep (no kernel).

@@ -52,20 +52,6 @@ std::vector<int64_t> model_gradient_bytes(const v1::ModelGradientSizes& m, int64
   return sizes;
 }
 
-// A host:port (host a name or IPv4 address, no scheme, no spaces), port in [min_port, 65535].
-bool is_host_port(const std::string& s, int min_port) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || s.size() > 261) return false;
-  for (std::size_t i = 0; i < colon; ++i) {
-    const char ch = s[i];
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_')) return false;
-  }
-  const std::string port = s.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
-  const int p = std::stoi(port);
-  return p >= min_port && p <= 65535;
-}
-
 void validate_nodes(const v1::DistributedOptions& o, const std::string& oat, std::vector<SpecProblem>& out) {
   if (o.nodes_size() > kMaxPeerNodes)
     out.push_back({oat + ".nodes", "at most " + std::to_string(kMaxPeerNodes) + " peer nodes, got " + std::to_string(o.nodes_size())});
@@ -153,6 +139,23 @@ void validate_training(const v1::CaseSweep& sweep, const std::string& at, std::v
 }
 
 }  // namespace
+
+bool is_host_port(const std::string& s, int min_port) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || s.size() > 261) return false;
+  for (std::size_t i = 0; i < colon; ++i) {
+    const char ch = s[i];
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_')) return false;
+  }
+  const std::string port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
+  const int p = std::stoi(port);
+  return p >= min_port && p <= 65535;
+}
+
+double rank_timeout_of(const v1::DistributedOptions& o) {
+  return o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
+}
 
 bool validate_distributed_fields(const v1::CaseSweep& sweep, const std::string& at, std::vector<SpecProblem>& out) {
   const std::string& kind = sweep.distributed();
@@ -266,7 +269,7 @@ std::vector<DistributedCase> expand_distributed(const v1::JobSpec& job, const st
       base.kind = sweep.distributed();
       base.device_type = type;
       base.world_size = ws;
-      base.rank_timeout_s = o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS;
+      base.rank_timeout_s = rank_timeout_of(o);
       base.seed = job.measurement().seed();
       base.options = o;
       auto add = [&](DistributedCase c) {

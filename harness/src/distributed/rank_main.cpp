@@ -91,7 +91,7 @@ int rank_main(int argc, char** argv) {
 #endif
     const auto& o = task.options();
     const auto timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(1000 * (o.has_rank_timeout_s() ? o.rank_timeout_s() : kDefaultRankTimeoutS)));
+        static_cast<int64_t>(1000 * rank_timeout_of(o)));
     const std::string host = task.store_host().empty() ? "127.0.0.1" : task.store_host();
     auto store = dist::connect_store(host, task.store_port(), timeout);
     auto group = dist::make_group(store, task.rank(), task.world_size(), task.device(), host, timeout);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ligerbench/case_spec.h"
 #include "ligerbench/v1/service.pb.h"
 
 namespace ligerbench::server {
@@ -19,6 +20,11 @@ struct AdmissionLimits {
   double default_timeout_s = 3600;
   double max_job_timeout_s = 7 * 24 * 3600;         // a request's timeout_s: 0 .. this
 };
+
+// "" when the case's inputs fit its device (by its spec's memory_estimate against
+// device_memory; a device not listed, or a spec without an estimate, fits), else
+// "case KEY needs about X GiB on DEV, which has Y GiB".
+std::string exceeds_device_memory(const Case& c, const std::map<std::string, int64_t>& device_memory);
 
 // OK and a complete Job (id unset, state unset) with its cases (the one expansion of the job:
 // its CaseSpecs after the filter, in index order), or INVALID_ARGUMENT naming the field.
