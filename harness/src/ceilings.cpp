@@ -152,32 +152,36 @@ v1::DeviceCeilings cached_ceilings(const std::string& key, const std::string& de
 namespace {
 
 std::mutex mu;
-std::map<std::string, v1::DeviceCeilings> known;  // by device, for this process
-std::set<std::string> not_cached;                  // devices known_ceilings looked up in vain
+// For this process, by cache file and device: a process that changes LIGERBENCH_CACHE_DIR (a test)
+// reads and fills the new file instead of answering from the old one's figures.
+std::map<std::string, v1::DeviceCeilings> known;
+std::set<std::string> not_cached;  // what known_ceilings looked up in vain
+
+std::string memo_key(const std::string& device) { return ceilings_cache_file() + "|" + device; }
 
 }  // namespace
 
 const v1::DeviceCeilings& device_ceilings(const at::Device& device) {
   std::lock_guard<std::mutex> lock(mu);
-  const std::string name = device.str();
-  if (auto it = known.find(name); it != known.end()) return it->second;
+  const std::string name = device.str(), memo = memo_key(name);
+  if (auto it = known.find(memo); it != known.end()) return it->second;
   v1::DeviceCeilings c;
   c.set_device(name);
   if (!device.is_cuda() || gpu_backend() != nullptr)
     c = cached_ceilings(identity_of(device), name, ceilings_cache_file(), remeasure_ceilings_requested(),
                         [&] { return measure(device); });
-  return known[name] = c;
+  return known[memo] = c;
 }
 
 v1::DeviceCeilings known_ceilings(const at::Device& device) {
   // Called for every case: the file and the device's identity are read once a process.
   std::lock_guard<std::mutex> lock(mu);
-  const std::string name = device.str();
-  if (auto it = known.find(name); it != known.end()) return it->second;
+  const std::string name = device.str(), memo = memo_key(name);
+  if (auto it = known.find(memo); it != known.end()) return it->second;
   v1::DeviceCeilings none;
   none.set_device(name);
-  if (not_cached.count(name) || (device.is_cuda() && gpu_backend() == nullptr)) return none;
-  not_cached.insert(name);
+  if (not_cached.count(memo) || (device.is_cuda() && gpu_backend() == nullptr)) return none;
+  not_cached.insert(memo);
   v1::CeilingsCache cache;
   if (remeasure_ceilings_requested() || !read_cache(ceilings_cache_file(), &cache)) return none;
   const std::string key = identity_of(device);
@@ -186,7 +190,7 @@ v1::DeviceCeilings known_ceilings(const at::Device& device) {
       v1::DeviceCeilings hit = e;
       hit.set_device(name);
       hit.set_from_cache(true);
-      return known[name] = hit;
+      return known[memo] = hit;
     }
   return none;
 }
