@@ -1,9 +1,10 @@
 #pragma once
 // What lets the CPU kernels' inner loops vectorize (docs/perf/cpu.md):
-// - LIGER_CPU_CLONES compiles a function twice, for x86-64-v3 (AVX2, FMA, F16C) and for the
-//   baseline ISA, and picks one when the library loads (GCC/Clang target_clones), so one binary
-//   runs everywhere and uses AVX2 where the CPU has it. Put it on the function that holds the
-//   loop: a lambda inside it is not cloned.
+// - LIGER_CPU_CLONES compiles a function three times, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2,
+//   FMA, F16C) and the baseline ISA, and picks one when the library loads (GCC/Clang
+//   target_clones), so one binary runs everywhere and uses the widest vectors the CPU has, as
+//   ATen's own CPU kernels do. Put it on the function that holds the loop: a lambda inside it is
+//   not cloned.
 // - LIGER_SIMD / LIGER_SIMD_REDUCE mark loops as vectorizable (-fopenmp-simd, no OpenMP runtime);
 //   a marked reduction may be summed in any order, so results differ from a sequential sum by
 //   rounding only. The CPU kernels compile with -fno-trapping-math (kernels/CMakeLists.txt), which
@@ -20,7 +21,7 @@
 #include <type_traits>
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(__CUDACC__)
-#define LIGER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define LIGER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LIGER_CPU_CLONES
 #endif
