@@ -89,37 +89,24 @@ void check_inputs(const PreferenceTensors& t, const PreferenceOptions& o) {
               t.ref_weight->sizes());
 }
 
-// Per-token log-probs of one chunk's labels and the per-sequence sums (or means), through the
-// cross-entropy row operator (reduction "none", no gradient): a row's loss is -log p(label), and 0
-// where the label is ignore_index. One read of the logits, no (rows, V) temporary.
+// Per-token log-probs of one chunk's labels and the per-sequence sums (or means).
 struct ChunkLogps {
-  at::Tensor neg_logp;  // (rows,) compute dtype: -log p(label), 0 where ignored
-  at::Tensor mask;      // (rows,) compute dtype: 1 where the label counts
-  at::Tensor count;     // (sequences,) valid tokens per sequence
-  at::Tensor seq;       // (sequences,) log-prob of each sequence
+  at::Tensor logp;    // (rows, V) log-softmax in the compute dtype
+  at::Tensor labels;  // (rows,) int64, ignored positions replaced by 0
+  at::Tensor mask;    // (rows,) compute dtype: 1 where the label counts
+  at::Tensor count;   // (sequences,) valid tokens per sequence
+  at::Tensor seq;     // (sequences,) log-prob of each sequence
 };
 
-// The batch statistics the row operator takes; "none" divides by none of them. The labels were
-// checked by check_labels, so the CUDA check is not repeated (no sync).
-at::Tensor row_stats(const at::Tensor& y, int64_t ignore_index, int64_t vocab) {
-  return cross_entropy_target_stats(y, c10::nullopt, ignore_index, vocab, /*defer_check=*/true);
-}
-
-// -log p(label) per row of `logits` (unchanged), or, with `row_scale`, the same while `logits` is
-// overwritten with d(sum of row_scale * -log p(label))/d(logits) = row_scale * (softmax - onehot).
-at::Tensor neg_logp_rows(at::Tensor& logits, const at::Tensor& y, const at::Tensor& stats, int64_t ignore_index,
-                         const c10::optional<at::Tensor>& row_scale) {
-  return std::get<0>(cross_entropy_forward(logits, y, c10::nullopt, stats, ignore_index, 0.0, 0.0, "none",
-                                           c10::nullopt, /*compute_grad=*/row_scale.has_value(), false, row_scale,
-                                           false, false, false));
-}
-
-ChunkLogps chunk_logps(at::Tensor& logits, const at::Tensor& y, const at::Tensor& stats, int64_t seq_len,
-                       int64_t ignore_index, bool average, at::ScalarType ct) {
+ChunkLogps chunk_logps(const at::Tensor& logits, const at::Tensor& y, int64_t seq_len, int64_t ignore_index,
+                       bool average, at::ScalarType ct) {
   ChunkLogps l;
-  l.neg_logp = neg_logp_rows(logits, y, stats, ignore_index, c10::nullopt);
-  l.mask = (y != ignore_index).to(ct);
-  l.seq = -l.neg_logp.view({-1, seq_len}).sum(1);
+  l.logp = at::log_softmax(logits, 1, ct);
+  const at::Tensor valid = y != ignore_index;
+  l.labels = at::where(valid, y, at::zeros_like(y)).to(at::kLong);
+  l.mask = valid.to(ct);
+  const at::Tensor lp = l.logp.gather(1, l.labels.unsqueeze(1)).squeeze(1) * l.mask;
+  l.seq = lp.view({-1, seq_len}).sum(1);
   l.count = l.mask.view({-1, seq_len}).sum(1);
   if (average) l.seq = l.seq / l.count;  // no valid token: NaN, as Liger
   return l;
@@ -131,14 +118,13 @@ std::pair<at::Tensor, at::Tensor> sequence_logps(const at::Tensor& input, const 
                                                  const PreferenceOptions& o, at::ScalarType ct) {
   const int64_t batch = input.size(0), seq_len = input.size(1), half = batch / 2;
   const at::Tensor y = target.reshape({-1});
-  const at::Tensor stats = row_stats(y, o.ignore_index, weight.size(0));
   at::Tensor chosen = at::empty({half}, input.options().dtype(ct)), rejected = at::empty_like(chosen);
   FusedLinearArgs args{input.reshape({batch * seq_len, input.size(2)}), weight, bias, {false, false, false}, {}};
   chunked_fused_linear(args, paired_chunks(batch, seq_len, o.chunk_size),
                        [&](const Chunk& chunk, at::Tensor& logits, bool) {
                          const int64_t first = chunk[0].start / seq_len, n = chunk[0].rows / seq_len;
-                         const ChunkLogps l = chunk_logps(logits, gather_chunk_rows(y, chunk), stats, seq_len,
-                                                          o.ignore_index, o.average_log_prob, ct);
+                         const ChunkLogps l = chunk_logps(logits, gather_chunk_rows(y, chunk), seq_len, o.ignore_index,
+                                                          o.average_log_prob, ct);
                          chosen.narrow(0, first, n).copy_(l.seq.narrow(0, 0, n));
                          rejected.narrow(0, first, n).copy_(l.seq.narrow(0, n, n));
                          return at::Tensor();
@@ -157,11 +143,8 @@ PreferenceForward preference_forward(const PreferenceTensors& t, const Preferenc
   const at::ScalarType ct = t.input.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const auto copts = t.input.options().dtype(ct);
   const at::Tensor y = t.target.reshape({-1});
-  const bool own_nll_target = t.nll_target && t.nll_target->defined();
-  const at::Tensor y_nll = own_nll_target ? t.nll_target->reshape({-1}) : y;
+  const at::Tensor y_nll = t.nll_target && t.nll_target->defined() ? t.nll_target->reshape({-1}) : y;
   const bool nll = o.compute_nll_loss;
-  const at::Tensor stats = row_stats(y, o.ignore_index, vocab);
-  const at::Tensor nll_stats = own_nll_target ? row_stats(y_nll, o.ignore_index, vocab) : stats;
   // The NLL divides by the valid tokens of the whole chosen half, so chunk sums add up exactly.
   const at::Tensor nll_count = (y_nll.narrow(0, 0, half * seq_len) != o.ignore_index).sum().to(ct);
 
@@ -187,42 +170,43 @@ PreferenceForward preference_forward(const PreferenceTensors& t, const Preferenc
     const int64_t first = chunk[0].start / seq_len, n = chunk[0].rows / seq_len, chosen_rows = chunk[0].rows;
     logits_sum[0].add_(logits.narrow(0, 0, chosen_rows).sum(ct));
     logits_sum[1].add_(logits.narrow(0, chosen_rows, logits.size(0) - chosen_rows).sum(ct));
-    const at::Tensor yc = gather_chunk_rows(y, chunk);
-    const ChunkLogps l = chunk_logps(logits, yc, stats, seq_len, o.ignore_index, o.average_log_prob, ct);
+    ChunkLogps l = chunk_logps(logits, gather_chunk_rows(y, chunk), seq_len, o.ignore_index, o.average_log_prob, ct);
     const at::Tensor c = l.seq.narrow(0, 0, n), r = l.seq.narrow(0, n, n);
     chosen.narrow(0, first, n).copy_(c);
     rejected.narrow(0, first, n).copy_(r);
     at::Tensor contribution;
-    at::Tensor g_nll;  // (chosen_rows,) d loss / d log p(nll label), 0 where ignored
-    at::Tensor chosen_logits;  // a separate nll_target's gradient needs the logits after the main one
+    at::Tensor nll_labels, nll_mask;
     if (nll) {
       const at::Tensor yn = y_nll.narrow(0, chunk[0].start, chosen_rows);
-      chosen_logits = logits.narrow(0, 0, chosen_rows);
-      if (own_nll_target && compute_grad) chosen_logits = chosen_logits.clone();
-      const at::Tensor neg = own_nll_target ? neg_logp_rows(chosen_logits, yn, nll_stats, o.ignore_index, c10::nullopt)
-                                            : l.neg_logp.narrow(0, 0, chosen_rows);
-      const at::Tensor nll_chunk = neg.sum() / nll_count;
+      const at::Tensor valid = yn != o.ignore_index;
+      nll_labels = at::where(valid, yn, at::zeros_like(yn)).to(at::kLong);
+      nll_mask = valid.to(ct);
+      const at::Tensor nll_chunk =
+          -(l.logp.narrow(0, 0, chosen_rows).gather(1, nll_labels.unsqueeze(1)).squeeze(1) * nll_mask).sum() / nll_count;
       nll_sum.add_(nll_chunk);
       contribution = alpha * nll_chunk;
-      if (compute_grad) g_nll = (yn != o.ignore_index).to(ct) * (-alpha) / nll_count;
     }
     const PairTerms p = pair_terms(o, c, r, ref_chosen.narrow(0, first, n), ref_rejected.narrow(0, first, n));
     const at::Tensor pref = p.loss.sum() / static_cast<double>(half);
     contribution = contribution.defined() ? contribution + pref : pref;
     if (!compute_grad) return contribution;
-    // d loss / d log p(label) is g_tok per token (and g_nll at the NLL's label); through the
-    // log-softmax, d logits = g (onehot - softmax): the row operator with row scale -g writes it
-    // over the logits. With the NLL on the same labels both terms share one call.
+    // d loss / d logp[t, v] is g_t at the target (and the NLL's at its target); through the
+    // log-softmax: dlogits = onehot-weighted g - softmax * (sum of g over the row).
     at::Tensor g_seq = at::cat({p.d_chosen, p.d_rejected}) / static_cast<double>(half);
     if (o.average_log_prob) g_seq = g_seq / l.count;
-    at::Tensor g_row = g_seq.unsqueeze(1).expand({2 * n, seq_len}).reshape({-1}) * l.mask;
-    if (nll && !own_nll_target) g_row.narrow(0, 0, chosen_rows).add_(g_nll);
-    neg_logp_rows(logits, yc, stats, o.ignore_index, c10::optional<at::Tensor>(-g_row));
-    if (nll && own_nll_target) {
-      const at::Tensor yn = y_nll.narrow(0, chunk[0].start, chosen_rows);
-      neg_logp_rows(chosen_logits, yn, nll_stats, o.ignore_index, c10::optional<at::Tensor>(-g_nll));
-      logits.narrow(0, 0, chosen_rows).add_(chosen_logits);
+    const at::Tensor g_tok = g_seq.unsqueeze(1).expand({2 * n, seq_len}).reshape({-1}) * l.mask;
+    at::Tensor g_row = g_tok;
+    at::Tensor g_nll;
+    if (nll) {
+      g_nll = nll_mask * (-alpha) / nll_count;
+      g_row = g_tok.clone();
+      g_row.narrow(0, 0, chosen_rows).add_(g_nll);
     }
+    at::Tensor d = l.logp.exp_();  // softmax, in place of the log-probs (gathered above)
+    d.mul_(-g_row.unsqueeze(1));
+    d.scatter_add_(1, l.labels.unsqueeze(1), g_tok.unsqueeze(1));
+    if (nll) d.narrow(0, 0, chosen_rows).scatter_add_(1, nll_labels.unsqueeze(1), g_nll.unsqueeze(1));
+    logits.copy_(d);
     return contribution;
   };
   ChunkedResult res = chunked_fused_linear(args, paired_chunks(batch, seq_len, o.chunk_size), loss_fn);
