@@ -1,10 +1,12 @@
 // multi_token_attention: KERNELS.md section 8. Baseline: the PyTorch composition of Liger's test
 // and benchmark (masked_fill with -1e9 above the diagonal, softmax or a sort-based sparsemax,
-// conv2d, masked_fill with 0), in the data's dtype. Reference: the same in float64.
+// conv2d, masked_fill with 0; multi_token_attention_math.h), in the data's dtype. Reference: the
+// same in float64.
 #include "liger/multi_token_attention.h"
 
 #include <cmath>
 
+#include "multi_token_attention_math.h"
 #include "specs.h"
 
 namespace ligerbench::specs {
@@ -39,27 +41,8 @@ std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   return {liger::multi_token_attention(in.tensors[0], in.tensors[1], bias_of(in), 1, padding_of(c), 1, 1, sparse_of(c))};
 }
 
-// Sparsemax over the last dim by sorting (Liger's torch reference): support k, threshold tau.
-at::Tensor sorted_sparsemax_last(const at::Tensor& s) {
-  const at::Tensor desc = std::get<0>(s.sort(-1, /*descending=*/true));
-  const at::Tensor ks = at::arange(1, s.size(-1) + 1, s.options().requires_grad(false));
-  const at::Tensor in_support = (desc * ks + 1) > desc.cumsum(-1);
-  const at::Tensor tau = ((desc * in_support).sum(-1, true) - 1) / in_support.sum(-1, true);
-  return at::relu(s - tau);
-}
-
-// mask_{0}(conv2d(softmax(mask_{-1e9}(scores)))), as Liger's test and benchmark write it.
 at::Tensor composition(const KernelInputs& in, const CaseConfig& c) {
-  const at::Tensor& scores = in.tensors[0];
-  const int64_t L = scores.size(-1);
-  const at::Tensor future = at::ones({L, L}, scores.options().dtype(at::kBool).requires_grad(false)).triu(1);
-  // -1e9 does not fit in fp16 (masked_fill refuses it); there its lowest finite value, which
-  // masks as completely.
-  const at::Tensor masked = scores.masked_fill(future, scores.scalar_type() == at::kHalf ? -65504.0 : -1e9);
-  const at::Tensor probs = sparse_of(c) ? sorted_sparsemax_last(masked) : at::softmax(masked, -1);
-  const int64_t p = padding_of(c);
-  const at::Tensor conv = at::conv2d(probs, in.tensors[1], bias_of(in), {1, 1}, {p, p});
-  return conv.masked_fill(future, 0);
+  return mta_composition(in.tensors[0], in.tensors[1], bias_of(in), {1, padding_of(c), 1, 1}, sparse_of(c));
 }
 
 std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) { return {composition(in, c)}; }

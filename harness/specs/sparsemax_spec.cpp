@@ -2,8 +2,7 @@
 // (torch_sparsemax), run in the input's dtype as the benchmark runs it.
 #include "liger/sparsemax.h"
 
-#include <ATen/WrapDimUtils.h>
-
+#include "sparsemax_math.h"
 #include "specs.h"
 
 namespace ligerbench::specs {
@@ -12,23 +11,6 @@ namespace {
 KernelInputs make_inputs(const CaseConfig& c) { return randn_input(c, {c.axis("T"), c.axis("H")}); }
 
 int64_t dim_of(const CaseConfig& c) { return std::stoll(c.param("dim")); }
-
-// Liger's torch_sparsemax: sort descending, cumulative sums, support size k, tau, clamp. The
-// reference ends in relu instead (`strict`): the same y, but clamp_min's gradient also flows
-// where x == tau exactly (common with bf16 inputs), while KERNELS.md's backward takes the support
-// strictly, y > 0.
-at::Tensor sort_sparsemax(const at::Tensor& x, int64_t dim, bool strict) {
-  dim = c10::maybe_wrap_dim(dim, x.dim());
-  const at::Tensor sorted = std::get<0>(at::sort(x, dim, /*descending=*/true));
-  const at::Tensor cumsum = at::cumsum(sorted, dim);
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[dim] = x.size(dim);
-  const at::Tensor range = at::arange(1, x.size(dim) + 1, x.options().requires_grad(false)).view(shape);
-  const at::Tensor support = (1 + range * sorted) > cumsum;
-  const at::Tensor k = support.sum(dim, /*keepdim=*/true).clamp_min(1);
-  const at::Tensor tau = ((sorted * support).sum(dim, /*keepdim=*/true) - 1) / k;
-  return strict ? at::relu(x - tau) : at::clamp_min(x - tau, 0);
-}
 
 std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
   return {liger::sparsemax(in.tensors[0], dim_of(c))};

@@ -1,8 +1,9 @@
 // liger::multi_token_attention against the float64 PyTorch composition (KERNELS.md section 8) on
 // CPU and CUDA: out, dscores, dweight and dbias in every dtype, softmax and sparsemax, kernel
 // sizes 1, 3 and 5, lengths that are not a power of two, one above 1024 (Liger's limit), bias
-// on and off, groups, stride and dilation; finite differences in float64; the row operators'
-// masked tail; registration, module and errors.
+// on and off, groups, stride and dilation (the spec's composition,
+// harness/specs/multi_token_attention_math.h, with these conv options); finite differences in
+// float64; the row operators' masked tail; registration, module and errors.
 #include "liger/multi_token_attention.h"
 
 #include <torch/csrc/autograd/autograd.h>
@@ -16,7 +17,7 @@
 #include "finite_diff.h"
 #include "liger/nn/multi_token_attention.h"
 #include "ligerbench/registry.h"
-#include "spec_reference.h"
+#include "../../harness/specs/multi_token_attention_math.h"
 #include "test_helpers.h"
 #include "test_util.h"
 
@@ -24,27 +25,8 @@ namespace {
 
 using namespace ligerbench::testing;
 
-struct Conv {
-  int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
-};
-
-// Sparsemax of the last dim by sorting (the definition Liger's torch reference uses): the sparsemax
-// spec's reference.
-at::Tensor sort_sparsemax(const at::Tensor& x) { return spec_reference("sparsemax", {{"input", x}}, {{"dim", "-1"}})[0]; }
-
-// The multi_token_attention spec's composition with the conv options its reference lacks (stride,
-// dilation, groups, any padding: not harness parameters there), so kept here:
-// mask_0(conv2d(softmax(mask_-1e9(scores)))), the output mask on the conv output's own grid.
-at::Tensor composition(const at::Tensor& scores, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                       const Conv& cv, bool sparse) {
-  const int64_t L = scores.size(-1);
-  const auto bool_opts = scores.options().dtype(at::kBool).requires_grad(false);
-  const at::Tensor masked = scores.masked_fill(at::ones({L, L}, bool_opts).triu(1), -1e9);
-  const at::Tensor probs = sparse ? sort_sparsemax(masked) : at::softmax(masked, -1);
-  const at::Tensor o = at::conv2d(probs, weight, bias, {cv.stride, cv.stride}, {cv.padding, cv.padding},
-                                  {cv.dilation, cv.dilation}, cv.groups);
-  return o.masked_fill(at::ones({o.size(-2), o.size(-1)}, bool_opts).triu(1), 0);
-}
+using ligerbench::specs::mta_composition;
+using Conv = ligerbench::specs::MtaConv;
 
 struct Shape {
   int64_t B, C_in, C_out, L, K;
@@ -72,7 +54,7 @@ void check_case(const std::string& what, const at::Device& device, at::ScalarTyp
   std::vector<at::Tensor> ref_in;
   for (const auto& t : inputs) ref_in.push_back(t.detach().cpu().to(at::kDouble).requires_grad_(true));
   const c10::optional<at::Tensor> b64 = bias_on ? c10::optional<at::Tensor>(ref_in[2]) : c10::nullopt;
-  const at::Tensor ref = composition(ref_in[0], ref_in[1], b64, s.conv, sparse);
+  const at::Tensor ref = mta_composition(ref_in[0], ref_in[1], b64, s.conv, sparse);
   const auto ref_grads = torch::autograd::grad({ref}, ref_in, {dout.cpu().to(at::kDouble)});
   expect_close(what + " out", out, ref.detach(), dtype);
   expect_close(what + " dscores", grads[0], ref_grads[0], dtype);
@@ -85,7 +67,7 @@ void check_case(const std::string& what, const at::Device& device, at::ScalarTyp
     std::vector<at::Tensor> t_in;
     for (const auto& t : inputs) t_in.push_back(t.detach().clone().requires_grad_(true));
     const c10::optional<at::Tensor> tb = bias_on ? c10::optional<at::Tensor>(t_in[2]) : c10::nullopt;
-    torch_grads = torch::autograd::grad({composition(t_in[0], t_in[1], tb, s.conv, sparse)}, t_in, {dout});
+    torch_grads = torch::autograd::grad({mta_composition(t_in[0], t_in[1], tb, s.conv, sparse)}, t_in, {dout});
   }
   const char* names[] = {"", " dweight", " dbias"};
   for (std::size_t i = 1; i < grads.size(); ++i) {
