@@ -1,6 +1,9 @@
 // What the harness makes of sampled GPU state: the throttle flag of a case, the node's identity.
 #include "ligerbench/gpu_state.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace ligerbench {
 
 std::vector<std::string> throttle_names(uint64_t reasons) {
@@ -33,9 +36,49 @@ void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id,
   r.set_throttled(held_down(r.gpu_before()));
 }
 
-void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r) {
+void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r,
+                      const std::vector<v1::GpuSample>& during) {
   *r.mutable_gpu_after() = sampled(src, pci_bus_id, index);
-  r.set_throttled(held_down(r.gpu_before()) || held_down(r.gpu_after()));
+  bool throttled = held_down(r.gpu_before()) || held_down(r.gpu_after());
+  for (const auto& s : during) {
+    *r.add_gpu_during() = s;
+    throttled = throttled || held_down(s);
+  }
+  r.set_throttled(throttled);
+}
+
+GpuStateSampler::GpuStateSampler(const GpuStateSource& src, std::string pci_bus_id, int index,
+                                 std::chrono::milliseconds interval, std::size_t max_samples)
+    : src_(src), bus_(std::move(pci_bus_id)), index_(index), interval_(interval), max_(std::max<std::size_t>(2, max_samples)) {
+  if (src_.unavailable().empty()) thread_ = std::thread([this] { loop(); });
+}
+
+GpuStateSampler::~GpuStateSampler() { stop(); }
+
+std::vector<v1::GpuSample> GpuStateSampler::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  return std::move(samples_);
+}
+
+void GpuStateSampler::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    lock.unlock();
+    v1::GpuSample s = sampled(src_, bus_, index_);  // NVML's call outside the lock: stop() never waits on it
+    lock.lock();
+    samples_.push_back(std::move(s));
+    if (samples_.size() < max_) continue;
+    // Full: keep every other sample (the oldest first), sample half as often from now on.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < samples_.size(); i += 2) samples_[kept++] = std::move(samples_[i]);
+    samples_.resize(kept);
+    interval_ *= 2;
+  }
 }
 
 void record_gpu_identity(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::NodeInfo& n) {

@@ -107,10 +107,11 @@ v1::JobResult read_result_file(const std::string& path) {
 
 namespace {
 
-// The throttle reasons of a case's GPU samples, before and after, by name.
+// The throttle reasons of a case's GPU samples, before, during and after, by name.
 std::string throttle_reasons_of(const v1::CaseResult& r) {
   std::set<std::string> names(r.gpu_before().throttle_names().begin(), r.gpu_before().throttle_names().end());
   names.insert(r.gpu_after().throttle_names().begin(), r.gpu_after().throttle_names().end());
+  for (const auto& s : r.gpu_during()) names.insert(s.throttle_names().begin(), s.throttle_names().end());
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
   return s;

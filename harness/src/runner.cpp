@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include "ligerbench/ceilings.h"
@@ -305,10 +306,14 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& job_opt) {
     r.set_error(why);
     return r;
   }
-  // The GPU's clocks and throttle reasons around the case: a throttled case is flagged.
+  // The GPU's clocks and throttle reasons before, during and after the case: a throttled case is flagged.
   const bool on_gpu = c.config.device.is_cuda() && gpu != nullptr;
   const std::string bus = on_gpu ? gpu->pci_bus_id(c.config.device.index()) : "";
-  if (on_gpu) record_gpu_before(nvml_state_source(), bus, c.config.device.index(), r);
+  std::optional<GpuStateSampler> during;
+  if (on_gpu) {
+    record_gpu_before(nvml_state_source(), bus, c.config.device.index(), r);
+    during.emplace(nvml_state_source(), bus, c.config.device.index(), kGpuSampleInterval, kMaxGpuSamplesDuring);
+  }
   record_failure(r, [&] {
     if (opt.check_accuracy) *r.mutable_accuracy() = accuracy_of(c);
     {
@@ -341,7 +346,7 @@ v1::CaseResult run_case(const Case& c, const MeasureOptions& job_opt) {
     }
     r.set_ok(true);
   });
-  if (on_gpu) record_gpu_after(nvml_state_source(), bus, c.config.device.index(), r);
+  if (on_gpu) record_gpu_after(nvml_state_source(), bus, c.config.device.index(), r, during->stop());
   return r;
 }
 

@@ -1,9 +1,13 @@
 // GPU state around a case: the throttle flag from injected NVML samples (a fake GpuStateSource,
-// the seam NVML sits behind), the table's mark, the node's identity, and the real NVML loader
-// on this node (present on a GPU node, "nvml unavailable" elsewhere).
+// the seam NVML sits behind) before, during (GpuStateSampler's thread) and after the case, the
+// table's mark, the node's identity, and the real NVML loader on this node (present on a GPU
+// node, "nvml unavailable" elsewhere).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "ligerbench/gpu_state.h"
 #include "ligerbench/report.h"
@@ -93,6 +97,84 @@ TEST(GpuState, TableMarksAThrottledCase) {
             std::string::npos)
       << table;
   EXPECT_NE(table.find(" timing "), std::string::npos) << "the timing kind has a column: " << table;
+}
+
+// A source whose state the test changes while a sampler thread reads it.
+class LiveSource final : public GpuStateSource {
+ public:
+  std::atomic<uint64_t> reasons{0};
+  std::string why;
+  mutable std::atomic<int> calls{0};
+  std::string unavailable() const override { return why; }
+  v1::GpuSample sample(const std::string&, int) const override {
+    ++calls;
+    v1::GpuSample s;
+    s.set_available(true);
+    s.set_sm_clock_mhz(1755);
+    s.set_throttle_reasons(reasons.load());
+    return s;
+  }
+  GpuIdentity identity(const std::string&, int) const override { return {"NVIDIA H200", "GPU-1234", "570.86.15"}; }
+};
+
+TEST(GpuState, AThrottleSeenOnlyDuringTheCaseSetsTheFlag) {
+  LiveSource src;
+  v1::CaseResult r;
+  r.mutable_spec()->set_key("cross_entropy|BT=8192,V=128256|fp32|full|liger||cuda:0");
+  r.mutable_timing()->set_median_ms(3.0);
+  record_gpu_before(src, "", 0, r);
+  GpuStateSampler sampler(src, "", 0, std::chrono::milliseconds(2), 64);
+  src.reasons = kSwPowerCap;  // the power cap holds the clocks down mid-case only
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  src.reasons = 0;
+  record_gpu_after(src, "", 0, r, sampler.stop());
+  EXPECT_FALSE(r.gpu_before().throttle_reasons() & kSwPowerCap);
+  EXPECT_FALSE(r.gpu_after().throttle_reasons() & kSwPowerCap);
+  ASSERT_GT(r.gpu_during_size(), 0) << "60 ms at a 2 ms interval took no sample";
+  EXPECT_TRUE(r.throttled()) << "the cap during the case was missed";
+  EXPECT_EQ(r.gpu_during(0).sm_clock_mhz(), 1755u);
+  v1::JobResult job;
+  *job.add_cases() = r;
+  std::ostringstream os;
+  print_table(os, job);
+  EXPECT_NE(os.str().find("the GPU throttled during this case (sw_power_cap)"), std::string::npos) << os.str();
+
+  // The same case with a calm GPU throughout is not flagged.
+  LiveSource calm;
+  v1::CaseResult q;
+  record_gpu_before(calm, "", 0, q);
+  GpuStateSampler quiet(calm, "", 0, std::chrono::milliseconds(2), 64);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  record_gpu_after(calm, "", 0, q, quiet.stop());
+  EXPECT_FALSE(q.throttled());
+}
+
+TEST(GpuState, SamplesStayBoundedAndSpanALongCase) {
+  LiveSource src;
+  GpuStateSampler sampler(src, "", 0, std::chrono::milliseconds(1), 8);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto samples = sampler.stop();
+  EXPECT_LE(samples.size(), 8u);
+  EXPECT_GE(samples.size(), 3u) << "halving at the bound kept too few";
+  // More calls were made than kept: the bound thinned them instead of stopping the sampling.
+  EXPECT_GT(src.calls.load(), static_cast<int>(samples.size()));
+}
+
+TEST(GpuState, StopIsPromptAndAShortCaseHasNoSample) {
+  LiveSource src;
+  const auto t0 = std::chrono::steady_clock::now();
+  GpuStateSampler sampler(src, "", 0, std::chrono::seconds(10), 64);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto samples = sampler.stop();
+  EXPECT_TRUE(samples.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << "stop waited for the next tick";
+
+  LiveSource absent;
+  absent.why = "nvml unavailable: test";
+  GpuStateSampler none(absent, "", 0, std::chrono::milliseconds(1), 64);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(none.stop().empty());
+  EXPECT_EQ(absent.calls.load(), 0) << "an unavailable source is never sampled";
 }
 
 TEST(GpuState, NodeIdentityOrWhyNot) {

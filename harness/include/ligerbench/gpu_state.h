@@ -2,8 +2,12 @@
 // GPU state (clocks, temperature, power, throttle reasons) and identity through NVML, which is
 // loaded at run time (dlopen of libnvidia-ml.so.1): a node without it still runs, and its
 // results say "nvml unavailable". GpuStateSource is the seam a unit test fakes.
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ligerbench/proto.h"
@@ -37,10 +41,43 @@ constexpr uint64_t kClocksHeldDown = 0x4 /*sw_power_cap*/ | 0x8 /*hw_slowdown*/ 
 std::vector<std::string> throttle_names(uint64_t reasons);
 
 // Samples the case's GPU before (call before the case) and after (call after): stores the samples
-// (and, before, the GPU's UUID) in r and sets r.throttled when either sample's reasons hold the
-// clocks down.
+// (and, before, the GPU's UUID) in r, the samples taken `during` it (GpuStateSampler) too, and
+// sets r.throttled when any sample's reasons hold the clocks down.
 void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r);
-void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r);
+void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r,
+                      const std::vector<v1::GpuSample>& during = {});
+
+// Samples a GPU on a thread of its own while a case runs: one sample every `interval` from its
+// start, so a case shorter than that gets none (before and after cover it). At `max_samples`,
+// every other sample is dropped and the interval doubles: memory stays bounded and the samples
+// still span the whole of a long case. Nothing is started when the source is unavailable.
+class GpuStateSampler {
+ public:
+  GpuStateSampler(const GpuStateSource& src, std::string pci_bus_id, int index, std::chrono::milliseconds interval,
+                  std::size_t max_samples);
+  ~GpuStateSampler();
+  GpuStateSampler(const GpuStateSampler&) = delete;
+  GpuStateSampler& operator=(const GpuStateSampler&) = delete;
+  // Stops the thread (at once, not at the next tick) and returns the samples, oldest first.
+  std::vector<v1::GpuSample> stop();
+
+ private:
+  void loop();
+  const GpuStateSource& src_;
+  const std::string bus_;
+  const int index_;
+  std::chrono::milliseconds interval_;
+  const std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<v1::GpuSample> samples_;
+  std::thread thread_;
+};
+
+// The sampler's settings for a case (runner.cpp).
+constexpr std::chrono::milliseconds kGpuSampleInterval{100};
+constexpr std::size_t kMaxGpuSamplesDuring = 64;
 
 // Fills the node's GPU name, UUID, driver version and nvml status.
 void record_gpu_identity(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::NodeInfo& n);
