@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "../common/backend_skip.h"
 #include "../common/files.h"
 #include "ligerbench/report.h"
 
@@ -88,6 +89,7 @@ class WorldSize : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(WorldSize, ConsistencyPassesOnEveryRank) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const int n = GetParam();
   const CliRun x = run("consistency", R"(
   - {kernel: rms_norm, distributed: consistency, shape: {T: 9, H: 67}, dtypes: [fp32],
@@ -119,6 +121,7 @@ TEST_P(WorldSize, ConsistencyPassesOnEveryRank) {
 }
 
 TEST_P(WorldSize, PerturbedRankIsNamedWithTheTensor) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const int last = GetParam() - 1;  // the perturbed rank
   const CliRun x = run("perturbed", R"(
   - {kernel: rms_norm, distributed: consistency, shape: {T: 5, H: 16}, dtypes: [fp32],
@@ -136,6 +139,7 @@ TEST_P(WorldSize, PerturbedRankIsNamedWithTheTensor) {
 }
 
 TEST_P(WorldSize, KilledRankFailsItsCaseAndTheNextCasePasses) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const CliRun x = run("killed", R"(
   - {kernel: layer_norm, distributed: consistency, shape: {T: 5, H: 16}, dtypes: [fp32],
      distributed_options: {rank_timeout_s: 10, kill_rank: 1}}
@@ -158,6 +162,7 @@ TEST_P(WorldSize, KilledRankFailsItsCaseAndTheNextCasePasses) {
 }
 
 TEST_P(WorldSize, CollectivesReportNcclTestsBusBandwidth) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const int n = GetParam();
   const std::map<std::string, double> factor = {{"all_reduce", 2.0 * (n - 1) / n},
                                                 {"all_gather", static_cast<double>(n - 1) / n},
@@ -192,6 +197,7 @@ INSTANTIATE_TEST_SUITE_P(Gloo, WorldSize, ::testing::Values(2, 4), [](const auto
 });
 
 TEST(DistributedFailure, HungRankFailsTheCaseWithinItsTimeout) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const CliRun x = run_suite("hang", R"(cases:
   - {kernel: rms_norm, distributed: consistency, world_size: 2, shape: {T: 5, H: 16}, dtypes: [fp32],
      distributed_options: {rank_timeout_s: 1, hang_rank: 1}}
@@ -237,6 +243,7 @@ const char* const kTraining = R"(
                            model: {hidden: 32, layers: 2, heads: 4, kv_heads: 2, intermediate: 64, vocab: 256, seq: 16, batch: 2})";
 
 TEST(TrainingStep, LossCurvesAgreeAndParametersStayEqualAcrossRanks) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const CliRun x = run_suite("training", std::string("cases:") + kTraining + "}}\n", "");
   EXPECT_EQ(x.exit_code, 0) << x.output;
   const auto& c = x.find("training_step|hidden=32,layers=2,heads=4,kv_heads=2,intermediate=64,vocab=256,seq=16,batch=2|fp32|");
@@ -272,6 +279,7 @@ TEST(TrainingStep, LossCurvesAgreeAndParametersStayEqualAcrossRanks) {
 }
 
 TEST(TrainingStep, RankSteppingWithItsOwnGradientsIsNamed) {
+  SKIP_WITHOUT_BACKEND("cpu");
   const CliRun x = run_suite("unreduced", std::string("cases:") + kTraining + ", skip_reduce_rank: 1}}\n", "");
   EXPECT_EQ(x.exit_code, 1) << x.output;
   ASSERT_EQ(x.result.cases_size(), 1) << x.output;
@@ -285,6 +293,7 @@ TEST(TrainingStep, RankSteppingWithItsOwnGradientsIsNamed) {
 }
 
 TEST(TrainingStep, DivergingLossCurvesFailNamingRankStepAndLosses) {
+  SKIP_WITHOUT_BACKEND("cpu");
   // perturb_rank: rank 1's baseline build steps with 10 x lr, so its loss curve leaves the liger
   // build's from step 1 on (step 0 is before any step).
   const CliRun x = run_suite("diverging", std::string("cases:") + kTraining + ", perturb_rank: 1}}\n", "");

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 
+#include "../common/backend_skip.h"
 #include "server_fixture.h"
 
 namespace ligerbench::testing {
@@ -38,6 +39,7 @@ const v1::CaseResult& case_with_prefix(const v1::GetJobResponse& r, const std::s
 }
 
 TEST(MultiNode, TwoServersRunOneJobWithRanksOnBoth) {
+  SKIP_WITHOUT_BACKEND("cpu");
   TempDir dir;
   auto a = start_node(dir, "a", kToken), b = start_node(dir, "b", kToken);
   Client c = client_of(*a);
@@ -81,6 +83,7 @@ cases:
 
 // A perturbed input on one of the peer's ranks: the check spans both nodes, and names that rank.
 TEST(MultiNode, ConsistencyNamesADifferingRankOnThePeer) {
+  SKIP_WITHOUT_BACKEND("cpu");
   TempDir dir;
   auto a = start_node(dir, "a", kToken), b = start_node(dir, "b", kToken);
   Client c = client_of(*a);
@@ -103,6 +106,7 @@ cases:
 // A peer that cannot be reached, and one that refuses the token, each fail their case within its
 // bound and say why; the job goes on with the next case, which passes.
 TEST(MultiNode, AnUnreachableOrRefusingPeerFailsOnlyItsCase) {
+  SKIP_WITHOUT_BACKEND("cpu");
   TempDir dir;
   auto a = start_node(dir, "a", kToken), other = start_node(dir, "other", "another-token");
   Client c = client_of(*a);

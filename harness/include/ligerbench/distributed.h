@@ -26,6 +26,10 @@ constexpr std::size_t kMaxDistributedCases = 1000;
 // form of distributed_options.nodes and rendezvous, and of a rank task's store address.
 bool is_host_port(const std::string& s, int min_port);
 
+// "" when this build has the process-group backend of `device` ("cpu": Gloo, "cuda...": NCCL),
+// else why not: a build finds each backend's headers at configure time (docs/DISTRIBUTED.md).
+std::string distributed_backend_unavailable(const std::string& device);
+
 // The options' rank_timeout_s, or kDefaultRankTimeoutS when unset.
 double rank_timeout_of(const v1::DistributedOptions& o);
 

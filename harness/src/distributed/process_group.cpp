@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "ligerbench/device.h"
+#include "ligerbench/distributed.h"
 
 #ifdef LIGERBENCH_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -41,7 +42,7 @@ c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& stor
                                      : c10d::ProcessGroupGloo::createDefaultDevice());
     return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
 #else
-    throw std::runtime_error("this build has no ProcessGroupGloo (LibTorch's Gloo headers were not found)");
+    throw std::runtime_error(distributed_backend_unavailable(device));
 #endif
   }
 #ifdef LIGERBENCH_HAVE_NCCL
@@ -49,7 +50,7 @@ c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& stor
   opts->timeout = timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world_size, opts);
 #else
-  throw std::runtime_error("device " + device + ": this build has no ProcessGroupNCCL (needs a CUDA LibTorch and nccl.h)");
+  throw std::runtime_error("device " + device + ": " + distributed_backend_unavailable(device));
 #endif
 }
 
@@ -60,3 +61,22 @@ void wait_for(const c10::intrusive_ptr<c10d::Work>& work, const std::string& dev
 }
 
 }  // namespace ligerbench::dist
+
+namespace ligerbench {
+
+std::string distributed_backend_unavailable(const std::string& device) {
+  if (device == "cpu") {
+#ifdef LIGERBENCH_HAVE_GLOO
+    return "";
+#else
+    return "this build has no ProcessGroupGloo (LibTorch's Gloo headers were not found)";
+#endif
+  }
+#ifdef LIGERBENCH_HAVE_NCCL
+  return "";
+#else
+  return "this build has no ProcessGroupNCCL (needs a CUDA LibTorch and nccl.h)";
+#endif
+}
+
+}  // namespace ligerbench
