@@ -117,20 +117,31 @@ class LiveSource final : public GpuStateSource {
   GpuIdentity identity(const std::string&, int) const override { return {"NVIDIA H200", "GPU-1234", "570.86.15"}; }
 };
 
+// Waits (at most 10 s: a loaded CI host may not run the sampler's thread for a while) until the
+// source has been sampled `n` times.
+bool wait_for_calls(const LiveSource& src, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (src.calls.load() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 TEST(GpuState, AThrottleSeenOnlyDuringTheCaseSetsTheFlag) {
   LiveSource src;
   v1::CaseResult r;
   r.mutable_spec()->set_key("cross_entropy|BT=8192,V=128256|fp32|full|liger||cuda:0");
   r.mutable_timing()->set_median_ms(3.0);
   record_gpu_before(src, "", 0, r);
-  GpuStateSampler sampler(src, "", 0, std::chrono::milliseconds(2), 64);
   src.reasons = kSwPowerCap;  // the power cap holds the clocks down mid-case only
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  GpuStateSampler sampler(src, "", 0, std::chrono::milliseconds(2), 64);
+  ASSERT_TRUE(wait_for_calls(src, 3)) << "the sampler took no sample in 10 s";
   src.reasons = 0;
   record_gpu_after(src, "", 0, r, sampler.stop());
   EXPECT_FALSE(r.gpu_before().throttle_reasons() & kSwPowerCap);
   EXPECT_FALSE(r.gpu_after().throttle_reasons() & kSwPowerCap);
-  ASSERT_GT(r.gpu_during_size(), 0) << "60 ms at a 2 ms interval took no sample";
+  ASSERT_GT(r.gpu_during_size(), 0);
   EXPECT_TRUE(r.throttled()) << "the cap during the case was missed";
   EXPECT_EQ(r.gpu_during(0).sm_clock_mhz(), 1755u);
   v1::JobResult job;
@@ -152,7 +163,7 @@ TEST(GpuState, AThrottleSeenOnlyDuringTheCaseSetsTheFlag) {
 TEST(GpuState, SamplesStayBoundedAndSpanALongCase) {
   LiveSource src;
   GpuStateSampler sampler(src, "", 0, std::chrono::milliseconds(1), 8);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(wait_for_calls(src, 12)) << "the sampler took fewer than 12 samples in 10 s";
   const auto samples = sampler.stop();
   EXPECT_LE(samples.size(), 8u);
   EXPECT_GE(samples.size(), 3u) << "halving at the bound kept too few";
