@@ -44,6 +44,13 @@ c10::optional<at::Tensor> optional_tensor(const at::Tensor& t) {
   return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
 }
 
+at::Tensor linear_fp32_accumulated(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
+  const bool sixteen_bit = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+  if (!(x.is_cpu() && sixteen_bit)) return at::linear(x, w, b);
+  const c10::optional<at::Tensor> bf = b.has_value() && b->defined() ? c10::optional<at::Tensor>(b->to(at::kFloat)) : c10::nullopt;
+  return at::linear(x.to(at::kFloat), w.to(at::kFloat), bf).to(x.scalar_type());
+}
+
 KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops) {
   KernelSpec s;
   s.name = std::move(name);

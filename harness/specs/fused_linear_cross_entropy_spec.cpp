@@ -51,7 +51,7 @@ std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
 
 std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
   const FlceInputs f = unpack(in);
-  const at::Tensor logits = at::linear(f.input, f.weight, optional_tensor(f.bias)).to(at::kFloat);
+  const at::Tensor logits = linear_fp32_accumulated(f.input, f.weight, optional_tensor(f.bias)).to(at::kFloat);
   return {ce_baseline(logits, f.target, f.ce_weight, flce_params(c))};
 }
 

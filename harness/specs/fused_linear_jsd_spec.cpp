@@ -47,8 +47,8 @@ std::vector<at::Tensor> liger_fn(const KernelInputs& in, const CaseConfig& c) {
 std::vector<at::Tensor> baseline_fn(const KernelInputs& in, const CaseConfig& c) {
   const auto& t = in.tensors;
   const double temperature = c.param_double("temperature");
-  const at::Tensor student_prob = at::log_softmax(at::linear(t[0], t[1]).to(at::kFloat) / temperature, -1);
-  const at::Tensor teacher_prob = at::log_softmax(at::linear(t[2], t[3]).to(at::kFloat) / temperature, -1);
+  const at::Tensor student_prob = at::log_softmax(linear_fp32_accumulated(t[0], t[1]).to(at::kFloat) / temperature, -1);
+  const at::Tensor teacher_prob = at::log_softmax(linear_fp32_accumulated(t[2], t[3]).to(at::kFloat) / temperature, -1);
   const auto labels = labels_of(in);
   return {torch_jsd(student_prob, teacher_prob, labels ? *labels : at::Tensor(), c.param_double("beta"),
                     std::stoll(c.param("ignore_index")), t[0].scalar_type())};

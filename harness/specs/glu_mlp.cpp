@@ -36,7 +36,7 @@ std::vector<at::Tensor> run(const KernelInputs& in, const CaseConfig& c, Gated g
   const auto& t = in.tensors;
   if (!mlp_scope(c)) return {gated(t[0], t[1])};
   const at::Tensor& x = t[0];
-  return {at::linear(gated(at::linear(x, t[1]), at::linear(x, t[2])), t[3])};
+  return {linear_fp32_accumulated(gated(linear_fp32_accumulated(x, t[1]), linear_fp32_accumulated(x, t[2])), t[3])};
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ struct SeqLogps {
 SeqLogps seq_logps(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const at::Tensor& y, int64_t ignore,
                    bool average, at::ScalarType compute) {
   SeqLogps s;
-  s.logits = b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+  s.logits = linear_fp32_accumulated(x, w, optional_tensor(b));
   s.logp = at::log_softmax(s.logits.to(compute), -1);
   const at::Tensor mask = y != ignore;
   const at::Tensor labels = at::where(mask, y, at::zeros_like(y));

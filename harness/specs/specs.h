@@ -42,6 +42,16 @@ KernelInputs randn_input(const CaseConfig& c, std::vector<int64_t> shape);
 // does not have).
 c10::optional<at::Tensor> optional_tensor(const at::Tensor& t);
 
+// A linear layer (x w^T + b) with the rounding points of a CUDA GEMM on 16-bit data: products
+// accumulated in fp32, rounded once. On the CPU, LibTorch 1.13's bf16 GEMM accumulates in bf16
+// when its second operand is row-major, which a linear's input gradient is (measured on a 2-core
+// AMD EPYC without AVX-512: rel_l2 0.036 from float64 at K 1000, 0.071 at K 4096, against 0.0017
+// with fp32 accumulation), and it has no fp16 GEMM: there both are computed in fp32. The
+// baselines' and the MLP scope's LM heads and projections use it, so a case measures the kernel
+// under test, not this GEMM (the liger side's own GEMMs follow the same rule, matmul_into.h).
+at::Tensor linear_fp32_accumulated(const at::Tensor& x, const at::Tensor& w,
+                                   const c10::optional<at::Tensor>& b = c10::nullopt);
+
 // A spec with its identity filled in: registry name, category, one-line description and the
 // dispatcher ops that make up the liger side.
 KernelSpec named_spec(std::string name, std::string category, std::string description, std::vector<std::string> ops);

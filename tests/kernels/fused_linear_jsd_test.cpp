@@ -61,11 +61,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reference(const Inputs& in, doubl
 // liger::jsd, differentiated by autograd (which rounds d/d logits to the input dtype, as the
 // fused kernel does).
 at::Tensor unfused(const Inputs& in, double beta, int64_t ignore_index, double temperature) {
-  auto logits = [](const at::Tensor& x, const at::Tensor& w) {
-    // LibTorch 1.13 has no CPU fp16 GEMM: multiply in fp32 and round the product to fp16.
-    if (x.is_cpu() && x.scalar_type() == at::kHalf) return at::mm(x.to(at::kFloat), w.t().to(at::kFloat)).to(at::kHalf);
-    return at::mm(x, w.t());
-  };
+  // On the CPU, 16-bit GEMMs in fp32, rounded once, as the fused kernel's (specs.h says why).
+  auto logits = [](const at::Tensor& x, const at::Tensor& w) { return ligerbench::specs::linear_fp32_accumulated(x, w); };
   const at::Tensor log_q = at::log_softmax(logits(in.xs, in.ws).to(at::kFloat) / temperature, -1);
   const at::Tensor log_p = at::log_softmax(logits(in.xt, in.wt).to(at::kFloat) / temperature, -1);
   return liger::jsd(log_q, log_p, optional_tensor(in.labels), beta, ignore_index);
