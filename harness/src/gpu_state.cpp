@@ -37,12 +37,12 @@ void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id,
 }
 
 void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r,
-                      const std::vector<v1::GpuSample>& during) {
+                      std::vector<v1::GpuSample> during) {
   *r.mutable_gpu_after() = sampled(src, pci_bus_id, index);
   bool throttled = held_down(r.gpu_before()) || held_down(r.gpu_after());
-  for (const auto& s : during) {
-    *r.add_gpu_during() = s;
+  for (auto& s : during) {
     throttled = throttled || held_down(s);
+    *r.add_gpu_during() = std::move(s);
   }
   r.set_throttled(throttled);
 }

@@ -56,8 +56,9 @@ ChunkedResult chunked_fused_linear(const FusedLinearArgs& args, const std::vecto
   const bool has_bias = args.bias && args.bias->defined();
   const bool want_dx = args.grad_mask[0], want_dw = args.grad_mask[1], want_db = args.grad_mask[2] && has_bias;
   const bool any_grad = want_dx || want_dw || want_db;
-  // The GEMMs run in the input dtype (autocast's rule); a wider weight is cast once, not per chunk.
-  const at::Tensor w = weight_for_matmul(args.weight, input);
+  // The GEMMs run in the input dtype (autocast's rule); a wider weight is cast once, not per chunk
+  // (and on the CPU, where 16-bit products are computed in fp32, widened once: gemm_operand).
+  const at::Tensor w = gemm_operand(args.weight, input);
   const at::Tensor b = has_bias ? weight_for_matmul(*args.bias, input) : at::Tensor();
   const at::Tensor wt = w.t();
   const bool fused_bias = has_bias && has_native_gemm(input);  // the bias as the logits GEMM's epilogue

@@ -80,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_impl(
   const at::Tensor xs = student_input.contiguous(), ws = student_weight.contiguous();
   // The teacher's GEMM operand in its input's dtype (the skeleton casts the student's weight).
   const at::Tensor xt = teacher_input.contiguous();
-  const at::Tensor wt_mm = detail::weight_for_matmul(teacher_weight, xt).contiguous();
+  const at::Tensor wt_mm = detail::gemm_operand(teacher_weight, xt).contiguous();
   const int64_t bt = xs.size(0), h = xs.size(1), v = ws.size(0);
   const bool has_labels = shift_labels && shift_labels->defined();
   const at::Tensor labels = has_labels ? shift_labels->contiguous() : at::Tensor();

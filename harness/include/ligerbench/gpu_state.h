@@ -45,7 +45,7 @@ std::vector<std::string> throttle_names(uint64_t reasons);
 // sets r.throttled when any sample's reasons hold the clocks down.
 void record_gpu_before(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r);
 void record_gpu_after(const GpuStateSource& src, const std::string& pci_bus_id, int index, v1::CaseResult& r,
-                      const std::vector<v1::GpuSample>& during = {});
+                      std::vector<v1::GpuSample> during = {});
 
 // Samples a GPU on a thread of its own while a case runs: one sample every `interval` from its
 // start, so a case shorter than that gets none (before and after cover it). At `max_samples`,

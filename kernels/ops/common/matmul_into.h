@@ -26,22 +26,33 @@ inline bool has_native_gemm(const at::Tensor& t) {
   return !(t.is_cpu() && (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16));
 }
 
-// a @ b in a's dtype, with a CPU 16-bit product computed in fp32 and rounded once.
+// A GEMM operand that a loop multiplies with many 16-bit chunks (the LM head's weight), prepared
+// once: in `like`'s dtype (the GEMMs run in the activations' dtype, autocast's rule), and where
+// that dtype is multiplied in fp32 (above) already widened to fp32, so that matmul and
+// matmul_into do not widen the whole weight again for every chunk.
+inline at::Tensor gemm_operand(const at::Tensor& t, const at::Tensor& like) {
+  const at::Tensor same = t.scalar_type() == like.scalar_type() ? t : t.to(like.scalar_type());
+  return has_native_gemm(like) ? same : same.to(at::kFloat);
+}
+
+// a @ b in a's dtype, with a CPU 16-bit product computed in fp32 and rounded once (b in a's dtype,
+// or gemm_operand's fp32 widening of it).
 inline at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
   if (!has_native_gemm(a)) return at::mm(a.to(at::kFloat), b.to(at::kFloat)).to(a.scalar_type());
   return at::mm(a, b);
 }
 
 // out = a @ b (`accumulate` false: out's contents are ignored, it may be uninitialised) or
-// out += a @ b. b is cast to a's dtype when it differs.
+// out += a @ b. b is in a's dtype, or is gemm_operand's fp32 widening of it where a is 16-bit on
+// the CPU; otherwise it is cast to a's dtype.
 inline void matmul_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& b_in, bool accumulate) {
-  const at::Tensor b = b_in.scalar_type() == a.scalar_type() ? b_in : b_in.to(a.scalar_type());
   const bool sixteen_bit_on_cpu = !has_native_gemm(a);
   if (sixteen_bit_on_cpu || (a.is_cpu() && out.scalar_type() != a.scalar_type())) {
     // CPU: the product in out's dtype, or fp32 where out is 16-bit.
     const bool out_16 = out.scalar_type() == at::kHalf || out.scalar_type() == at::kBFloat16;
     const auto t = sixteen_bit_on_cpu && out_16 ? at::kFloat : out.scalar_type();
-    const at::Tensor af = a.to(t), bf = b.to(t);
+    const bool widened = sixteen_bit_on_cpu && b_in.scalar_type() == at::kFloat;
+    const at::Tensor af = a.to(t), bf = (widened ? b_in : b_in.to(a.scalar_type())).to(t);
     if (t == out.scalar_type()) {
       if (accumulate) out.addmm_(af, bf);
       else at::mm_out(out, af, bf);
@@ -50,6 +61,7 @@ inline void matmul_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& 
     }
     return;
   }
+  const at::Tensor b = b_in.scalar_type() == a.scalar_type() ? b_in : b_in.to(a.scalar_type());
   if (out.scalar_type() == a.scalar_type()) {
     if (accumulate) out.addmm_(a, b);
     else at::mm_out(out, a, b);
