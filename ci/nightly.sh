@@ -11,6 +11,9 @@
 # The baseline is a result file, $STATE_DIR/<branch>/baseline.json, kept on the runner: it needs
 # no server-side state (a job's labels stay what it was submitted with) and works the same for
 # local and server runs. --current compares an existing result instead of running the suite.
+# The last 5 baselines a clean run replaced are kept in $STATE_DIR/<branch>/history/ and given to
+# compare as --history: a case whose median moved between them by more than its threshold is
+# judged at that spread (the drift between processes that one run's interval cannot see).
 # Exit status: compare's (0 clean, 1 regression, 2 bad input, 3 server unreachable).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +26,7 @@ out_dir="nightly-out"
 cli="${LIGERBENCH_CLI:-}"
 compare_opts=()
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] && [ -n "$2" ] || { echo "nightly.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,6 +55,10 @@ esac
 slot="$state_dir/${branch//\//_}"
 mkdir -p "$slot" "$out_dir"
 baseline="$slot/baseline.json"
+# Earlier clean baselines, numbered 000001.json, ... (oldest first), at most $keep_history.
+history="$slot/history" keep_history=5
+mkdir -p "$history"
+history_files() { local f; for f in "$history"/[0-9][0-9][0-9][0-9][0-9][0-9].json; do [ ! -f "$f" ] || echo "$f"; done; }
 push_opts=()
 [ -z "$push" ] || push_opts=(--push-gateway "$push" --push-job "$push_job" --push-instance "${branch//\//_}")
 
@@ -85,17 +92,26 @@ if [ ! -f "$baseline" ]; then
   exit 0
 fi
 
-# 3. Compare, write the summary and JUnit, push the verdicts.
+# 3. Compare (with the earlier baselines as history), write the summary and JUnit, push the verdicts.
+history_opts=()
+while IFS= read -r f; do history_opts+=(--history "$f"); done < <(history_files)
 set +e
 "$cli" compare "$baseline" "$current" --markdown "$summary" --junit "$out_dir/junit.xml" \
-  --json "$out_dir/compare.json" "${compare_opts[@]}" "${push_opts[@]}" | tee "$out_dir/compare.txt"
+  --json "$out_dir/compare.json" "${compare_opts[@]}" "${history_opts[@]}" "${push_opts[@]}" | tee "$out_dir/compare.txt"
 rc=${PIPESTATUS[0]}
 set -e
 [ ! -f "$summary" ] || publish
 
-# 4. Clean: this run is the new baseline (the previous one kept beside it).
+# 4. Clean: this run is the new baseline (the previous one kept beside it, and moved into the
+#    history, whose oldest beyond $keep_history are deleted).
 if [ "$rc" -eq 0 ]; then
   cp "$baseline" "$slot/previous.json"
+  last=$(history_files | tail -n 1)
+  last=${last##*/}
+  last=${last%.json}
+  next=$(printf '%06d' $(( 10#${last:-0} + 1 )))
+  cp "$baseline" "$history/$next.json.tmp" && mv "$history/$next.json.tmp" "$history/$next.json"
+  history_files | head -n -"$keep_history" | while IFS= read -r f; do rm -f "$f"; done
   cp "$current" "$baseline.tmp" && mv "$baseline.tmp" "$baseline"
   echo "nightly.sh: clean; $current is the new baseline of $branch" >&2
 else

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "args.h"
@@ -96,6 +97,24 @@ void write_text(const std::string& path, const std::string& text) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError(path + ": cannot rename " + tmp + " into place");
 }
 
+// --history FILE (repeatable): earlier runs of the same build line, each checked like the
+// baseline; their spread around the baseline raises each case's threshold (docs/COMPARE.md).
+HistorySpread load_history(const Args& a, const v1::JobResult& baseline) {
+  const auto [from, to] = a.repeated.equal_range("--history");
+  const auto n = std::distance(from, to);
+  if (n > kMaxHistoryRuns)
+    throw InputError("--history given " + std::to_string(n) + " times, at most " + std::to_string(kMaxHistoryRuns) +
+                     " earlier runs");
+  std::vector<v1::JobResult> runs;
+  std::vector<std::string> names;
+  for (auto it = from; it != to; ++it) {
+    runs.push_back(read_result_file(it->second));
+    check_result_for_compare(runs.back(), it->second);
+    names.push_back(it->second);
+  }
+  return history_spread(baseline, runs, names);
+}
+
 int compare(const Args& a) {
   const bool by_label = a.options.count("--baseline-label") > 0;
   const bool on_server = a.options.count("--server") > 0 || by_label;
@@ -124,6 +143,7 @@ int compare(const Args& a) {
   Side cur = load(a.positional.back());
   check_result_for_compare(base.result, base.name);
   check_result_for_compare(cur.result, cur.name);
+  opt.history = load_history(a, base.result);
 
   const auto report = compare_results(base.result, cur.result, opt, base.name, cur.name);
   if (a.flags.count("--strict-env") && report.environment_size() > 0) {
@@ -147,7 +167,7 @@ int cmd_compare(int argc, char** argv) {
     return compare(parse_args(argc, argv, 2,
                               with(with_push_options({"--threshold", "--memory-threshold", "--throttled-threshold",
                                                       "--time-floor-ms", "--markdown", "--junit",
-                                                      "--json", "--baseline-label"})),
+                                                      "--json", "--baseline-label", "--history"})),
                               {"--strict-env", "--tls", "--quiet"}));
   } catch (const RpcError& e) {
     std::cerr << "ligerbench: " << e.what() << "\n";

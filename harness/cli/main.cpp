@@ -32,10 +32,12 @@ constexpr const char* kUsage = R"(usage:
                  [--world-size N] [--quiet] [--remeasure-ceilings]
                  [--push-gateway URL [--push-job NAME] [--push-instance NAME]]
   ligerbench compare BASELINE CURRENT [--threshold 5%] [--memory-threshold 5%] [--throttled-threshold 10%]
-                 [--time-floor-ms 0.002] [--strict-env]
+                 [--time-floor-ms 0.002] [--strict-env] [--history EARLIER.json ...]
                  [--markdown FILE] [--junit FILE] [--json FILE] [--quiet] [--push-gateway URL ...]
       BASELINE, CURRENT: result files; with --server, job ids too; --baseline-label KEY=VALUE takes
       the newest finished job with that label on the server as BASELINE (then give CURRENT only)
+      --history (up to 20): earlier runs of the same build; a case whose median moved by more
+      than its threshold between them and the baseline is judged at that spread
       exit status: 0 no regression, 1 a regression, 2 bad input, 3 server unreachable
   ligerbench push RESULTS.json --push-gateway URL [--push-job NAME] [--push-instance NAME]
   ligerbench report RESULTS.json [CURRENT.json] --html FILE

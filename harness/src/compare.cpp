@@ -73,6 +73,14 @@ double case_threshold(const v1::CaseResult& b, const v1::CaseResult& cur, const 
     t = opt.time_floor_ms / base_ms;
     *why = "a change under " + num("%.3g", 1000 * opt.time_floor_ms) + " us does not count: judged at " + num("%.3g%%", 100 * t);
   }
+  // Earlier runs of this build line moved the median by more than the rule above allows: a
+  // change of that size is what a rerun does, not what the code did.
+  auto h = opt.history.cases.find(b.spec().key());
+  if (h != opt.history.cases.end() && h->second.spread > t) {
+    t = h->second.spread;
+    *why = "its median moved " + num("%.1f%%", 100 * t) + " between the baseline and " + std::to_string(h->second.runs) +
+           " earlier run" + (h->second.runs == 1 ? "" : "s") + ": judged at " + num("%.1f%%", 100 * t);
+  }
   return t;
 }
 
@@ -105,6 +113,10 @@ v1::Verdict time_verdict(const v1::CaseResult& b, const v1::CaseResult& cur, con
   std::string raised;
   const double threshold = case_threshold(b, cur, opt, &raised);
   t->set_threshold(threshold);
+  if (auto h = opt.history.cases.find(b.spec().key()); h != opt.history.cases.end()) {
+    t->set_history_spread(h->second.spread);
+    t->set_history_runs(h->second.runs);
+  }
   if (!raised.empty()) c->add_reasons(raised);
   const double up = 1 + threshold, down = 1 / (1 + threshold);
   const std::string interval = "[" + pct(ci.low) + ", " + pct(ci.high) + "]";
@@ -244,23 +256,60 @@ std::string gpu_models(const v1::JobResult& r) {
   return out;
 }
 
-void environment(const v1::JobResult& b, const v1::JobResult& cur, v1::ComparisonReport* r) {
+// What differs between two runs' environments: GPU model, driver, CUDA and LibTorch versions.
+std::vector<v1::EnvironmentDifference> environment(const v1::JobResult& b, const v1::JobResult& cur) {
   const std::pair<std::string, std::pair<std::string, std::string>> fields[] = {
       {"gpu", {gpu_models(b), gpu_models(cur)}},
       {"driver", {b.node().driver_version(), cur.node().driver_version()}},
       {"cuda", {b.node().cuda_version(), cur.node().cuda_version()}},
       {"libtorch", {b.node().torch_version(), cur.node().torch_version()}},
   };
+  std::vector<v1::EnvironmentDifference> out;
   for (const auto& [field, values] : fields) {
     if (values.first == values.second) continue;
-    auto* d = r->add_environment();
-    d->set_field(field);
-    d->set_baseline(values.first);
-    d->set_current(values.second);
+    auto& d = out.emplace_back();
+    d.set_field(field);
+    d.set_baseline(values.first);
+    d.set_current(values.second);
   }
+  return out;
+}
+
+// A median that says something: a finite time above zero of a case that ran.
+bool timed(const v1::CaseResult& c) {
+  const double m = c.timing().median_ms();
+  return c.ok() && std::isfinite(m) && m > 0;
 }
 
 }  // namespace
+
+HistorySpread history_spread(const v1::JobResult& baseline, const std::vector<v1::JobResult>& runs,
+                             const std::vector<std::string>& names) {
+  HistorySpread h;
+  std::map<std::string, double> base;  // key -> baseline median (the baseline's own spread is 0)
+  for (const auto& c : baseline.cases())
+    if (timed(c)) base[c.spec().key()] = c.timing().median_ms();
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const std::string name = i < names.size() ? names[i] : "run " + std::to_string(i + 1);
+    const auto diff = environment(baseline, runs[i]);
+    if (!diff.empty()) {
+      std::string what;
+      for (const auto& d : diff)
+        what += (what.empty() ? "" : ", ") + d.field() + " '" + d.current() + "', baseline '" + d.baseline() + "'";
+      h.warnings.push_back("--history " + name + " ignored, its environment differs from the baseline's: " + what);
+      continue;
+    }
+    ++h.runs;
+    for (const auto& c : runs[i].cases()) {
+      auto it = base.find(c.spec().key());
+      if (it == base.end() || !timed(c)) continue;
+      CaseSpread& s = h.cases[it->first];
+      s.spread = std::max(s.spread, std::abs(c.timing().median_ms() / it->second - 1));
+      ++s.runs;
+    }
+  }
+  return h;
+}
 
 void check_result_for_compare(const v1::JobResult& r, const std::string& name) {
   std::set<std::string> keys;
@@ -309,7 +358,9 @@ v1::ComparisonReport compare_results(const v1::JobResult& baseline, const v1::Jo
   s->set_alpha(opt.alpha);
   s->set_bootstrap_resamples(opt.bootstrap_resamples);
   s->set_seed(opt.seed);
-  environment(baseline, current, &r);
+  for (auto& d : environment(baseline, current)) *r.add_environment() = std::move(d);
+  r.set_history_runs(opt.history.runs);
+  for (const auto& w : opt.history.warnings) r.add_warnings(w);
 
   std::map<std::string, const v1::CaseResult*> base;
   for (const auto& c : baseline.cases()) base[c.spec().key()] = &c;

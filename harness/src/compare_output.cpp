@@ -67,10 +67,19 @@ std::string counts_line(const v1::ComparisonReport& r) {
   return out;
 }
 
+// With --history: the earlier runs whose spread can raise a case's threshold (every warning so
+// far is a history run left out).
+std::string history_note(const v1::ComparisonReport& r) {
+  if (r.history_runs() == 0 && r.warnings_size() == 0) return "";
+  return "; raised to a case's median spread over " + std::to_string(r.history_runs()) + " earlier run" +
+         (r.history_runs() == 1 ? "" : "s") + (r.warnings_size() ? ", " + std::to_string(r.warnings_size()) + " ignored" : "");
+}
+
 std::string settings_line(const v1::ComparisonReport& r) {
   const auto& s = r.settings();
   return "threshold " + format_value("%.3g%%", 100 * s.threshold()) + " (time; " + format_value("%.3g%%", 100 * s.throttled_threshold()) +
-         " clock-limited; changes under " + format_value("%.3g", 1000 * s.time_floor_ms()) + " us do not count), " +
+         " clock-limited; changes under " + format_value("%.3g", 1000 * s.time_floor_ms()) + " us do not count" +
+         history_note(r) + "), " +
          format_value("%.3g%%", 100 * s.memory_threshold()) + " (peak memory); " + format_value("%.0f%%", 100 * s.confidence()) + " bootstrap interval of the ratio of medians, " +
          "Mann-Whitney p < " + format_value("%.3g", s.alpha());
 }
@@ -135,6 +144,7 @@ void print_comparison(std::ostream& os, const v1::ComparisonReport& r) {
   for (const auto& e : r.environment())
     os << "ENVIRONMENT DIFFERS: " << e.field() << ": baseline '" << e.baseline() << "', current '" << e.current()
        << "'\n";
+  for (const auto& w : r.warnings()) os << "WARNING: " << w << "\n";
   const auto head = header(r);
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : r.cases()) rows.push_back(cells(c));
@@ -167,6 +177,7 @@ std::string comparison_markdown(const v1::ComparisonReport& r) {
          << " |\n";
     os << "\n";
   }
+  for (const auto& w : r.warnings()) os << "> **Warning**: " << md_escape(w) << "\n\n";
   std::vector<const v1::CaseComparison*> bad, rest;
   for (const auto& c : r.cases()) (c.verdict() == v1::VERDICT_REGRESSION ? bad : rest).push_back(&c);
   const auto head = header(r);
@@ -206,6 +217,8 @@ std::string comparison_junit(const v1::ComparisonReport& r) {
   for (const auto& e : r.environment())
     os << "      <property name=\"environment_differs." << xml_escape(e.field()) << "\" value=\""
        << xml_escape(e.baseline() + " -> " + e.current()) << "\"/>\n";
+  for (int i = 0; i < r.warnings_size(); ++i)
+    os << "      <property name=\"warning." << i + 1 << "\" value=\"" << xml_escape(r.warnings(i)) << "\"/>\n";
   os << "    </properties>\n";
   for (const auto& c : r.cases()) {
     const double seconds = c.time().current_median_ms() > 0 ? c.time().current_median_ms() * 1e-3 : 0;

@@ -422,6 +422,116 @@ TEST_F(CompareCli, MarkdownIsAHeaderThenRegressionsThenTheRestFolded) {
   EXPECT_EQ(lines.back(), "</details>");
 }
 
+// --history on a real run: a case steady in the earlier run (its median 1% off) and planted 20%
+// slower now is still flagged; the history raises nothing it should not.
+TEST_F(CompareCli, HistoryOfASteadyCaseKeepsAPlantedSlowdownFlagged) {
+  const std::string slow = edited(first_, "hist_slow", slow_key_, [](v1::CaseResult& c) {
+    for (auto& s : *c.mutable_timing()->mutable_samples_ms()) s *= 1.2;
+    c.mutable_timing()->set_median_ms(c.timing().median_ms() * 1.2);
+  });
+  const std::string earlier = edited(first_, "hist_steady", slow_key_, [](v1::CaseResult& c) {
+    c.mutable_timing()->set_median_ms(c.timing().median_ms() * 1.01);
+  });
+  const auto c = compare(first_, slow, "hist_steady", "--history " + earlier);
+  EXPECT_EQ(c.status, 1) << c.log;
+  EXPECT_EQ(c.report.history_runs(), 1) << c.log;
+  ASSERT_EQ(count(c.report, v1::VERDICT_REGRESSION), 1) << c.log;
+  const auto& flagged = c.report.cases(0);
+  EXPECT_EQ(flagged.key(), slow_key_);
+  EXPECT_NEAR(flagged.time().history_spread(), 0.01, 1e-9);
+  EXPECT_DOUBLE_EQ(flagged.time().threshold(), 0.10) << "the 1% spread is under --threshold 10%";
+}
+
+// One case of tight, known samples written to a result file: the --history verdicts below hang
+// on the rule alone, not on this machine's noise. The key and medians are the H100 embedding row's.
+const std::string kDriftKey = "embedding|BT=2048|bf16|full|liger||cuda";
+
+std::string steady_file(const std::string& name, double median_ms, const std::string& torch = "2.11.0") {
+  v1::JobResult r;
+  r.set_job_id(name);
+  r.mutable_node()->set_torch_version(torch);
+  auto* c = r.add_cases();
+  c->mutable_spec()->set_key(kDriftKey);
+  c->mutable_spec()->set_kernel("embedding");
+  c->mutable_spec()->set_provider("liger");
+  c->set_ok(true);
+  for (int i = 0; i < 50; ++i) c->mutable_timing()->add_samples_ms(median_ms * (1 + 0.001 * (i % 5)));
+  c->mutable_timing()->set_median_ms(median_ms * 1.002);
+  const std::string path = dir() + "/" + name + ".json";
+  write_json_file(r, path);
+  return path;
+}
+
+TEST(CompareHistoryCli, AMedianThatMovedBeforeIsNotARegressionNow) {
+  const std::string base = steady_file("drift_base", 0.4177), cur = steady_file("drift_cur", 0.4177 * 1.10);
+  const std::string earlier = steady_file("drift_earlier", 0.4177 * 1.14);
+  const auto alone = compare(base, cur, "drift_alone", "--threshold 5%");
+  EXPECT_EQ(alone.status, 1) << alone.log;
+  ASSERT_EQ(alone.report.cases_size(), 1) << alone.log;
+  EXPECT_EQ(alone.report.cases(0).verdict(), v1::VERDICT_REGRESSION) << alone.log;
+
+  const std::string p = dir() + "/drift_hist";
+  const auto c = compare(base, cur, "drift_hist",
+                         "--threshold 5% --history " + earlier + " --markdown " + p + ".md --junit " + p + ".xml");
+  EXPECT_EQ(c.status, 0) << c.log;
+  ASSERT_EQ(c.report.cases_size(), 1) << c.log;
+  const auto& k = c.report.cases(0);
+  EXPECT_EQ(k.verdict(), v1::VERDICT_SAME) << c.log;
+  EXPECT_NEAR(k.time().history_spread(), 0.14, 1e-9);
+  EXPECT_EQ(k.time().history_runs(), 1);
+  EXPECT_EQ(c.report.history_runs(), 1);
+  EXPECT_NE(c.log.find("its median moved 14.0% between the baseline and 1 earlier run: judged at 14.0%"),
+            std::string::npos) << c.log;
+  for (const std::string& out : {c.log, slurp(p + ".md"), slurp(p + ".xml")})
+    EXPECT_NE(out.find("median spread over 1 earlier run"), std::string::npos) << out;  // JUnit escapes the apostrophe
+}
+
+TEST(CompareHistoryCli, AnEarlierRunOfAnotherEnvironmentIsIgnoredWithAWarning) {
+  const std::string base = steady_file("env_base", 1.0), cur = steady_file("env_cur", 1.10);
+  const std::string other = steady_file("env_other", 1.3, "2.12.0");
+  const auto c = compare(base, cur, "env_hist", "--threshold 5% --history " + other);
+  EXPECT_EQ(c.status, 1) << c.log;  // the other machine's 30% does not excuse this run's 10%
+  EXPECT_EQ(c.report.history_runs(), 0) << c.log;
+  ASSERT_EQ(c.report.warnings_size(), 1) << c.log;
+  EXPECT_NE(c.log.find("WARNING: --history " + other + " ignored"), std::string::npos) << c.log;
+  EXPECT_NE(c.log.find("libtorch '2.12.0'"), std::string::npos) << c.log;
+}
+
+TEST(CompareHistoryCli, AMalformedHistoryFileExits2NamingIt) {
+  const std::string base = steady_file("bad_base", 1.0), cur = steady_file("bad_cur", 1.0);
+  const std::string good = steady_file("bad_good", 1.0);
+  const std::string broken = dir() + "/broken_history.json";
+  std::ofstream(broken) << "{\"cases\": [{\"spec\": {\"key\": \"k\"}, \"timing\": {\"samples_ms\": [1,";
+  auto c = compare(base, cur, "hist_broken", "--history " + good + " --history " + broken);
+  EXPECT_EQ(c.status, 2) << c.log;
+  EXPECT_NE(c.log.find(broken + ": not a valid ligerbench.v1.JobResult"), std::string::npos) << c.log;
+
+  // Valid JSON that compare must still refuse: validated like the baseline.
+  v1::JobResult negative = read_result_file(good);
+  negative.mutable_cases(0)->mutable_timing()->set_samples_ms(0, -1);
+  const std::string neg = dir() + "/negative_history.json";
+  write_json_file(negative, neg);
+  c = compare(base, cur, "hist_negative", "--history " + neg);
+  EXPECT_EQ(c.status, 2) << c.log;
+  EXPECT_NE(c.log.find(neg + ": cases[0] (" + kDriftKey + ")"), std::string::npos) << c.log;
+
+  c = compare(base, cur, "hist_absent", "--history " + dir() + "/no_such_history.json");
+  EXPECT_EQ(c.status, 2) << c.log;
+  EXPECT_NE(c.log.find(dir() + "/no_such_history.json: cannot open"), std::string::npos) << c.log;
+}
+
+TEST(CompareHistoryCli, MoreThanTwentyHistoryFilesIsAClearError) {
+  const std::string base = steady_file("many_base", 1.0), cur = steady_file("many_cur", 1.0);
+  std::string twenty;
+  for (int i = 0; i < 20; ++i) twenty += " --history " + steady_file("many_" + std::to_string(i), 1.0);
+  const auto ok = compare(base, cur, "hist_twenty", twenty);
+  EXPECT_EQ(ok.status, 0) << ok.log;
+  EXPECT_EQ(ok.report.history_runs(), 20) << ok.log;
+  const auto c = compare(base, cur, "hist_21", twenty + " --history " + base);
+  EXPECT_EQ(c.status, 2) << c.log;
+  EXPECT_NE(c.log.find("--history given 21 times, at most 20 earlier runs"), std::string::npos) << c.log;
+}
+
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "ligerbench/compare.h"
 #include "ligerbench/registry.h"
@@ -291,6 +292,83 @@ TEST(CompareVerdicts, ThrottledAndTinyCasesAreJudgedAtRaisedThresholds) {
   EXPECT_EQ(compare_results(job(0.010, false), job(0.0115, false), opt, "a", "b").cases(0).verdict(),
             v1::VERDICT_REGRESSION)
       << "--time-floor-ms 0 turns the floor off";
+}
+
+// Earlier runs (--history) show drift between processes that no within-run interval sees.
+v1::JobResult steady_job(double median_ms, const std::string& torch = "2.11.0") {
+  v1::JobResult r;
+  r.mutable_node()->set_torch_version(torch);
+  auto* c = r.add_cases();
+  c->mutable_spec()->set_key("k");
+  c->set_ok(true);
+  for (int i = 0; i < 50; ++i) c->mutable_timing()->add_samples_ms(median_ms * (1 + 0.001 * (i % 5)));
+  c->mutable_timing()->set_median_ms(median_ms * 1.002);
+  return r;
+}
+
+TEST(CompareHistory, ACaseThatMovedBeforeIsJudgedAtItsSpread) {
+  const auto base = steady_job(1.0), cur = steady_job(1.10);
+  CompareOptions opt;
+  const auto alone = compare_results(base, cur, opt, "a", "b");
+  EXPECT_EQ(alone.cases(0).verdict(), v1::VERDICT_REGRESSION) << alone.cases(0).ShortDebugString();
+  EXPECT_EQ(alone.history_runs(), 0);
+  EXPECT_EQ(alone.cases(0).time().history_runs(), 0);
+
+  // One earlier run of the same build had the case 14% slower than the baseline, one 3% faster.
+  opt.history = history_spread(base, {steady_job(1.14), steady_job(0.97)}, {"h1.json", "h2.json"});
+  EXPECT_EQ(opt.history.runs, 2);
+  EXPECT_TRUE(opt.history.warnings.empty());
+  ASSERT_EQ(opt.history.cases.count("k"), 1u);
+  EXPECT_NEAR(opt.history.cases.at("k").spread, 0.14, 1e-9);  // the max, not the last or the mean
+  EXPECT_EQ(opt.history.cases.at("k").runs, 2);
+  const auto r = compare_results(base, cur, opt, "a", "b");
+  const auto& c = r.cases(0);
+  EXPECT_EQ(c.verdict(), v1::VERDICT_SAME) << c.ShortDebugString();
+  EXPECT_NEAR(c.time().threshold(), 0.14, 1e-9);
+  EXPECT_NEAR(c.time().history_spread(), 0.14, 1e-9);
+  EXPECT_EQ(c.time().history_runs(), 2);
+  EXPECT_EQ(r.history_runs(), 2);
+  ASSERT_GT(c.reasons_size(), 0);
+  EXPECT_EQ(c.reasons(0), "its median moved 14.0% between the baseline and 2 earlier runs: judged at 14.0%");
+  // The terminal summary says the history was used.
+  std::ostringstream os;
+  print_comparison(os, r);
+  EXPECT_NE(os.str().find("raised to a case's median spread over 2 earlier runs"), std::string::npos) << os.str();
+}
+
+TEST(CompareHistory, ASteadyCaseSlowedDownIsStillARegression) {
+  const auto base = steady_job(1.0);
+  CompareOptions opt;
+  opt.history = history_spread(base, {steady_job(1.01), steady_job(0.99), steady_job(1.0)}, {"a", "b", "c"});
+  EXPECT_EQ(opt.history.runs, 3);
+  EXPECT_NEAR(opt.history.cases.at("k").spread, 0.01, 1e-9);
+  const auto r = compare_results(base, steady_job(1.2), opt, "a", "b");
+  const auto& c = r.cases(0);
+  EXPECT_EQ(c.verdict(), v1::VERDICT_REGRESSION) << c.ShortDebugString();
+  EXPECT_DOUBLE_EQ(c.time().threshold(), 0.05) << "a spread under the threshold leaves it as it was";
+  EXPECT_NEAR(c.time().history_spread(), 0.01, 1e-9);
+  for (const auto& why : c.reasons()) EXPECT_EQ(why.find("earlier run"), std::string::npos) << why;
+}
+
+TEST(CompareHistory, AnotherEnvironmentOrACaseWithoutTimeIsLeftOut) {
+  const auto base = steady_job(1.0);
+  auto failed = steady_job(5.0);  // errored: its time says nothing
+  failed.mutable_cases(0)->set_ok(false);
+  auto untimed = steady_job(1.0);
+  untimed.mutable_cases(0)->mutable_timing()->set_median_ms(0);
+  CompareOptions opt;
+  opt.history = history_spread(base, {steady_job(1.3, "2.12.0"), failed, untimed}, {"other.json", "f.json", "u.json"});
+  EXPECT_EQ(opt.history.runs, 2);
+  EXPECT_TRUE(opt.history.cases.empty()) << "no run used holds a timed case k";
+  ASSERT_EQ(opt.history.warnings.size(), 1u);
+  EXPECT_NE(opt.history.warnings[0].find("other.json ignored"), std::string::npos) << opt.history.warnings[0];
+  EXPECT_NE(opt.history.warnings[0].find("libtorch '2.12.0'"), std::string::npos) << opt.history.warnings[0];
+  const auto r = compare_results(base, steady_job(1.10), opt, "a", "b");
+  EXPECT_EQ(r.cases(0).verdict(), v1::VERDICT_REGRESSION) << r.cases(0).ShortDebugString();
+  ASSERT_EQ(r.warnings_size(), 1);
+  EXPECT_EQ(r.warnings(0), opt.history.warnings[0]);
+  EXPECT_NE(comparison_markdown(r).find("> **Warning**: --history other.json ignored"), std::string::npos);
+  EXPECT_NE(comparison_junit(r).find("name=\"warning.1\""), std::string::npos);
 }
 
 TEST(CompareVerdicts, ErrorsAndEnvironment) {

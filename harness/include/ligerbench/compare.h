@@ -3,6 +3,7 @@
 // median times with a bootstrap interval and a Mann-Whitney U test on the raw samples, accuracy
 // and peak-memory checks, and the environment each run measured in. Method: docs/COMPARE.md.
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -11,6 +12,21 @@
 #include "ligerbench/v1/compare.pb.h"
 
 namespace ligerbench {
+
+// What earlier runs of the same build line (--history) say about each case: how far its median
+// moved between processes. No within-run interval sees that drift (docs/COMPARE.md).
+struct CaseSpread {
+  double spread = 0;  // max |median_i / median_baseline - 1| over the runs holding the key
+  int runs = 0;       // history runs that held the key with a time
+};
+struct HistorySpread {
+  std::map<std::string, CaseSpread> cases;  // by case key
+  int runs = 0;                             // history runs used
+  std::vector<std::string> warnings;        // one per run ignored, naming it and why
+};
+
+// At most this many --history runs: each is a whole result file held in memory.
+inline constexpr int kMaxHistoryRuns = 20;
 
 struct CompareOptions {
   double threshold = 0.05;          // time change that counts: the whole interval must be past it
@@ -28,9 +44,11 @@ struct CompareOptions {
   int bootstrap_resamples = 2000;
   uint64_t seed = 1;                // with the case key, seeds each case's bootstrap (deterministic)
   int min_samples = 5;              // fewer raw samples on either side: noisy
+  HistorySpread history;            // empty without --history: case_threshold ignores it
 };
 
-// The threshold case b -> cur is judged at, and why it is not opt.threshold ("" when it is).
+// The threshold case b -> cur is judged at, and why it is not opt.threshold ("" when it is):
+// raised for a clock-limited side, for a tiny case, and to the case's opt.history spread.
 double case_threshold(const v1::CaseResult& b, const v1::CaseResult& cur, const CompareOptions& opt, std::string* why);
 
 // Percentile bootstrap of median(current) / median(baseline): each side resampled on its own.
@@ -54,6 +72,12 @@ inline constexpr int kMaxCompareSamples = 100000;
 // Checks what compare relies on: each case has a key, no key twice, samples finite, >= 0 and at
 // most kMaxCompareSamples. Throws InputError naming `name` (the file or job) and the case key.
 void check_result_for_compare(const v1::JobResult& r, const std::string& name);
+
+// The per-key spread of `runs` (named by `names`) around `baseline`. A run whose environment
+// differs from the baseline's (GPU, driver, CUDA, LibTorch: what compare reports between baseline
+// and current) is not the same build line: it is left out, with a warning.
+HistorySpread history_spread(const v1::JobResult& baseline, const std::vector<v1::JobResult>& runs,
+                             const std::vector<std::string>& names);
 
 // Compares every case key of the two results. Cases sorted by severity (regression, missing,
 // noisy, improvement, same), then by key. `baseline_name` / `current_name` say where each came from.
