@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <exception>
 #include <tuple>
 #include <sstream>
@@ -150,9 +151,44 @@ std::string oversubscribed() {
          " cores: run-to-run drift here is the neighbours', not compare's; run on a machine of its own";
 }
 
-#define SKIP_IF_OVERSUBSCRIBED()                                    \
-  if (const std::string why = oversubscribed(); !why.empty()) {   \
-    GTEST_SKIP() << "false-alarm measurement not run: " << why;   \
+// The same-build tests assert no false alarm at kCpuDriftThreshold (100%). That says something
+// about compare only where the machine's own process-to-process drift stays under it: on the
+// 2-core VM of 2026-12-07, idle, one thread, rms_norm T 64's median came in two modes from one
+// process to the next (0.026 and 0.045-0.057 ms, baseline alike), up to 2.2x, with intervals
+// under 1% wide, and shrinking the shape or the allocator's trimming did not remove it. Four
+// calibration runs (two side-by-side pairs, apart from the runs under test) measure that drift
+// first: a case whose medians span 1.9x or more skips the tests, loudly, naming it.
+std::string drift_past_threshold() {
+  static const std::string why = [] {
+    std::map<std::string, std::pair<double, double>> span;  // key -> (min, max) median
+    for (int i = 0; i < 2; ++i) {
+      const auto [a, b] = run_tiny_pair("drift" + std::to_string(i));
+      for (const auto& f : {a, b}) {
+        const v1::JobResult run = read_result_file(f);
+        for (const auto& c : run.cases()) {
+          const double m = c.timing().median_ms();
+          if (!c.ok() || m <= 0) continue;
+          auto [it, fresh] = span.try_emplace(c.spec().key(), m, m);
+          if (!fresh) it->second = {std::min(it->second.first, m), std::max(it->second.second, m)};
+        }
+      }
+    }
+    for (const auto& [key, mm] : span)
+      if (mm.second >= 1.9 * mm.first)
+        return "this machine's process-to-process drift is past the asserted threshold: " + key + " took " +
+               std::to_string(mm.first) + " to " + std::to_string(mm.second) + " ms (median) in 4 calibration runs";
+    return std::string();
+  }();
+  return why;
+}
+
+#define SKIP_IF_OVERSUBSCRIBED()                                                     \
+  if (const std::string why = oversubscribed(); !why.empty()) {                    \
+    GTEST_SKIP() << "false-alarm measurement not run: " << why;                    \
+  }                                                                                \
+  if (const std::string why = drift_past_threshold(); !why.empty()) {              \
+    std::cout << "SKIPPED: false-alarm measurement not run: " << why << std::endl; \
+    GTEST_SKIP() << "false-alarm measurement not run: " << why;                    \
   }
 
 class CompareCli : public ::testing::Test {
