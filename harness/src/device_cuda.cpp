@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <ATen/cuda/Sleep.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -120,6 +121,7 @@ class CudaBackend final : public GpuBackend {
       }
       if (!why.empty()) {
         (void)cudaGetLastError();  // the capture's error is reported here, not by the next CUDA call
+        reset_generator_after_failed_capture(device);
         throw std::runtime_error("the region cannot be captured in a CUDA graph: " + why.substr(0, why.find('\n')));
       }
     }
@@ -127,6 +129,21 @@ class CudaBackend final : public GpuBackend {
   }
 
  private:
+  // capture_begin puts the device's default generator in capture mode and capture_end takes it
+  // out, but only after cudaStreamEndCapture succeeded: a capture the CUDA runtime invalidated
+  // (an event query, a host sync) leaves the generator capturing, and every later random op on
+  // the device fails ("Offset increment outside graph capture"). The generator is given a fresh
+  // state at the same seed and offset, so the next case draws what it would have drawn.
+  static void reset_generator_after_failed_capture(int device) {
+    at::Generator gen = at::cuda::detail::getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(device));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    auto* impl = gen.get<at::CUDAGeneratorImpl>();
+    auto fresh = c10::make_intrusive<at::CUDAGeneratorImpl>(static_cast<c10::DeviceIndex>(device));
+    fresh->set_current_seed(impl->current_seed());
+    fresh->set_philox_offset_per_thread(impl->philox_offset_per_thread());
+    impl->graphsafe_set_state(fresh);
+  }
+
   // How many cycles of at::cuda::sleep's spin take a millisecond on `device`, measured once after
   // a first spin (which loads the kernel's module: that must not count). The fastest of three
   // 1M-cycle spins gives the highest rate, so that a hold errs long when the clock moves.

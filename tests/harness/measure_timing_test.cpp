@@ -108,7 +108,8 @@ TEST(TimingKinds, GraphIsNotApplicableOnCpu) {
 }
 
 // On a GPU: rms_norm's forward is captured and replayed; a region with a host synchronisation
-// cannot be captured and says why instead of giving a time.
+// cannot be captured and says why instead of giving a time, and leaves the device's random
+// generator as it was (a failed capture once left it in capture mode for every later case).
 TEST(TimingKinds, GraphCapturesARegionOrSaysWhyNot) {
   LIGER_SKIP_IF_NO_DEVICE("cuda");
   const auto job = timing_job(", timing: [hot, cold, graph], flush: clean");
@@ -123,12 +124,20 @@ TEST(TimingKinds, GraphCapturesARegionOrSaysWhyNot) {
   at::Tensor x = at::ones({16}, at::TensorOptions().device(at::kCUDA, 0));
   auto syncing = [&] { (void)x.sum().item<float>(); };
   syncing();
+  // The random stream a failed capture must leave untouched: what the next draw would have given.
+  const at::TensorOptions on_gpu = at::TensorOptions().device(at::kCUDA, 0);
+  at::manual_seed(1234);
+  const at::Tensor expected_draw = at::randn({64}, on_gpu);
+  at::manual_seed(1234);
   try {
     (void)gpu->capture_graph(0, syncing);
     ADD_FAILURE() << "a host synchronisation was captured";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot be captured in a CUDA graph"), std::string::npos) << e.what();
   }
+  at::Tensor draw;
+  ASSERT_NO_THROW(draw = at::randn({64}, on_gpu)) << "random ops work after a failed capture";
+  EXPECT_TRUE(at::equal(draw, expected_draw)) << "the generator kept its seed and offset";
   auto plain = [&] { x.mul_(1.0f); };
   EXPECT_NO_THROW(gpu->capture_graph(0, plain)()) << "the device is usable after a failed capture";
 }
