@@ -102,10 +102,9 @@ rc=${PIPESTATUS[0]}
 set -e
 [ ! -f "$summary" ] || publish
 
-# 4. Clean: this run is the new baseline (the previous one kept beside it, and moved into the
-#    history, whose oldest beyond $keep_history are deleted).
+# 4. Clean: this run is the new baseline; the previous one moves into the history, whose oldest
+#    beyond $keep_history are deleted.
 if [ "$rc" -eq 0 ]; then
-  cp "$baseline" "$slot/previous.json"
   last=$(history_files | tail -n 1)
   last=${last##*/}
   last=${last%.json}

@@ -152,11 +152,9 @@ std::string oversubscribed() {
 }
 
 // The same-build tests assert no false alarm at kCpuDriftThreshold (100%). That says something
-// about compare only where the machine's own process-to-process drift stays under it: on the
-// 2-core VM of 2026-12-07, idle, one thread, rms_norm T 64's median came in two modes from one
-// process to the next (0.026 and 0.045-0.057 ms, baseline alike), up to 2.2x, with intervals
-// under 1% wide, and shrinking the shape or the allocator's trimming did not remove it. Four
-// calibration runs (two side-by-side pairs, apart from the runs under test) measure that drift
+// about compare only where the machine's own process-to-process drift stays under it, and a
+// 2-core VM was measured past it, in two modes per process with narrow intervals (the figures:
+// docs/COMPARE.md, the CPU drift section). Four calibration runs (two side-by-side pairs, apart from the runs under test) measure that drift
 // first: a case whose medians span 1.9x or more skips the tests, loudly, naming it.
 std::string drift_past_threshold() {
   static const std::string why = [] {

@@ -31,8 +31,8 @@ run --out-dir "$work/out2" --current "$work/beside.json" || fail "second run exi
 head -1 "$work/out2/summary.md" | grep -q "^## ligerbench compare: no regression" || fail "summary: $(head -1 "$work/out2/summary.md")"
 grep -q "<testsuites " "$work/out2/junit.xml" || fail "no JUnit file"
 cmp -s "$baseline" "$work/beside.json" || fail "the clean second run did not become the baseline"
-[ -f "$work/state/test_nightly/previous.json" ] || fail "the previous baseline was not kept"
 history="$work/state/test_nightly/history"
+[ -f "$history/000001.json" ] || fail "the previous baseline was not kept"
 cmp -s "$history/000001.json" "$work/out1/current.json" || fail "the replaced baseline is not history/000001.json"
 
 # The first case stops running ("ok": false): compare must call it a regression.
