@@ -1,7 +1,6 @@
 // Probe (GPU node): the cross-entropy row kernel under other row splits than the launcher's own
 // (cluster size, CTA size), through ce_forward_with_split, timed like the harness (L2 emptied by a
-// memset before each run, median of 30), beside a device copy of the same bytes, and the
-// loss-only (inference) launch, streamed, against the staged kernel. Shapes: FLCE's
+// memset before each run, median of 30), beside a device copy of the same bytes. Shapes: FLCE's
 // bf16 chunk (2048 x 128256) and the fp32 loss (8192 x 128256). Decision log:
 // docs/perf/cross_entropy.md. Run: build-gpu/probes/probe_ce_split
 #include <cuda_bf16.h>
@@ -92,25 +91,6 @@ void sweep(const char* name, DType dtype, int64_t rows, int64_t cols, const Flus
       const float t = median_ms([&] { CHECK(launch(split)); }, flush);
       std::printf("  cluster %2d, %2d packs a thread: %.4f ms %5.0f GB/s\n", cluster, packs_per_thread, t,
                   bytes / t / 1e6);
-    }
-  // The loss alone (inference): the launcher streams the row; the staged kernel at the default
-  // split (cluster 8, 8 packs a thread) beside it. Half the copy time is a read of the logits at
-  // copy speed, the figure issue 17 judges the loss-only forward against.
-  args.options.compute_grad = false;
-  const float stream_ms = median_ms([&] { CHECK(liger::cuda::ce_forward(args, nullptr)); }, flush);
-  const float staged_ms = median_ms([&] { CHECK(launch({8, 8})); }, flush);
-  std::printf("  loss only: streaming launcher %.4f ms (%.0f%% of a read at copy speed), staged cluster 8 %.4f ms\n",
-              stream_ms, 100.0 * copy_ms / 2 / stream_ms, staged_ms);
-  for (int cluster : {1, 2, 4, 8, 16})
-    for (int packs_per_thread : {8, 16, 32, 64}) {
-      const liger::cuda::CeRowSplit split{cluster, packs_per_thread, /*stream=*/true};
-      if (launch(split) != cudaSuccess) {
-        cudaGetLastError();
-        continue;
-      }
-      const float t = median_ms([&] { CHECK(launch(split)); }, flush);
-      std::printf("  loss only, streamed, cluster %2d, %2d packs a thread: %.4f ms (%.0f%% of a read at copy speed)\n",
-                  cluster, packs_per_thread, t, 100.0 * copy_ms / 2 / t);
     }
   CHECK(cudaFree(logits));
   CHECK(cudaFree(copy));

@@ -24,7 +24,6 @@
 
 #include "cross_entropy_launch.h"
 #include "common/cuda_utils.cuh"
-#include "common/divergence_utils.cuh"
 
 namespace liger::cuda {
 namespace {
@@ -37,7 +36,6 @@ constexpr int kMaxCluster = 8;             // the portable cluster size
 constexpr int kSliceBytes = 64 * 1024;     // preferred slice: three CTAs fit an SM's shared memory
 constexpr int kMaxSliceBytes = 96 * 1024;  // largest slice held whole (two CTAs an SM)
 constexpr int kMaxWarps = kMaxThreads / 32;
-constexpr int kStreamUnroll = 4;           // packs in flight a thread in the loss-only kernel
 
 // Online-softmax partial over a set of (soft-capped) logits.
 struct Partial {
@@ -159,12 +157,8 @@ struct RowValues {
 
 // Three CTAs of 512 threads an SM (40 registers, no spills): while one waits at the cluster
 // barrier, the others have their slices' copies in flight.
-//
-// kStream (the loss only, no gradient): nothing is written back, so the slice is not staged in
-// shared memory. Each thread streams its packs from global memory, kStreamUnroll packs in flight
-// (ld.global.cs), and folds them in the same index order; two CTAs an SM then hold 64 KB in flight.
-template <typename T, int VEC, bool kStream>
-__global__ void __launch_bounds__(kMaxThreads, kStream ? 2 : 3) ce_forward_kernel(RowKernelArgs a) {
+template <typename T, int VEC>
+__global__ void __launch_bounds__(kMaxThreads, 3) ce_forward_kernel(RowKernelArgs a) {
   extern __shared__ __align__(16) unsigned char slice_raw[];
   T* buf = reinterpret_cast<T*>(slice_raw);  // tile_packs * VEC logits of this CTA's slice
   __shared__ Partial warp_parts[kMaxWarps];
@@ -267,55 +261,38 @@ __global__ void __launch_bounds__(kMaxThreads, kStream ? 2 : 3) ce_forward_kerne
     part.s += e;
     return true;
   };
-  // Folds pack p (values pk) into `part`.
-  auto fold_pack = [&](int p, const Pack<T, VEC>& pk) {
-    if (plain_stats && fold_plain(p, pk)) return;
-    float xs[VEC];
-    float pm = -INFINITY;
+  for (int t = 0; t < a.tiles; ++t) {
+    const int first = p_begin + t * a.tile_packs, last = min(p_end, first + a.tile_packs);
+    if (t > 0) __syncthreads();  // the previous tile is consumed
+    load_tile(first, last);
+    for (int p = first + tid; p < last; p += stride) {
+      const Pack<T, VEC> pk = load_pack<T, VEC>(buf + (p - first) * VEC);
+      if (plain_stats && fold_plain(p, pk)) continue;
+      float xs[VEC];
+      float pm = -INFINITY;
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) {
-      xs[k] = soft(to_float(pk.v[k]));
-      pm = fmaxf(pm, xs[k]);
-      part.nan |= xs[k] != xs[k];
-    }
-    raise_max(p, xs, pm);
-    if (part.m != -INFINITY) {
-#pragma unroll
-      for (int k = 0; k < VEC; ++k)
-        if (p * VEC + k != yi) part.s += __expf(xs[k] - part.m);
-    }
-    if (smoothing) {
-      if (weighted) {
-        float w[VEC];
-        load_floats<VEC>(a.weight + p * VEC, w);
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) part.sum_wx += w[k] * xs[k];
-      } else {
-#pragma unroll
-        for (int k = 0; k < VEC; ++k) part.sum_x += xs[k];
+      for (int k = 0; k < VEC; ++k) {
+        xs[k] = soft(to_float(pk.v[k]));
+        pm = fmaxf(pm, xs[k]);
+        part.nan |= xs[k] != xs[k];
       }
-    }
-  };
-  if constexpr (kStream) {
-    for (int p0 = p_begin + tid; p0 < p_end; p0 += kStreamUnroll * stride) {
-      Pack<T, VEC> pk[kStreamUnroll];
+      raise_max(p, xs, pm);
+      if (part.m != -INFINITY) {
 #pragma unroll
-      for (int u = 0; u < kStreamUnroll; ++u) {
-        const int p = p0 + u * stride;
-        if (p < p_end) pk[u] = load_stream<T, VEC>(xr + static_cast<int64_t>(p) * VEC);
+        for (int k = 0; k < VEC; ++k)
+          if (p * VEC + k != yi) part.s += __expf(xs[k] - part.m);
       }
+      if (smoothing) {
+        if (weighted) {
+          float w[VEC];
+          load_floats<VEC>(a.weight + p * VEC, w);
 #pragma unroll
-      for (int u = 0; u < kStreamUnroll; ++u) {
-        const int p = p0 + u * stride;
-        if (p < p_end) fold_pack(p, pk[u]);
+          for (int k = 0; k < VEC; ++k) part.sum_wx += w[k] * xs[k];
+        } else {
+#pragma unroll
+          for (int k = 0; k < VEC; ++k) part.sum_x += xs[k];
+        }
       }
-    }
-  } else {
-    for (int t = 0; t < a.tiles; ++t) {
-      const int first = p_begin + t * a.tile_packs, last = min(p_end, first + a.tile_packs);
-      if (t > 0) __syncthreads();  // the previous tile is consumed
-      load_tile(first, last);
-      for (int p = first + tid; p < last; p += stride) fold_pack(p, load_pack<T, VEC>(buf + (p - first) * VEC));
     }
   }
 
@@ -381,7 +358,7 @@ __global__ void __launch_bounds__(kMaxThreads, kStream ? 2 : 3) ce_forward_kerne
   __syncthreads();
   if (C > 1) cluster_arrive();  // done reading the other CTAs' shared memory
 
-  if (!kStream && a.compute_grad) {
+  if (a.compute_grad) {
     // Pass 2: the gradient of this CTA's slice, formed in fp32 and rounded once (the true-class
     // entry from q_y = 1 - p_y, so it keeps its bits when p_y -> 1), written over the logits.
     const RowValues r = rv;
@@ -575,7 +552,7 @@ RowPlan plan_split(int64_t packs, int pack_bytes, const CeRowSplit& s) {
   if (s.cluster < 1 || s.cluster > 2 * kMaxCluster || s.packs_per_thread < 1) return p;  // 16: non-portable
   p.cluster = s.cluster;
   p.slice_packs = static_cast<int>((packs + p.cluster - 1) / p.cluster);
-  if (!s.stream && static_cast<int64_t>(p.slice_packs) * pack_bytes > kMaxSliceBytes) return p;
+  if (static_cast<int64_t>(p.slice_packs) * pack_bytes > kMaxSliceBytes) return p;
   p.tile_packs = p.slice_packs;
   p.tiles = 1;
   const int threads = (p.tile_packs + s.packs_per_thread - 1) / s.packs_per_thread;
@@ -585,45 +562,35 @@ RowPlan plan_split(int64_t packs, int pack_bytes, const CeRowSplit& s) {
   return p;
 }
 
-template <typename T, int VEC, bool kStream>
+template <typename T, int VEC>
 cudaError_t launch_rows(const CeForwardArgs& f, const CeRowSplit* split, cudaStream_t stream) {
-  auto kernel = ce_forward_kernel<T, VEC, kStream>;
   // Slices above 48 KB of shared memory need the opt-in (per device, so set on every launch).
   // All of the unified L1/shared memory as shared: the copies bypass L1, and three 64 KB slices an SM
-  // need the largest carveout. The streaming kernel stages nothing.
-  cudaError_t attr_err = cudaSuccess;
-  if (!kStream) {
-    attr_err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSliceBytes);
-    if (attr_err == cudaSuccess)
-      attr_err =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
-  }
+  // need the largest carveout.
+  cudaError_t attr_err =
+      cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSliceBytes);
+  if (attr_err == cudaSuccess)
+    attr_err = cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    cudaSharedmemCarveoutMaxShared);
   if (attr_err != cudaSuccess) return attr_err;
   const int64_t packs = f.cols / VEC;
   const int pack_bytes = static_cast<int>(VEC * sizeof(T));
   int max_cluster = device_max_cluster();
-  // The streaming kernel splits a row as the staged one does (slices of at most 64 KB over up to
-  // 8 CTAs), which keeps CTAs short and the last wave small.
-  auto plan_for = [&](int clusters) {
-    RowPlan p = split ? plan_split(packs, pack_bytes, *split) : plan_row(packs, pack_bytes, clusters);
-    if (kStream) p.smem_bytes = 0;
-    return p;
-  };
-  RowPlan plan = plan_for(max_cluster);
+  RowPlan plan = split ? plan_split(packs, pack_bytes, *split) : plan_row(packs, pack_bytes, max_cluster);
   if (plan.threads == 0) return cudaErrorInvalidValue;
   if (split && plan.cluster > 1)
-    attr_err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    attr_err = cudaFuncSetAttribute(ce_forward_kernel<T, VEC>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
   if (attr_err != cudaSuccess) return attr_err;
   cudaLaunchAttribute attr[1];
   // A cluster must fit on one GPC with this kernel's registers; shrink it until one does.
   while (!split && plan.cluster > 1) {
     cudaLaunchConfig_t cfg = row_config(plan, 1, stream, attr);
     int clusters = 0;
-    const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg);
+    const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, ce_forward_kernel<T, VEC>, &cfg);
     if (err == cudaSuccess && clusters > 0) break;
     cudaGetLastError();
     max_cluster = plan.cluster / 2;
-    plan = plan_for(max_cluster);
+    plan = plan_row(packs, pack_bytes, max_cluster);
   }
   RowKernelArgs a{};
   a.x = f.logits;
@@ -649,7 +616,7 @@ cudaError_t launch_rows(const CeForwardArgs& f, const CeRowSplit* split, cudaStr
   a.tile_packs = plan.tile_packs;
   a.tiles = plan.tiles;
   const cudaLaunchConfig_t cfg = row_config(plan, f.rows, stream, attr);
-  return cudaLaunchKernelEx(&cfg, kernel, a);
+  return cudaLaunchKernelEx(&cfg, ce_forward_kernel<T, VEC>, a);
 }
 
 template <typename T>
@@ -657,10 +624,7 @@ cudaError_t forward_typed(const CeForwardArgs& f, const CeRowSplit* split, cudaS
   constexpr int kVec = 16 / sizeof(T);
   const int64_t es = sizeof(T);
   const bool vec = rows_allow_packs(f.cols, es, {f.logits, f.weight}) && whole_packs(f.row_stride, es);
-  // The loss alone (inference) streams the row; a probe's fixed split says which kernel it times.
-  if (!f.options.compute_grad && (split == nullptr || split->stream))
-    return vec ? launch_rows<T, kVec, true>(f, split, stream) : launch_rows<T, 1, true>(f, split, stream);
-  return vec ? launch_rows<T, kVec, false>(f, split, stream) : launch_rows<T, 1, false>(f, split, stream);
+  return vec ? launch_rows<T, kVec>(f, split, stream) : launch_rows<T, 1>(f, split, stream);
 }
 
 template <typename T>

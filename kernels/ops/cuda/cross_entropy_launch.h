@@ -50,12 +50,9 @@ cudaError_t ce_forward(const CeForwardArgs& args, cudaStream_t stream);
 // each holding its whole slice in shared memory, with ceil(slice packs / packs_per_thread) threads
 // rounded up to a warp; cluster 1 to 16 (above 8 is non-portable). Returns cudaErrorInvalidValue
 // when the slice exceeds the shared-memory limit or the CTA 512 threads; the service never calls it.
-// With `stream` (loss only: options.compute_grad false) the streaming kernel runs instead, its
-// slice unbounded by shared memory.
 struct CeRowSplit {
   int cluster;
   int packs_per_thread;
-  bool stream = false;
 };
 cudaError_t ce_forward_with_split(const CeForwardArgs& args, const CeRowSplit& split, cudaStream_t stream);
 cudaError_t rescale_stored_grad(const RescaleArgs& args, cudaStream_t stream);
